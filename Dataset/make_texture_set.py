@@ -1,0 +1,82 @@
+"""Build the out-of-distribution set DTD_Texture_500 from an extracted DTD download.
+
+    python Dataset/make_texture_set.py --dtd=/path/to/dtd [--names=Texture_Image_Names.txt] [--out=Dataset/Test/DTD_Texture_500]
+
+DTD (Describable Textures Dataset) unpacks to `dtd/images/<category>/<category>_NNNN.jpg`, 47
+categories. With a names file (one file name per line, e.g. `flecked_0083.jpg`; the authors publish
+theirs) exactly those images are taken; otherwise a seeded selection of 500 spread evenly over the
+categories. Each image is copied to `Image/` and gets an all-zero mask in `GT/`: a texture holds no
+salient object, so any predicted saliency is a false positive.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+DEFAULT_COUNT = 500
+
+
+def images_dir(dtd: Path) -> Path:
+    candidate = dtd / "images"
+    if not candidate.is_dir():
+        raise SystemExit(f"error: {candidate} not found; --dtd must be the extracted 'dtd' folder")
+    return candidate
+
+
+def from_names(images: Path, names_file: Path) -> list[Path]:
+    names = [line.strip() for line in names_file.read_text().splitlines() if line.strip()]
+    paths = [images / name.rsplit("_", 1)[0] / name for name in names]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise SystemExit(f"error: {len(missing)} images of {names_file} are not in {images}: {', '.join(missing[:5])}")
+    return paths
+
+
+def spread_selection(images: Path, count: int, seed: int) -> list[Path]:
+    """`count` images, as evenly as possible over the categories, each category's share drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    categories = sorted(p for p in images.iterdir() if p.is_dir())
+    if not categories:
+        raise SystemExit(f"error: no category folders in {images}")
+    shares = np.full(len(categories), count // len(categories))
+    shares[rng.choice(len(categories), count % len(categories), replace=False)] += 1
+    chosen = []
+    for category, share in zip(categories, shares):
+        files = sorted(category.glob("*.jpg"))
+        if len(files) < share:
+            raise SystemExit(f"error: {category} has {len(files)} images, {share} needed")
+        chosen += [files[i] for i in sorted(rng.choice(len(files), share, replace=False))]
+    return chosen
+
+
+def write_set(paths: list[Path], out: Path) -> None:
+    (out / "Image").mkdir(parents=True, exist_ok=True)
+    (out / "GT").mkdir(parents=True, exist_ok=True)
+    for path in tqdm(paths, desc="DTD_Texture_500", unit="image"):
+        shutil.copyfile(path, out / "Image" / path.name)
+        with Image.open(path) as image:
+            Image.new("L", image.size, 0).save(out / "GT" / f"{path.stem}.png")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtd", type=Path, required=True, help="extracted DTD folder (holds images/)")
+    parser.add_argument("--names", type=Path, help="file names to take, one per line (the authors' list)")
+    parser.add_argument("--out", type=Path, default=Path("Dataset/Test/DTD_Texture_500"))
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="images without a names file")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    images = images_dir(args.dtd)
+    paths = from_names(images, args.names) if args.names else spread_selection(images, args.count, args.seed)
+    write_set(paths, args.out)
+    print(f"Wrote {len(paths)} texture images with empty masks to {args.out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,130 @@
+"""Finding image/mask pairs on disk and the datasets that feed training, validation and testing.
+
+Layout: `<root>/Image/<stem>.jpg|.png` and `<root>/GT/<stem>.png`. Every problem is reported:
+a missing or unreadable file is an error naming it, and pairs whose image and mask sizes differ are
+skipped with their count and names printed.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from data.transforms import image_to_tensor, train_transform
+
+IMAGE_SUFFIXES = (".jpg", ".png")
+MASK_SUFFIX = ".png"
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the file or folder and the fix."""
+
+
+def require_dir(path: Path, hint: str = "") -> Path:
+    if not path.is_dir():
+        raise DataError(f"folder not found: {path}" + (f" ({hint})" if hint else ""))
+    return path
+
+
+def open_image(path: Path, mode: str) -> Image.Image:
+    """Open `path` converted to `mode` ('RGB' or 'L'); grey, RGBA or palette files are converted."""
+    try:
+        with Image.open(path) as image:
+            return image.convert(mode)
+    except FileNotFoundError as error:
+        raise DataError(f"file not found: {path}") from error
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"cannot read image {path}: {error}") from error
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except FileNotFoundError as error:
+        raise DataError(f"file not found: {path}") from error
+    except (UnidentifiedImageError, OSError) as error:
+        raise DataError(f"cannot read image {path}: {error}") from error
+
+
+def find_image(image_dir: Path, stem: str) -> Path:
+    for suffix in IMAGE_SUFFIXES:
+        candidate = image_dir / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"image not found: {image_dir / stem}.jpg (nor .png)")
+
+
+def list_stems(image_dir: Path) -> list[str]:
+    """Sorted stems of the images in `image_dir`."""
+    require_dir(image_dir)
+    return sorted(p.stem for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def pair_files(
+    image_dir: Path, mask_dir: Path, stems: Sequence[str], report: bool = True
+) -> list[tuple[str, Path, Path]]:
+    """(stem, image, mask) for each stem; pairs of unequal size are dropped and reported."""
+    require_dir(image_dir)
+    require_dir(mask_dir)
+    pairs, mismatched = [], []
+    for stem in stems:
+        image_path, mask_path = find_image(image_dir, stem), mask_dir / f"{stem}{MASK_SUFFIX}"
+        if not mask_path.is_file():
+            raise DataError(f"mask not found: {mask_path} (for image {image_path})")
+        if image_size(image_path) != image_size(mask_path):
+            mismatched.append(stem)
+        else:
+            pairs.append((stem, image_path, mask_path))
+    if mismatched and report:
+        names = ", ".join(mismatched[:10]) + (" ..." if len(mismatched) > 10 else "")
+        print(f"Skipped {len(mismatched)} image/mask pairs of different sizes in {image_dir.parent}: {names}")
+    if not pairs:
+        raise DataError(f"no usable image/mask pairs in {image_dir} and {mask_dir}")
+    return pairs
+
+
+class TrainingSet(Dataset):
+    """Augmented (image, mask, index) triples; `index` keys the per-image alpha table."""
+
+    def __init__(self, pairs: Sequence[tuple[str, Path, Path]], size: int) -> None:
+        self.pairs, self.size = list(pairs), size
+        self.names = [stem for stem, _, _ in self.pairs]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        _, image_path, mask_path = self.pairs[index]
+        image, mask = train_transform(open_image(image_path, "RGB"), open_image(mask_path, "L"), self.size)
+        return image, mask, index
+
+
+class InferenceSet(Dataset):
+    """Images resized for the network, with name, original size and (if given) the mask at that size."""
+
+    def __init__(self, images: Sequence[Path], size: int, masks: Sequence[Path] | None = None) -> None:
+        self.images, self.masks, self.size = list(images), (list(masks) if masks else None), size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict:
+        image = open_image(self.images[index], "RGB")
+        item = {"image": image_to_tensor(image, self.size), "name": self.images[index].stem,
+                "size": (image.height, image.width)}
+        if self.masks is not None:
+            item["mask"] = torch.from_numpy(np.asarray(open_image(self.masks[index], "L")) >= 128)
+        return item
+
+
+def collate_inference(items: list[dict]) -> dict:
+    """Stack the resized images; keep names, sizes and masks (of varying size) as lists."""
+    batch = {key: [item[key] for item in items] for key in items[0]}
+    batch["image"] = torch.stack(batch["image"])
+    return batch

@@ -1,0 +1,37 @@
+"""Training objectives: label perturbation, SC-BCE, the adaptive alpha controller and baselines.
+
+Adding a method means one file with an `Objective` subclass and one entry in `OBJECTIVES`;
+`build_objective` passes each class the constructor arguments it names.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from loss.adaptive_alpha import AdaptiveAlpha, image_statistics, update_alpha
+from loss.aslp import ASLPLoss
+from loss.base import Objective
+from loss.bce import BCELoss
+from loss.perturbation import perturb_labels, sc_bce
+
+OBJECTIVES: dict[str, type[Objective]] = {
+    "BCE": BCELoss,
+    "ASLP": ASLPLoss,
+}
+
+__all__ = [
+    "OBJECTIVES", "AdaptiveAlpha", "Objective", "build_objective", "image_statistics",
+    "perturb_labels", "sc_bce", "update_alpha",
+]
+
+
+def build_objective(method: str, **available: Any) -> Objective:
+    """The objective `method`, built from the entries of `available` that its constructor names."""
+    if method not in OBJECTIVES:
+        raise ValueError(f"unknown METHOD {method!r}; choose one of {', '.join(OBJECTIVES)}")
+    cls = OBJECTIVES[method]
+    wanted = [name for name in inspect.signature(cls).parameters if name != "self"]
+    missing = [name for name in wanted if name not in available]
+    if missing:
+        raise TypeError(f"{method} needs {', '.join(missing)}")
+    return cls(**{name: available[name] for name in wanted})

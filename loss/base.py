@@ -1,0 +1,29 @@
+"""The interface every training method implements, so the training loop is method-agnostic."""
+from __future__ import annotations
+
+import torch
+
+
+class Objective:
+    """A training loss. Subclasses implement `__call__`; stateful ones (ASLP) also `after_step`.
+
+    `index` holds the dataset indices of the batch's images, on the training device.
+    """
+
+    def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_step(
+        self, index: torch.Tensor, bce: torch.Tensor, entropy: torch.Tensor, epoch: int, accuracy: torch.Tensor | None
+    ) -> None:
+        """Called after each optimiser step with the batch's per-image clean BCE and entropy."""
+
+    def alpha_of(self, index: torch.Tensor) -> torch.Tensor | None:
+        """The perturbation probability of each image of the batch, for methods that have one."""
+        return None
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what `state_dict` returned (nothing for stateless methods)."""

@@ -1,0 +1,74 @@
+"""Loading network weights: our own checkpoints and the authors' released `Model_30_Gen.pth`.
+
+The released file also holds branches the forward pass never runs (a second copy of ResNet stages 3
+and 4, and path4's skip unit); those keys are accepted and ignored. Anything else that does not fit
+is an error listing the offending keys, never a silent partial load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
+DATA_PARALLEL_PREFIX = "module."
+
+
+class CheckpointError(ValueError):
+    """A weights file that is missing, unreadable or does not fit the network."""
+
+
+def _listing(keys: list[str], limit: int = 10) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file not found: {path}")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for files that are not checkpoints
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {error})") from error
+    if isinstance(content, dict) and isinstance(content.get("model"), dict):
+        content = content["model"]
+    if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+        raise CheckpointError(f"{path} holds no state dict of tensors")
+    return {
+        key[len(DATA_PARALLEL_PREFIX):] if key.startswith(DATA_PARALLEL_PREFIX) else key: value
+        for key, value in content.items()
+    }
+
+
+def check_state_dict(network: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """`state` without the released-but-unused keys; raises CheckpointError naming every misfit."""
+    expected = network.state_dict()
+    state = {k: v for k, v in state.items() if not (k not in expected and k.startswith(UNUSED_RELEASED_PREFIXES))}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}"
+        for k in set(state) & set(expected)
+        if state[k].shape != expected[k].shape
+    )
+    problems = [
+        f"{label} ({len(keys)}): {_listing(keys)}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
+        if keys
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit the ASLP network (is it a checkpoint of this architecture, "
+            f"with the same FEAT_CHANNEL?): " + "; ".join(problems)
+        )
+    return state
+
+
+def load_weights(network: nn.Module, path: str | Path) -> nn.Module:
+    """Load `path` into `network` strictly (see module docstring) and return the network."""
+    state = check_state_dict(network, read_state_dict(path), source=str(path))
+    network.load_state_dict(state)
+    return network

@@ -1,0 +1,74 @@
+"""Inference: run the network over a folder of images, giving probability maps at original size.
+
+One generator, `predict_maps`, serves both the validation accuracy during training and the test
+stage that writes 8-bit PNG maps.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from data import InferenceSet, collate_inference, list_stems
+from data.datasets import find_image
+
+
+@torch.no_grad()
+def predict_maps(
+    network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False, desc: str | None = None,
+    show_progress: bool = True,
+) -> Iterator[tuple[str, torch.Tensor, torch.Tensor | None]]:
+    """(name, probability map H x W on `device`, boolean mask H x W on `device` or None) per image.
+
+    Logits are resized back to the image's size (bilinear) before the sigmoid, as the authors do.
+    """
+    was_training = network.training
+    network.eval()
+    try:
+        for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show_progress):
+            images = batch["image"].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = network(images).float()
+            masks = batch.get("mask") or [None] * len(batch["name"])
+            for logit, name, size, mask in zip(logits, batch["name"], batch["size"], masks):
+                resized = F.interpolate(logit[None], size=size, mode="bilinear", align_corners=False)[0, 0]
+                yield name, torch.sigmoid(resized), None if mask is None else mask.to(device, non_blocking=True)
+    finally:
+        network.train(was_training)
+
+
+def inference_loader(
+    images: list[Path], size: int, batch_size: int, num_workers: int, pin_memory: bool, masks: list[Path] | None = None
+) -> DataLoader:
+    return DataLoader(
+        InferenceSet(images, size, masks), batch_size=batch_size, shuffle=False, num_workers=num_workers,
+        pin_memory=pin_memory, collate_fn=collate_inference,
+    )
+
+
+def to_uint8(probability: torch.Tensor, minmax_normalize: bool) -> np.ndarray:
+    """round(255 * p); with `minmax_normalize`, first stretch the map to [0, 1] as the authors' test
+    script does (that destroys the probabilities' calibration, hence off by default)."""
+    if minmax_normalize:
+        probability = (probability - probability.min()) / (probability.max() - probability.min() + 1e-8)
+    return torch.round(probability * 255.0).to(torch.uint8).cpu().numpy()
+
+
+def write_predictions(
+    network: nn.Module, image_dir: Path, out_dir: Path, *, size: int, device: torch.device, batch_size: int,
+    num_workers: int, minmax_normalize: bool = False, amp: bool = False, desc: str | None = None,
+) -> int:
+    """Write one `<stem>.png` map per image of `image_dir` into `out_dir`; returns the image count."""
+    images = [find_image(image_dir, stem) for stem in list_stems(image_dir)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    loader = inference_loader(images, size, batch_size, num_workers, device.type == "cuda")
+    for name, probability, _ in predict_maps(network, loader, device, amp, desc=desc):
+        Image.fromarray(to_uint8(probability, minmax_normalize)).save(out_dir / f"{name}.png")
+    return len(images)

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from data import DataError, InferenceSet, TrainingSet, load_or_make_split, pair_files
+from data.transforms import augment_pair, train_transform
+
+
+def write_pair(root, stem, size=(40, 30), mask_size=None, suffix=".jpg", mode="RGB"):
+    (root / "Image").mkdir(parents=True, exist_ok=True)
+    (root / "GT").mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, 128).save(root / "Image" / f"{stem}{suffix}")
+    Image.new("L", mask_size or size, 255).save(root / "GT" / f"{stem}.png")
+
+
+def test_augmentation_moves_image_and_mask_together():
+    torch.manual_seed(0)
+    pattern = np.zeros((60, 80), np.uint8)
+    pattern[10:35, 20:70] = 255
+    for _ in range(30):
+        image, mask = augment_pair(Image.fromarray(pattern).convert("RGB"), Image.fromarray(pattern))
+        assert image.size == mask.size
+        assert np.array_equal(np.asarray(image)[..., 0], np.asarray(mask))
+
+
+def test_crop_shrinks_each_side_by_1_to_30_pixels():
+    torch.manual_seed(1)
+    sizes = {augment_pair(Image.new("RGB", (100, 90)), Image.new("L", (100, 90)))[0].size for _ in range(300)}
+    widths, heights = {w for w, _ in sizes}, {h for _, h in sizes}
+    assert min(widths) >= 70 - 1 and max(widths) <= 99 and min(heights) >= 60 - 1 and max(heights) <= 89
+    assert len(widths) > 15
+
+
+def test_train_transform_gives_normalised_image_and_unit_mask():
+    torch.manual_seed(2)
+    image, mask = train_transform(Image.new("RGB", (50, 40), (255, 255, 255)), Image.new("L", (50, 40), 255), 32)
+    assert image.shape == (3, 32, 32) and mask.shape == (1, 32, 32)
+    assert image.max() > 2.0  # white after ImageNet normalisation
+    assert 0.0 <= mask.min() and mask.max() <= 1.0
+
+
+def test_pairs_of_different_size_are_skipped_and_reported_by_name(tmp_path, capsys):
+    write_pair(tmp_path, "good")
+    write_pair(tmp_path, "odd_one", mask_size=(41, 30))
+    pairs = pair_files(tmp_path / "Image", tmp_path / "GT", ["good", "odd_one"])
+    assert [stem for stem, _, _ in pairs] == ["good"]
+    out = capsys.readouterr().out
+    assert "Skipped 1" in out and "odd_one" in out
+
+
+def test_missing_mask_and_missing_image_are_errors_naming_the_file(tmp_path):
+    write_pair(tmp_path, "a")
+    (tmp_path / "GT" / "a.png").unlink()
+    with pytest.raises(DataError, match="a.png"):
+        pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
+    with pytest.raises(DataError, match="zzz"):
+        pair_files(tmp_path / "Image", tmp_path / "GT", ["zzz"])
+
+
+def test_corrupt_image_is_an_error_naming_it(tmp_path):
+    write_pair(tmp_path, "a")
+    (tmp_path / "Image" / "a.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="a.jpg"):
+        pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
+
+
+def test_grey_and_rgba_images_are_converted(tmp_path):
+    write_pair(tmp_path, "grey", suffix=".png", mode="L")
+    write_pair(tmp_path, "rgba", suffix=".png", mode="RGBA")
+    pairs = pair_files(tmp_path / "Image", tmp_path / "GT", ["grey", "rgba"])
+    images = [TrainingSet(pairs, 16)[i][0] for i in range(2)]
+    assert all(image.shape == (3, 16, 16) for image in images)
+
+
+def test_inference_set_keeps_name_size_and_binary_mask(tmp_path):
+    write_pair(tmp_path, "a", size=(40, 30))
+    item = InferenceSet([tmp_path / "Image" / "a.jpg"], 16, [tmp_path / "GT" / "a.png"])[0]
+    assert item["name"] == "a" and item["size"] == (30, 40)
+    assert item["mask"].dtype == torch.bool and item["mask"].shape == (30, 40) and item["mask"].all()
+
+
+def test_split_is_seeded_written_and_then_reused(tmp_path, capsys):
+    for i in range(12):
+        write_pair(tmp_path / "DUTS-TR", f"img{i:02d}")
+    image_dir = tmp_path / "DUTS-TR" / "Image"
+    train, val = load_or_make_split(tmp_path, image_dir, validation_size=3, seed=1)
+    assert len(val) == 3 and len(train) == 9 and not set(train) & set(val)
+    assert "seeded split" in capsys.readouterr().out
+    assert (tmp_path / "DUTS-TR-Validation.txt").read_text().split() == val
+    (tmp_path / "DUTS-TR-Validation.txt").write_text("img00\nimg01\n")
+    train2, val2 = load_or_make_split(tmp_path, image_dir, validation_size=3, seed=99)
+    assert val2 == ["img00", "img01"] and train2 == train
+
+
+def test_split_needs_more_images_than_the_validation_size(tmp_path):
+    write_pair(tmp_path / "DUTS-TR", "only")
+    with pytest.raises(DataError, match="too few"):
+        load_or_make_split(tmp_path, tmp_path / "DUTS-TR" / "Image", validation_size=5, seed=1)
+
+
+def test_empty_training_list_is_an_error(tmp_path):
+    (tmp_path / "DUTS-TR-Train.txt").write_text("\n")
+    (tmp_path / "DUTS-TR-Validation.txt").write_text("a\n")
+    with pytest.raises(DataError, match="empty training list"):
+        load_or_make_split(tmp_path, tmp_path, validation_size=1, seed=1)
+
+
+def test_demo_data_has_the_dataset_layout(demo_root):
+    assert len(list((demo_root / "Train" / "DUTS-TR" / "Image").glob("*.jpg"))) == 24
+    texture_masks = list((demo_root / "Test" / "DEMO-Texture" / "GT").glob("*.png"))
+    assert texture_masks and all(np.asarray(Image.open(p)).max() == 0 for p in texture_masks)
+    sod_masks = list((demo_root / "Test" / "DEMO-SOD" / "GT").glob("*.png"))
+    assert all(set(np.unique(np.asarray(Image.open(p)))) == {0, 255} for p in sod_masks)

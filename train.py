@@ -1,0 +1,222 @@
+"""The training loop: SC-BCE (or any `loss.Objective`) with Adam, the authors' lr schedule, a
+validation accuracy every epoch for the alpha controller, and an atomic checkpoint every epoch.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from loss import Objective, image_statistics
+from predict import predict_maps
+
+CHECKPOINT_NAME = "checkpoint.pth"
+LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_mean", "val_accuracy", "lr")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def final_weights_name(epochs: int) -> str:
+    """The authors' file name for the final network, e.g. `Model_30_Gen.pth`."""
+    return f"Model_{epochs}_Gen.pth"
+
+
+def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, decay_epoch: int) -> None:
+    """After epoch `epoch` (1-based) multiply the lr by decay_rate ** (epoch // decay_epoch).
+
+    This compounds, as in the authors' runs: with 0.95 and 10 the lr is unchanged for epochs 1-9,
+    shrinks by 0.95 after each of epochs 10-19 and by 0.95**2 after each of epochs 20-29.
+    """
+    for group in optimizer.param_groups:
+        group["lr"] *= decay_rate ** (epoch // decay_epoch)
+
+
+@torch.no_grad()
+def validation_accuracy(network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> torch.Tensor:
+    """Pixel accuracy pooled over the validation images at their original size (pred >= 0.5 vs mask).
+
+    p >= 0.5 is the same decision as the authors' 8-bit map >= 128, since round(255 p) >= 128 iff p >= 0.5.
+    """
+    correct = torch.zeros((), dtype=torch.float64, device=device)
+    total = 0
+    for _, probability, mask in predict_maps(network, loader, device, amp, desc="Validation"):
+        correct += ((probability >= 0.5) == mask).sum()
+        total += mask.numel()
+    return (correct / max(total, 1)).float()
+
+
+def train_step(
+    network: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+    gts: torch.Tensor, index: torch.Tensor, epoch: int, accuracy: torch.Tensor | None, amp: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step; returns the detached loss, per-image clean BCE and entropy, and the sum
+    of the batch's alphas (before their update). Nothing here waits for the device."""
+    with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
+        logits = network(images)
+    logits = logits.float()
+    loss = objective(logits, gts, index)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    # Statistics of the logits of this step (before the update), as the alpha rule prescribes.
+    bce, entropy = image_statistics(logits.detach(), gts)
+    alpha = objective.alpha_of(index)
+    alpha_sum = alpha.sum() if alpha is not None else torch.zeros((), device=images.device)
+    objective.after_step(index, bce, entropy, epoch, accuracy)
+    return loss.detach(), bce, entropy, alpha_sum
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
+    a crash mid-write leaves the previous file intact."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def rng_state(generator: torch.Generator | None) -> dict:
+    return {
+        "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "objective": generator.get_state() if generator is not None else None,
+    }
+
+
+def restore_rng_state(state: dict, generator: torch.Generator | None) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if generator is not None and state["objective"] is not None:
+        generator.set_state(state["objective"])
+
+
+def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None:
+    """Image name -> alpha, highest first: the images the model found most ambiguous lead."""
+    values = alpha.tolist()
+    order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
+    path.write_text(json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")
+
+
+def train(
+    network: nn.Module,
+    objective: Objective,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    *,
+    names: list[str],
+    out_dir: Path,
+    device: torch.device,
+    epochs: int,
+    lr: float,
+    decay_rate: float,
+    decay_epoch: int,
+    seed: int,
+    generator: torch.Generator | None = None,
+    resume: bool = False,
+    amp: bool = False,
+    channels_last: bool = False,
+    log_every: int = 20,
+) -> Path:
+    """Train for `epochs` epochs into `out_dir`; returns the path of the final weights.
+
+    `generator` is the objective's random generator (label perturbation), saved for exact resume.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    network.to(device, memory_format=memory_format).train()
+    optimizer = torch.optim.Adam(network.parameters(), lr)
+    first_epoch, best_accuracy, accuracy = 1, 0.0, None
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    if resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        objective.load_state_dict(state["objective"])
+        restore_rng_state(state["rng"], generator)
+        first_epoch, best_accuracy = state["epoch"] + 1, state["best_accuracy"]
+        accuracy = None if state["accuracy"] is None else torch.tensor(state["accuracy"], device=device)
+        print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}")
+    elif resume:
+        print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
+
+    log_path = out_dir / "log.csv"
+    if first_epoch == 1:
+        log_path.write_text(",".join(LOG_COLUMNS) + "\n")
+    for epoch in range(first_epoch, epochs + 1):
+        if train_loader.generator is not None:
+            # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run
+            # sees exactly the batches of an uninterrupted one.
+            train_loader.generator.manual_seed(seed + epoch)
+        sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
+        first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+        images_seen = 0
+        bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch")
+        for step, (images, gts, index) in enumerate(bar, start=1):
+            images = images.to(device, non_blocking=True, memory_format=memory_format)
+            gts = gts.to(device, non_blocking=True)
+            index = index.to(device, non_blocking=True)
+            loss, bce, entropy, alpha_sum = train_step(network, objective, optimizer, images, gts, index,
+                                                       epoch, accuracy, amp)
+            n = images.shape[0]
+            images_seen += n
+            sums += torch.stack([loss * n, bce.sum(), entropy.sum(), alpha_sum]).double()
+            first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss),
+                                         torch.tensor(step, device=device), first_bad_step)
+            if step % log_every == 0 or step == len(train_loader):
+                # The only host synchronisation of the loop, every `log_every` steps.
+                if int(first_bad_step) >= 0:
+                    raise TrainingError(
+                        f"non-finite loss in epoch {epoch}, step {int(first_bad_step)}; the last good "
+                        f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
+                    )
+                means = (sums / images_seen).tolist()
+                bar.set_postfix(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}",
+                                alpha=f"{means[3]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+        bar.close()
+
+        accuracy = validation_accuracy(network, val_loader, device, amp)
+        best_accuracy = max(best_accuracy, float(accuracy))
+        lr_used = optimizer.param_groups[0]["lr"]
+        decay_lr(optimizer, epoch, decay_rate, decay_epoch)
+        means = (sums / max(images_seen, 1)).tolist()
+        print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
+              f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
+        with open(log_path, "a", newline="") as handle:
+            csv.writer(handle).writerow([epoch, *(f"{m:.6f}" for m in means), f"{float(accuracy):.6f}", f"{lr_used:.6e}"])
+        atomic_save({
+            "model": network.state_dict(), "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
+            "epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "best_accuracy": best_accuracy,
+            "accuracy": float(accuracy), "rng": rng_state(generator),
+        }, checkpoint_path)
+
+    final_path = out_dir / final_weights_name(epochs)
+    atomic_save(network.state_dict(), final_path)
+    alpha = objective.state_dict().get("alpha")
+    if alpha is not None:
+        write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
+    return final_path
