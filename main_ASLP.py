@@ -33,12 +33,19 @@ BATCH_SIZE = 10                 # images per step
 DECAY_RATE = 0.95               # lr *= DECAY_RATE ** (epoch // DECAY_EPOCH) after every epoch (compounds)
 DECAY_EPOCH = 10                # see DECAY_RATE
 # ---- ASLP ---------------------------------------------------------------------------------------
-METHOD = "ASLP"                 # training objective: ASLP or BCE
+METHOD = "ASLP"                 # training objective: ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS
 ASLP_MODE = "MC"                # MC: entropy gain with the accuracy penalty; CS: clamp only
-BETA = 2.0                      # perturbation strength: perturbed label = (1 - 2 BETA) y + BETA
+BETA = 2.0                      # perturbation strength: perturbed label = (1 - 2 BETA) y + BETA (ASLP, SLP)
 ETA = 0.002                     # step size of the alpha update
 LAMBDA = 2000.0                 # weight of the penalty keeping 1 - alpha BETA above validation accuracy
 START_EPOCH = 5                 # alpha is first updated in epoch START_EPOCH + 1
+# ---- comparison methods -------------------------------------------------------------------------
+LS_EPSILON = 0.1                # LS: target (1 - eps) y + eps / 2
+DL_ALPHA = 0.1                  # DisturbLabel: probability of flipping an image's mask per step
+SLP_ALPHA = 0.1                 # SLP: the same fixed perturbation probability for every image (with BETA)
+FOCAL_GAMMA = 3.0               # Focal: focusing exponent
+MBLS_MARGIN = 10.0              # MbLS: logits beyond +-margin are penalised
+MBLS_LAMBDA = 0.1               # MbLS: weight of that penalty
 # ---- test and evaluation ------------------------------------------------------------------------
 MINMAX_NORMALIZE = False        # stretch each map to [0, 255] like the authors' test script (breaks calibration)
 TEST_BATCH_SIZE = 10            # images per inference batch
@@ -58,40 +65,42 @@ DEMO_PRESET = dict(
 )
 
 import sys
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from torch.utils.data import DataLoader
 
 from configurator import ConfigError, parse_overrides
-from data import DataError, TrainingSet, load_or_make_split, make_demo_dataset, pair_files, require_dir
+from data import (
+    DataError, inference_loader, load_or_make_split, make_demo_dataset, pair_files, require_dir, training_loader,
+)
+from distributed import DeviceError, barrier, setup, teardown
 from evaluate import EvaluationInputError, evaluate_datasets
 from loss import build_objective
 from model import CheckpointError, build_model, load_weights
-from predict import inference_loader, write_predictions
+from predict import write_predictions
 from train import TrainingError, final_weights_name, seed_everything, train
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
+STAGE_NAMES = ("train", "test", "eval")
 
 
-def pick_device(name: str) -> torch.device:
-    """The one device of the run; CUDA asked for but absent is an error, 'auto' falls back with a warning."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        print("Warning: CUDA is not available, running on the CPU (slow for the full configuration).")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"DEVICE={name} but CUDA is not available here; use --device=cpu or --device=auto")
-    return device
+def configure(argv: list[str]) -> SimpleNamespace:
+    """The constants above, with the demo preset (if --demo) and then the command line applied."""
+    constants = {k: v for k, v in globals().items() if k.isupper() and k not in ("DEMO_PRESET", "README_DATA",
+                                                                                    "STAGE_NAMES")}
+    overrides = parse_overrides(constants, argv)
+    if overrides.get("DEMO", DEMO):
+        scaled = {k: v for k, v in DEMO_PRESET.items() if k not in overrides}
+        print("Demo configuration: " + ", ".join(f"{k.lower()}={v}" for k, v in scaled.items()))
+        constants.update(scaled)
+    constants.update(overrides)
+    return SimpleNamespace(**constants)
 
 
-def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[str], weights: str) -> None:
+def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[str], training: bool) -> None:
     """Fail at once, before any training, if a folder that a later stage needs is missing."""
-    if "train" in stages and not weights:
+    if training:
         for sub in ("Image", "GT"):
             require_dir(root / "Train" / train_set / sub, README_DATA)
     for name in test_sets:
@@ -101,60 +110,73 @@ def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[
             require_dir(root / "Test" / name / "GT", README_DATA)
 
 
-def main(argv: list[str]) -> int:
-    constants = {k: v for k, v in globals().items() if k.isupper() and k != "DEMO_PRESET" and k != "README_DATA"}
-    overrides = parse_overrides(constants, argv)
-    if overrides.get("DEMO", DEMO):
-        scaled = {k: v for k, v in DEMO_PRESET.items() if k not in overrides}
-        print("Demo configuration: " + ", ".join(f"{k.lower()}={v}" for k, v in scaled.items()))
-        constants.update(scaled)
-    constants.update(overrides)
-    c = SimpleNamespace(**constants)
+def prepare_output(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise DataError(f"cannot write to the output folder {out_dir} ({error}); choose another --experiment "
+                        "or fix its permissions") from error
 
+
+def main(argv: list[str]) -> int:
+    c = configure(argv)
     stages = [s.strip() for s in c.STAGES.split(",") if s.strip()]
-    unknown = set(stages) - {"train", "test", "eval"}
-    if unknown:
-        raise ConfigError(f"--stages: unknown stage(s) {', '.join(sorted(unknown))}; use train,test,eval")
-    root, out_dir = Path(c.DATASET_ROOT), Path("experiments") / c.EXPERIMENT
-    test_sets = list(c.TEST_DATASETS)
-    if c.DEMO:
+    if set(stages) - set(STAGE_NAMES):
+        raise ConfigError(f"--stages: unknown stage(s) {', '.join(sorted(set(stages) - set(STAGE_NAMES)))}; "
+                          f"use {','.join(STAGE_NAMES)}")
+    training = "train" in stages and not c.WEIGHTS
+    root, out_dir, test_sets = Path(c.DATASET_ROOT), Path("experiments") / c.EXPERIMENT, list(c.TEST_DATASETS)
+    context = setup(c.DEVICE)
+    device, pin = context.device, context.device.type == "cuda"
+    if c.DEMO and context.is_main:
         make_demo_dataset(root, seed=c.SEED)
-    check_inputs(root, c.TRAIN_SET, test_sets, stages, c.WEIGHTS)
-    device = pick_device(c.DEVICE)
-    seed_everything(c.SEED)
+    barrier()
+    check_inputs(root, c.TRAIN_SET, test_sets, stages, training)
+    if context.is_main:
+        prepare_output(out_dir)
+    seed_everything(c.SEED + context.rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    pin = device.type == "cuda"
 
-    training = "train" in stages and not c.WEIGHTS
     network = build_model(c.FEAT_CHANNEL, c.PRETRAINED_BACKBONE if training else "", device)
     weights = Path(c.WEIGHTS) if c.WEIGHTS else out_dir / final_weights_name(c.EPOCHS)
 
     if training:
         image_dir, mask_dir = root / "Train" / c.TRAIN_SET / "Image", root / "Train" / c.TRAIN_SET / "GT"
+        if context.is_main:  # the first call may write the split lists; the other processes then read them
+            load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
+        barrier()
         train_stems, val_stems = load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
-        train_pairs = pair_files(image_dir, mask_dir, train_stems)
-        val_pairs = pair_files(image_dir, mask_dir, val_stems)
-        training_set = TrainingSet(train_pairs, c.TRAIN_SIZE)
-        train_loader = DataLoader(
-            training_set, batch_size=c.BATCH_SIZE, shuffle=True, num_workers=c.NUM_WORKERS, pin_memory=pin,
-            persistent_workers=c.NUM_WORKERS > 0, generator=torch.Generator(),
-        )
+        train_pairs = pair_files(image_dir, mask_dir, train_stems, report=context.is_main)
+        val_pairs = pair_files(image_dir, mask_dir, val_stems, report=context.is_main)
+        train_loader = training_loader(train_pairs, c.TRAIN_SIZE, c.BATCH_SIZE, c.NUM_WORKERS, pin, c.SEED,
+                                       context.rank, context.world_size)
         val_loader = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE, c.NUM_WORKERS,
-                                      pin, masks=[m for _, _, m in val_pairs])
-        generator = torch.Generator(device).manual_seed(c.SEED)
+                                      pin, [m for _, _, m in val_pairs], context.rank, context.world_size)
+        generator = torch.Generator(device).manual_seed(c.SEED + context.rank)
         objective = build_objective(
-            c.METHOD, num_images=len(training_set), beta=c.BETA, eta=c.ETA, lam=c.LAMBDA,
+            c.METHOD, num_images=len(train_pairs), beta=c.BETA, eta=c.ETA, lam=c.LAMBDA,
             start_epoch=c.START_EPOCH, aslp_mode=c.ASLP_MODE, generator=generator, device=device,
+            ls_epsilon=c.LS_EPSILON, dl_alpha=c.DL_ALPHA, slp_alpha=c.SLP_ALPHA, focal_gamma=c.FOCAL_GAMMA,
+            mbls_margin=c.MBLS_MARGIN, mbls_lambda=c.MBLS_LAMBDA,
         )
-        print(f"Training {c.METHOD} on {len(training_set)} images ({len(val_pairs)} for validation) on {device}, "
-              f"{c.EPOCHS} epochs of batch {c.BATCH_SIZE} at {c.TRAIN_SIZE}px -> {out_dir}")
+        if context.is_main:
+            print(f"Training {c.METHOD} on {len(train_pairs)} images ({len(val_pairs)} for validation), "
+                  f"{c.EPOCHS} epochs at {c.TRAIN_SIZE}px on {context.world_size} x {device.type}: batch "
+                  f"{c.BATCH_SIZE} per process, {c.BATCH_SIZE * context.world_size} effective -> {out_dir}")
         weights = train(
-            network, objective, train_loader, val_loader, names=training_set.names, out_dir=out_dir, device=device,
-            epochs=c.EPOCHS, lr=c.LR, decay_rate=c.DECAY_RATE, decay_epoch=c.DECAY_EPOCH, seed=c.SEED,
-            generator=generator, resume=c.RESUME, amp=c.AMP, channels_last=c.CHANNELS_LAST, log_every=c.LOG_EVERY,
+            network, objective, train_loader, val_loader, names=[stem for stem, _, _ in train_pairs],
+            out_dir=out_dir, device=device, epochs=c.EPOCHS, lr=c.LR, decay_rate=c.DECAY_RATE,
+            decay_epoch=c.DECAY_EPOCH, seed=c.SEED, generator=generator, resume=c.RESUME, amp=c.AMP,
+            channels_last=c.CHANNELS_LAST, log_every=c.LOG_EVERY,
         )
-        print(f"Saved {weights}")
+        if context.is_main:
+            print(f"Saved {weights}")
+    if not context.is_main:
+        return 0
 
     if "test" in stages:
         load_weights(network, weights)
@@ -173,9 +195,10 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    warnings.simplefilter("default")
     try:
         sys.exit(main(sys.argv[1:]))
-    except (ConfigError, DataError, CheckpointError, EvaluationInputError, TrainingError) as error:
+    except (ConfigError, DataError, DeviceError, CheckpointError, EvaluationInputError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        teardown()

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from data import InferenceSet, collate_inference, list_stems
+from data import inference_loader, list_stems
 from data.datasets import find_image
 
 
@@ -42,15 +42,6 @@ def predict_maps(
                 yield name, torch.sigmoid(resized), None if mask is None else mask.to(device, non_blocking=True)
     finally:
         network.train(was_training)
-
-
-def inference_loader(
-    images: list[Path], size: int, batch_size: int, num_workers: int, pin_memory: bool, masks: list[Path] | None = None
-) -> DataLoader:
-    return DataLoader(
-        InferenceSet(images, size, masks), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-        pin_memory=pin_memory, collate_fn=collate_inference,
-    )
 
 
 def to_uint8(probability: torch.Tensor, minmax_normalize: bool) -> np.ndarray:

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from loss import Objective, image_statistics
 from predict import predict_maps
 
@@ -49,16 +52,18 @@ def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, de
 
 @torch.no_grad()
 def validation_accuracy(network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> torch.Tensor:
-    """Pixel accuracy pooled over the validation images at their original size (pred >= 0.5 vs mask).
+    """Pixel accuracy pooled over the validation images at their original size (pred >= 0.5 vs mask),
+    summed over the processes' shards under DDP.
 
     p >= 0.5 is the same decision as the authors' 8-bit map >= 128, since round(255 p) >= 128 iff p >= 0.5.
     """
-    correct = torch.zeros((), dtype=torch.float64, device=device)
-    total = 0
-    for _, probability, mask in predict_maps(network, loader, device, amp, desc="Validation"):
-        correct += ((probability >= 0.5) == mask).sum()
-        total += mask.numel()
-    return (correct / max(total, 1)).float()
+    counts = torch.zeros(2, dtype=torch.float64, device=device)  # correct, total
+    for _, probability, mask in predict_maps(network, loader, device, amp, desc="Validation",
+                                             show_progress=is_main_process()):
+        counts[0] += ((probability >= 0.5) == mask).sum()
+        counts[1] += mask.numel()
+    correct, total = all_reduce(counts).unbind()
+    return (correct / total.clamp(min=1)).float()
 
 
 def train_step(
@@ -84,7 +89,7 @@ def train_step(
 
 def atomic_save(obj: object, path: Path) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
-    a crash mid-write leaves the previous file intact."""
+    a crash or a full disk mid-write leaves the previous file intact."""
     temporary = path.with_name(path.name + ".tmp")
     try:
         with open(temporary, "wb") as handle:
@@ -92,14 +97,20 @@ def atomic_save(obj: object, path: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, (OSError, RuntimeError)):  # torch.save reports a full disk as RuntimeError
+            kept = "the previous version is intact" if path.exists() else "no earlier version exists"
+            raise TrainingError(f"could not write {path} ({error}); {kept}") from error
         raise
 
 
 def rng_state(generator: torch.Generator | None) -> dict:
+    """Every random stream of this process, in types that `torch.load(weights_only=True)` accepts."""
+    name, keys, position, has_gauss, cached = np.random.get_state()
     return {
-        "python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+        "python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
+        "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "objective": generator.get_state() if generator is not None else None,
     }
@@ -107,7 +118,8 @@ def rng_state(generator: torch.Generator | None) -> dict:
 
 def restore_rng_state(state: dict, generator: torch.Generator | None) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    name, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -145,42 +157,53 @@ def train(
     """Train for `epochs` epochs into `out_dir`; returns the path of the final weights.
 
     `generator` is the objective's random generator (label perturbation), saved for exact resume.
+    Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and shows progress.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    main_process = is_main_process()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     network.to(device, memory_format=memory_format).train()
+    model = network
+    if is_distributed():
+        model = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(network.parameters(), lr)
     first_epoch, best_accuracy, accuracy = 1, 0.0, None
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         objective.load_state_dict(state["objective"])
-        restore_rng_state(state["rng"], generator)
+        rank = dist.get_rank() if is_distributed() else 0
+        if len(state["rng"]) == (dist.get_world_size() if is_distributed() else 1):
+            restore_rng_state(state["rng"][rank], generator)
+        elif main_process:
+            print("Warning: the checkpoint was written by a different number of processes; random streams "
+                  "restart from their seeds, so the continuation is not bit-identical.")
         first_epoch, best_accuracy = state["epoch"] + 1, state["best_accuracy"]
         accuracy = None if state["accuracy"] is None else torch.tensor(state["accuracy"], device=device)
-        print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}")
-    elif resume:
+        if main_process:
+            print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}")
+    elif resume and main_process:
         print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
 
     log_path = out_dir / "log.csv"
-    if first_epoch == 1:
+    if first_epoch == 1 and main_process:
         log_path.write_text(",".join(LOG_COLUMNS) + "\n")
     for epoch in range(first_epoch, epochs + 1):
-        if train_loader.generator is not None:
-            # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run
-            # sees exactly the batches of an uninterrupted one.
-            train_loader.generator.manual_seed(seed + epoch)
+        # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run sees
+        # exactly the batches of an uninterrupted one.
+        train_loader.generator.manual_seed(seed + epoch)
+        if isinstance(train_loader.sampler, DistributedSampler):
+            train_loader.sampler.set_epoch(epoch)
         sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
         first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
         images_seen = 0
-        bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch")
+        bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not main_process)
         for step, (images, gts, index) in enumerate(bar, start=1):
             images = images.to(device, non_blocking=True, memory_format=memory_format)
             gts = gts.to(device, non_blocking=True)
             index = index.to(device, non_blocking=True)
-            loss, bce, entropy, alpha_sum = train_step(network, objective, optimizer, images, gts, index,
+            loss, bce, entropy, alpha_sum = train_step(model, objective, optimizer, images, gts, index,
                                                        epoch, accuracy, amp)
             n = images.shape[0]
             images_seen += n
@@ -189,7 +212,7 @@ def train(
                                          torch.tensor(step, device=device), first_bad_step)
             if step % log_every == 0 or step == len(train_loader):
                 # The only host synchronisation of the loop, every `log_every` steps.
-                if int(first_bad_step) >= 0:
+                if int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX)) >= 0:
                     raise TrainingError(
                         f"non-finite loss in epoch {epoch}, step {int(first_bad_step)}; the last good "
                         f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
@@ -198,25 +221,30 @@ def train(
                 bar.set_postfix(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}",
                                 alpha=f"{means[3]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
         bar.close()
+        broadcast_buffers(network)
 
         accuracy = validation_accuracy(network, val_loader, device, amp)
         best_accuracy = max(best_accuracy, float(accuracy))
         lr_used = optimizer.param_groups[0]["lr"]
         decay_lr(optimizer, epoch, decay_rate, decay_epoch)
-        means = (sums / max(images_seen, 1)).tolist()
-        print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
-              f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
-        with open(log_path, "a", newline="") as handle:
-            csv.writer(handle).writerow([epoch, *(f"{m:.6f}" for m in means), f"{float(accuracy):.6f}", f"{lr_used:.6e}"])
-        atomic_save({
-            "model": network.state_dict(), "optimizer": optimizer.state_dict(), "objective": objective.state_dict(),
-            "epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "best_accuracy": best_accuracy,
-            "accuracy": float(accuracy), "rng": rng_state(generator),
-        }, checkpoint_path)
+        means = (all_reduce(sums) / all_reduce(torch.tensor(float(max(images_seen, 1)), device=device))).tolist()
+        rng_states = gather_objects(rng_state(generator))
+        if main_process:
+            print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
+                  f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
+            with open(log_path, "a", newline="") as handle:
+                csv.writer(handle).writerow([epoch, *(f"{m:.6f}" for m in means), f"{float(accuracy):.6f}",
+                                             f"{lr_used:.6e}"])
+            atomic_save({
+                "model": network.state_dict(), "optimizer": optimizer.state_dict(),
+                "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                "best_accuracy": best_accuracy, "accuracy": float(accuracy), "rng": rng_states,
+            }, checkpoint_path)
 
     final_path = out_dir / final_weights_name(epochs)
-    atomic_save(network.state_dict(), final_path)
-    alpha = objective.state_dict().get("alpha")
-    if alpha is not None:
-        write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
+    if main_process:
+        atomic_save(network.state_dict(), final_path)
+        alpha = objective.state_dict().get("alpha")
+        if alpha is not None:
+            write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
     return final_path

@@ -12,15 +12,28 @@ from loss.adaptive_alpha import AdaptiveAlpha, image_statistics, update_alpha
 from loss.aslp import ASLPLoss
 from loss.base import Objective
 from loss.bce import BCELoss
+from loss.brier import BrierLoss
+from loss.disturb_label import DisturbLabelLoss
+from loss.focal import FocalLoss
+from loss.label_smoothing import LabelSmoothingLoss
+from loss.mbls import MbLSLoss
 from loss.perturbation import perturb_labels, sc_bce
+from loss.slp import SLPLoss
+from loss.temperature import fit_temperature
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "BCE": BCELoss,
     "ASLP": ASLPLoss,
+    "LS": LabelSmoothingLoss,
+    "DisturbLabel": DisturbLabelLoss,
+    "SLP": SLPLoss,
+    "Focal": FocalLoss,
+    "Brier": BrierLoss,
+    "MbLS": MbLSLoss,
 }
 
 __all__ = [
-    "OBJECTIVES", "AdaptiveAlpha", "Objective", "build_objective", "image_statistics",
+    "OBJECTIVES", "AdaptiveAlpha", "Objective", "build_objective", "fit_temperature", "image_statistics",
     "perturb_labels", "sc_bce", "update_alpha",
 ]
 

@@ -13,6 +13,7 @@ never changes side.
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 
 PROBABILITY_FLOOR = 1e-7
 CLAMP_MARGIN = 0.01
@@ -47,6 +48,23 @@ def update_alpha(
     return updated.clamp(min=0.0)
 
 
+def share_updates(index: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Under DDP, every process's (index, new alpha) pairs, so that each applies all of them and the
+    tables stay identical. An image present on two processes (DistributedSampler pads the last
+    batch by repeating images) keeps the value of the lowest rank, the same choice everywhere."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return index, values
+    world = dist.get_world_size()
+    indices, updates = [torch.empty_like(index) for _ in range(world)], [torch.empty_like(values) for _ in range(world)]
+    dist.all_gather(indices, index)
+    dist.all_gather(updates, values)
+    index, values = torch.cat(indices), torch.cat(updates)
+    unique, inverse = torch.unique(index, return_inverse=True)
+    positions = torch.arange(index.numel(), device=index.device)
+    first = torch.full_like(unique, index.numel()).scatter_reduce_(0, inverse, positions, "amin")
+    return unique, values[first]
+
+
 class AdaptiveAlpha:
     """Alpha per training image, on the training device, indexed by the image's dataset index."""
 
@@ -79,7 +97,8 @@ class AdaptiveAlpha:
         """Apply one step to the images `index` of the batch; returns their new alphas."""
         accuracy = accuracy if self.mode == "MC" else None
         new = update_alpha(self.alpha[index], bce, entropy, accuracy, self.beta, self.eta, self.lam)
-        self.alpha[index] = new
+        shared_index, shared_new = share_updates(index, new)
+        self.alpha[shared_index] = shared_new
         return new
 
     def state_dict(self) -> dict[str, torch.Tensor]:

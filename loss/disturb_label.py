@@ -1,0 +1,14 @@
+"""DisturbLabel: each image's mask is flipped with a fixed probability per step.
+
+Flipping is label perturbation with beta = 1, so this is SLP with beta fixed to 1.
+"""
+from __future__ import annotations
+
+import torch
+
+from loss.slp import SLPLoss
+
+
+class DisturbLabelLoss(SLPLoss):
+    def __init__(self, dl_alpha: float, generator: torch.Generator) -> None:
+        super().__init__(slp_alpha=dl_alpha, beta=1.0, generator=generator)

@@ -1,0 +1,18 @@
+"""SLP: SC-BCE with one fixed perturbation probability for every image, the non-adaptive ablation of ASLP."""
+from __future__ import annotations
+
+import torch
+
+from loss.base import Objective
+from loss.perturbation import perturb_labels, sc_bce
+
+
+class SLPLoss(Objective):
+    def __init__(self, slp_alpha: float, beta: float, generator: torch.Generator) -> None:
+        self.alpha, self.beta, self.generator = slp_alpha, beta, generator
+
+    def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        return sc_bce(logits, perturb_labels(gt, self.alpha_of(index), self.beta, self.generator))
+
+    def alpha_of(self, index: torch.Tensor) -> torch.Tensor:
+        return torch.full(index.shape, self.alpha, device=index.device)

@@ -1,0 +1,41 @@
+"""Run by tests/test_train.py under torchrun (2 CPU processes, gloo): trains the tiny configuration
+and saves this process's final weights and alpha table to <out>/rank<r>.pt for comparison."""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data import inference_loader, load_or_make_split, pair_files, training_loader  # noqa: E402
+from distributed import barrier, setup, teardown  # noqa: E402
+from loss import build_objective  # noqa: E402
+from model import build_model  # noqa: E402
+from train import seed_everything, train  # noqa: E402
+
+
+def run(demo_root: Path, out: Path) -> None:
+    context = setup("cpu")
+    seed_everything(1 + context.rank)
+    torch.manual_seed(0)  # the same initial weights everywhere (DDP would broadcast rank 0's anyway)
+    network = build_model(8)
+    image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
+    if context.is_main:
+        load_or_make_split(demo_root, image_dir, 4, 1)
+    barrier()
+    train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
+    pairs, val_pairs = pair_files(image_dir, mask_dir, train_stems), pair_files(image_dir, mask_dir, val_stems)
+    loader = training_loader(pairs, 32, 4, 0, False, 1, context.rank, context.world_size)
+    val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs],
+                                  context.rank, context.world_size)
+    generator = torch.Generator().manual_seed(1 + context.rank)
+    objective = build_objective("ASLP", num_images=len(pairs), beta=2.0, eta=0.05, lam=2000.0, start_epoch=1,
+                                aslp_mode="MC", generator=generator, device="cpu")
+    train(network, objective, loader, val_loader, names=[s for s, _, _ in pairs], out_dir=out,
+          device=context.device, epochs=2, lr=1e-3, decay_rate=0.95, decay_epoch=10, seed=1, generator=generator)
+    torch.save({"model": network.state_dict(), "alpha": objective.state_dict()["alpha"]}, out / f"rank{context.rank}.pt")
+    teardown()
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -1,0 +1,125 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from loss import OBJECTIVES, Objective, build_objective, perturb_labels
+
+# Every constructor argument the training script may supply, for ASLP and the baselines.
+ALL_ARGS = dict(
+    ls_epsilon=0.1, dl_alpha=0.3, slp_alpha=0.1, beta=2.0, focal_gamma=2.0, mbls_margin=10.0, mbls_lambda=0.1,
+    eta=0.002, lam=2000.0, start_epoch=0, aslp_mode="MC", num_images=8, device="cpu",
+)
+
+# One image of two pixels: a confident correct foreground and a mildly correct background.
+LOGITS = torch.tensor([2.0, -1.0]).view(1, 1, 1, 2)
+LABELS = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+INDEX = torch.tensor([0])
+
+
+def build(name: str, **overrides) -> Objective:
+    # A fresh generator per objective, so tests do not share random draws.
+    args = {**ALL_ARGS, "generator": torch.Generator().manual_seed(0), **overrides}
+    return build_objective(name, **args)
+
+
+def softplus(x: float) -> float:
+    return math.log(1 + math.exp(x))
+
+
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+# BCE with logits against target t is softplus(x) - t * x.
+BCE = (softplus(2.0) - 2.0 + softplus(-1.0)) / 2
+
+
+def test_registry_order():
+    assert list(OBJECTIVES) == ["BCE", "ASLP", "LS", "DisturbLabel", "SLP", "Focal", "Brier", "MbLS"]
+
+
+def test_bce_hand_value():
+    assert build("BCE")(LOGITS, LABELS, INDEX).item() == pytest.approx(BCE, rel=1e-6)
+
+
+def test_label_smoothing_hand_value():
+    # eps = 0.2: targets 0.9 and 0.1
+    expected = ((softplus(2.0) - 0.9 * 2.0) + (softplus(-1.0) + 0.1 * 1.0)) / 2
+    assert build("LS", ls_epsilon=0.2)(LOGITS, LABELS, INDEX).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_disturb_label_with_certain_flip_is_bce_against_the_flipped_mask():
+    # targets 0 and 1: -log(1 - sigmoid(2)) = softplus(2), -log(sigmoid(-1)) = softplus(1)
+    expected = (softplus(2.0) + softplus(1.0)) / 2
+    assert build("DisturbLabel", dl_alpha=1.0)(LOGITS, LABELS, INDEX).item() == pytest.approx(expected, rel=1e-6)
+    logits, gt = torch.randn(4, 1, 3, 3), torch.rand(4, 1, 3, 3)
+    loss = build("DisturbLabel", dl_alpha=1.0)(logits, gt, torch.arange(4))
+    assert torch.allclose(loss, F.binary_cross_entropy_with_logits(logits, 1 - gt), atol=0)
+
+
+def test_slp_hand_value_and_constant_alpha():
+    # alpha = 1, beta = 2: targets (1 - 4) * y + 2 = -1 and 2
+    expected = ((softplus(2.0) + 1.0 * 2.0) + (softplus(-1.0) + 2.0 * 1.0)) / 2
+    assert build("SLP", slp_alpha=1.0)(LOGITS, LABELS, INDEX).item() == pytest.approx(expected, rel=1e-6)
+    index = torch.tensor([3, 0, 5])
+    assert build("SLP", slp_alpha=0.07).alpha_of(index).tolist() == pytest.approx([0.07] * 3)
+
+
+def test_slp_perturbs_as_perturb_labels_does():
+    logits, gt = torch.randn(64, 1, 2, 2), torch.rand(64, 1, 2, 2)
+    loss = build("SLP", slp_alpha=0.3, generator=torch.Generator().manual_seed(7))(logits, gt, torch.arange(64))
+    target = perturb_labels(gt, torch.full((64,), 0.3), 2.0, torch.Generator().manual_seed(7))
+    assert torch.equal(loss, F.binary_cross_entropy_with_logits(logits, target))
+    assert not torch.equal(target, gt)
+
+
+@pytest.mark.parametrize("name, zero", [("LS", {"ls_epsilon": 0.0}), ("SLP", {"slp_alpha": 0.0}),
+                                        ("DisturbLabel", {"dl_alpha": 0.0})])
+def test_zero_strength_is_plain_bce(name, zero):
+    logits, gt = torch.randn(4, 1, 5, 5) * 3, torch.rand(4, 1, 5, 5)
+    assert torch.equal(build(name, **zero)(logits, gt, torch.arange(4)), build("BCE")(logits, gt, torch.arange(4)))
+
+
+def test_focal_hand_values():
+    # gamma = 2: -(1 - p_t)^2 log p_t with p_t = sigmoid(2) and sigmoid(1)
+    p1, p2 = sigmoid(2.0), sigmoid(1.0)
+    expected = (-(1 - p1) ** 2 * math.log(p1) - (1 - p2) ** 2 * math.log(p2)) / 2
+    assert build("Focal", focal_gamma=2.0)(LOGITS, LABELS, INDEX).item() == pytest.approx(expected, rel=1e-6)
+    # soft target 0.3 on logit 1: 0.3 * FL(+) + 0.7 * FL(-)
+    s = sigmoid(1.0)
+    soft = 0.3 * -(1 - s) ** 2 * math.log(s) + 0.7 * -(s ** 2) * math.log(1 - s)
+    got = build("Focal", focal_gamma=2.0)(torch.ones(1, 1, 1, 1), torch.full((1, 1, 1, 1), 0.3), INDEX).item()
+    assert got == pytest.approx(soft, rel=1e-6)
+
+
+def test_focal_with_zero_gamma_is_bce():
+    logits, gt = torch.randn(4, 1, 5, 5) * 3, torch.rand(4, 1, 5, 5)
+    focal = build("Focal", focal_gamma=0.0)(logits, gt, torch.arange(4))
+    assert torch.allclose(focal, F.binary_cross_entropy_with_logits(logits, gt), rtol=1e-6, atol=1e-7)
+
+
+def test_brier_hand_value():
+    expected = ((sigmoid(2.0) - 1) ** 2 + sigmoid(-1.0) ** 2) / 2
+    assert build("Brier")(LOGITS, LABELS, INDEX).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mbls_hand_value():
+    # margin 1.5: |2| exceeds it by 0.5, |-1| not at all; penalty mean 0.25, times lambda 0.1
+    loss = build("MbLS", mbls_margin=1.5, mbls_lambda=0.1)(LOGITS, LABELS, INDEX).item()
+    assert loss == pytest.approx(BCE + 0.025, rel=1e-6)
+    # the margin bounds |logit|: the mirrored image (same BCE by symmetry) pays the same penalty
+    mirrored = build("MbLS", mbls_margin=1.5, mbls_lambda=0.1)(-LOGITS, 1 - LABELS, INDEX).item()
+    assert mirrored == pytest.approx(BCE + 0.025, rel=1e-6)
+    assert build("MbLS", mbls_margin=2.5, mbls_lambda=0.1)(LOGITS, LABELS, INDEX).item() == pytest.approx(BCE, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", [name for name in OBJECTIVES if name != "ASLP"])
+def test_gradients_are_finite_for_saturated_logits(name):
+    logits = torch.tensor([50.0, -50.0, 50.0, -50.0, 50.0, -50.0]).view(1, 1, 2, 3).requires_grad_()
+    gt = torch.tensor([1.0, 0.0, 0.0, 1.0, 0.5, 0.5]).view(1, 1, 2, 3)
+    loss = build(name, dl_alpha=0.5, slp_alpha=0.5)(logits, gt, INDEX)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+    assert logits.grad.abs().sum() > 0

@@ -1,0 +1,135 @@
+"""The training loop: lr schedule, exact resume, non-finite losses, atomic checkpoints, DDP."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import train as train_module
+from data import inference_loader, load_or_make_split, pair_files, training_loader
+from loss import build_objective
+from loss.aslp import ASLPLoss
+from model import build_model, load_weights
+from train import CHECKPOINT_NAME, TrainingError, atomic_save, decay_lr, seed_everything, train
+
+WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
+
+
+def test_lr_decay_compounds_after_every_epoch():
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    lrs = []
+    for epoch in range(1, 31):
+        decay_lr(optimizer, epoch, 0.95, 10)
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs[8] == 1.0  # after epoch 9
+    assert lrs[9] == pytest.approx(0.95)  # after epoch 10
+    assert lrs[18] == pytest.approx(0.95 ** 10)  # after epoch 19
+    assert lrs[19] == pytest.approx(0.95 ** 10 * 0.95 ** 2)  # after epoch 20
+
+
+class CrashingASLP(ASLPLoss):
+    """Dies in the middle of `crash_epoch`, like a killed job."""
+
+    crash_epoch = 3
+
+    def after_step(self, index, bce, entropy, epoch, accuracy):
+        if epoch == self.crash_epoch:
+            raise KeyboardInterrupt("simulated kill")
+        super().after_step(index, bce, entropy, epoch, accuracy)
+
+
+class NaNInSecondEpoch(ASLPLoss):
+    """A loss that turns NaN on the first step of epoch 2 (20 images in batches of 8: 3 steps an epoch)."""
+
+    calls = 0
+
+    def __call__(self, logits, gt, index):
+        type(self).calls += 1
+        loss = super().__call__(logits, gt, index)
+        return loss * float("nan") if self.calls == 4 else loss
+
+
+def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=False):
+    """The tiny configuration, built the way main_ASLP.py builds it; returns (network, objective)."""
+    seed_everything(1)
+    network = build_model(8)
+    image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
+    train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
+    pairs, val_pairs = pair_files(image_dir, mask_dir, train_stems), pair_files(image_dir, mask_dir, val_stems)
+    loader = training_loader(pairs, 32, 8, 0, False, 1)
+    val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs])
+    generator = torch.Generator().manual_seed(1)
+    objective = objective_class(len(pairs), 2.0, 0.05, 2000.0, 1, "MC", generator, "cpu")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train(network, objective, loader, val_loader, names=[s for s, _, _ in pairs], out_dir=out_dir,
+          device=torch.device("cpu"), epochs=epochs, lr=1e-3, decay_rate=0.5, decay_epoch=1, seed=1,
+          generator=generator, resume=resume, log_every=2)
+    return network, objective
+
+
+@pytest.fixture
+def deterministic():
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(False)
+
+
+def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic):
+    network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_training(demo_root, tmp_path / "killed", epochs=3, objective_class=CrashingASLP)
+    assert torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=False)["epoch"] == 2
+    resumed, resumed_objective = tiny_training(demo_root, tmp_path / "killed", epochs=3, resume=True)
+    assert objective.state_dict()["alpha"].gt(0).any()
+    assert torch.equal(objective.state_dict()["alpha"], resumed_objective.state_dict()["alpha"])
+    for key, value in network.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    log = (tmp_path / "killed" / "log.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3"]
+
+
+def test_non_finite_loss_stops_naming_epoch_and_step_and_keeps_the_last_good_checkpoint(demo_root, tmp_path):
+    with pytest.raises(TrainingError, match=r"epoch 2, step 1\b"):
+        tiny_training(demo_root, tmp_path, epochs=3, objective_class=NaNInSecondEpoch)
+    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=False)
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pth"
+    atomic_save({"epoch": 1}, path)
+
+    def full_disk(obj, handle):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(train_module.torch, "save", full_disk)
+    with pytest.raises(TrainingError, match="No space left.*previous version is intact"):
+        atomic_save({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth"]
+
+
+def test_final_weights_load_with_load_weights(demo_root, tmp_path):
+    network, _ = tiny_training(demo_root, tmp_path, epochs=1)
+    other = load_weights(build_model(8), tmp_path / "Model_1_Gen.pth")
+    assert torch.equal(other.output_conv[4].weight, network.output_conv[4].weight)
+    assert torch.equal(load_weights(build_model(8), tmp_path / CHECKPOINT_NAME).output_conv[4].bias,
+                       network.output_conv[4].bias)
+
+
+def test_two_gloo_processes_end_with_identical_weights_and_alpha(demo_root, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER),
+         str(demo_root), str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = (torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1))
+    assert first["alpha"].gt(0).sum() > len(first["alpha"]) // 2  # each process updated its own half
+    assert torch.equal(first["alpha"], second["alpha"])
+    for key, value in first["model"].items():
+        assert torch.equal(value, second["model"][key]), key
