@@ -4,14 +4,16 @@ maps for the test sets, and score them (ECE, OE, accuracy, F-measure, ...).
     CUDA_VISIBLE_DEVICES=0 python main_ASLP.py            # the paper's full reproduction
     python main_ASLP.py --demo                            # the whole pipeline on synthetic data, CPU
     python main_ASLP.py --weights=Model_30_Gen.pth --stages=test,eval
+    python main_ASLP.py --compare=BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS
 
 Every constant below can be overridden on the command line: --epochs=2 --train_size=64.
 """
 # ---- experiment -------------------------------------------------------------------------------
-EXPERIMENT = "ASLP_MC"          # output folder: experiments/<EXPERIMENT>/
+EXPERIMENT = ""                 # output folder experiments/<EXPERIMENT>/; "" names it after the method (ASLP_MC)
 STAGES = "train,test,eval"      # stages to run, in this order
 WEIGHTS = ""                    # test/evaluate this checkpoint instead of training (ours or Model_30_Gen.pth)
-RESUME = False                  # continue from experiments/<EXPERIMENT>/checkpoint.pth
+RESUME = False                  # continue from the experiment's checkpoint.pth
+COMPARE = ""                    # comma-separated methods to run in turn and tabulate, e.g. BCE,LS,ASLP,TS
 DEMO = False                    # synthetic demo data and a scaled-down configuration (see DEMO_PRESET)
 SEED = 1                        # seeds Python, NumPy, torch, the split and the label perturbation
 DEVICE = "auto"                 # "auto" (CUDA if present, else CPU), "cuda", "cuda:1" or "cpu"
@@ -33,7 +35,7 @@ BATCH_SIZE = 10                 # images per step
 DECAY_RATE = 0.95               # lr *= DECAY_RATE ** (epoch // DECAY_EPOCH) after every epoch (compounds)
 DECAY_EPOCH = 10                # see DECAY_RATE
 # ---- ASLP ---------------------------------------------------------------------------------------
-METHOD = "ASLP"                 # training objective: ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS
+METHOD = "ASLP"                 # ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS, or TS (post-hoc, on BCE)
 ASLP_MODE = "MC"                # MC: entropy gain with the accuracy penalty; CS: clamp only
 BETA = 2.0                      # perturbation strength: perturbed label = (1 - 2 BETA) y + BETA (ASLP, SLP)
 ETA = 0.002                     # step size of the alpha update
@@ -46,6 +48,7 @@ SLP_ALPHA = 0.1                 # SLP: the same fixed perturbation probability f
 FOCAL_GAMMA = 3.0               # Focal: focusing exponent
 MBLS_MARGIN = 10.0              # MbLS: logits beyond +-margin are penalised
 MBLS_LAMBDA = 0.1               # MbLS: weight of that penalty
+TS_PIXELS_PER_IMAGE = 4096      # TS: validation pixels sampled per image to fit the temperature
 # ---- test and evaluation ------------------------------------------------------------------------
 MINMAX_NORMALIZE = False        # stretch each map to [0, 255] like the authors' test script (breaks calibration)
 TEST_BATCH_SIZE = 10            # images per inference batch
@@ -56,6 +59,8 @@ AMP = False                     # bfloat16 autocast (off: the authors' float32 r
 CHANNELS_LAST = False           # channels-last memory format
 LOG_EVERY = 20                  # progress-bar refresh (host sync) every LOG_EVERY steps
 
+CONSTANTS = {name: value for name, value in globals().items() if name.isupper()}  # what --name=value may set
+
 # The demo: small synthetic images, a small decoder and a random-init backbone, so that the whole
 # pipeline runs on 2 CPU cores in a few minutes. Explicit command-line values still win.
 DEMO_PRESET = dict(
@@ -64,6 +69,7 @@ DEMO_PRESET = dict(
     PRETRAINED_BACKBONE="", EPOCHS=20, LR=5e-4, BATCH_SIZE=10, DECAY_EPOCH=10, START_EPOCH=6, LOG_EVERY=5,
 )
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -76,19 +82,21 @@ from data import (
 )
 from distributed import DeviceError, barrier, setup, teardown
 from evaluate import EvaluationInputError, evaluate_datasets
-from loss import build_objective
+from evaluate.comparison import write_comparison
+from loss import OBJECTIVES, build_objective, fit_temperature
 from model import CheckpointError, build_model, load_weights
-from predict import write_predictions
+from predict import validation_pixels, write_predictions
 from train import TrainingError, final_weights_name, seed_everything, train
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
 STAGE_NAMES = ("train", "test", "eval")
+METHODS = (*OBJECTIVES, "TS")
+EXPERIMENTS = Path("experiments")
 
 
 def configure(argv: list[str]) -> SimpleNamespace:
     """The constants above, with the demo preset (if --demo) and then the command line applied."""
-    constants = {k: v for k, v in globals().items() if k.isupper() and k not in ("DEMO_PRESET", "README_DATA",
-                                                                                    "STAGE_NAMES")}
+    constants = dict(CONSTANTS)
     overrides = parse_overrides(constants, argv)
     if overrides.get("DEMO", DEMO):
         scaled = {k: v for k, v in DEMO_PRESET.items() if k not in overrides}
@@ -98,9 +106,15 @@ def configure(argv: list[str]) -> SimpleNamespace:
     return SimpleNamespace(**constants)
 
 
-def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[str], training: bool) -> None:
+def experiment_dir(experiment: str, method: str, aslp_mode: str, comparing: bool) -> Path:
+    """experiments/<EXPERIMENT or method>/, or experiments/<EXPERIMENT or compare>/<method>/ when comparing."""
+    auto = f"ASLP_{aslp_mode}" if method == "ASLP" else method
+    return EXPERIMENTS / (experiment or "compare") / auto if comparing else EXPERIMENTS / (experiment or auto)
+
+
+def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[str], needs_train_set: bool) -> None:
     """Fail at once, before any training, if a folder that a later stage needs is missing."""
-    if training:
+    if needs_train_set:
         for sub in ("Image", "GT"):
             require_dir(root / "Train" / train_set / sub, README_DATA)
     for name in test_sets:
@@ -127,24 +141,26 @@ def main(argv: list[str]) -> int:
     if set(stages) - set(STAGE_NAMES):
         raise ConfigError(f"--stages: unknown stage(s) {', '.join(sorted(set(stages) - set(STAGE_NAMES)))}; "
                           f"use {','.join(STAGE_NAMES)}")
-    training = "train" in stages and not c.WEIGHTS
-    root, out_dir, test_sets = Path(c.DATASET_ROOT), Path("experiments") / c.EXPERIMENT, list(c.TEST_DATASETS)
+    methods = [m.strip() for m in c.COMPARE.split(",") if m.strip()] or [c.METHOD]
+    if set(methods) - set(METHODS):
+        raise ConfigError(f"unknown method(s) {', '.join(sorted(set(methods) - set(METHODS)))}; "
+                          f"choose from {', '.join(METHODS)}")
+    comparing = len(methods) > 1
+    training = "train" in stages and not c.WEIGHTS and methods != ["TS"]
+    needs_validation = training or "TS" in methods
+    root, test_sets = Path(c.DATASET_ROOT), list(c.TEST_DATASETS)
     context = setup(c.DEVICE)
     device, pin = context.device, context.device.type == "cuda"
     if c.DEMO and context.is_main:
         make_demo_dataset(root, seed=c.SEED)
     barrier()
-    check_inputs(root, c.TRAIN_SET, test_sets, stages, training)
-    if context.is_main:
-        prepare_output(out_dir)
+    check_inputs(root, c.TRAIN_SET, test_sets, stages, needs_validation)
     seed_everything(c.SEED + context.rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
-    network = build_model(c.FEAT_CHANNEL, c.PRETRAINED_BACKBONE if training else "", device)
-    weights = Path(c.WEIGHTS) if c.WEIGHTS else out_dir / final_weights_name(c.EPOCHS)
-
-    if training:
+    # ---- data: the train/validation split of DUTS-TR -------------------------------------------
+    if needs_validation:
         image_dir, mask_dir = root / "Train" / c.TRAIN_SET / "Image", root / "Train" / c.TRAIN_SET / "GT"
         if context.is_main:  # the first call may write the split lists; the other processes then read them
             load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
@@ -152,45 +168,78 @@ def main(argv: list[str]) -> int:
         train_stems, val_stems = load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
         train_pairs = pair_files(image_dir, mask_dir, train_stems, report=context.is_main)
         val_pairs = pair_files(image_dir, mask_dir, val_stems, report=context.is_main)
-        train_loader = training_loader(train_pairs, c.TRAIN_SIZE, c.BATCH_SIZE, c.NUM_WORKERS, pin, c.SEED,
-                                       context.rank, context.world_size)
         val_loader = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE, c.NUM_WORKERS,
                                       pin, [m for _, _, m in val_pairs], context.rank, context.world_size)
-        generator = torch.Generator(device).manual_seed(c.SEED + context.rank)
-        objective = build_objective(
-            c.METHOD, num_images=len(train_pairs), beta=c.BETA, eta=c.ETA, lam=c.LAMBDA,
-            start_epoch=c.START_EPOCH, aslp_mode=c.ASLP_MODE, generator=generator, device=device,
-            ls_epsilon=c.LS_EPSILON, dl_alpha=c.DL_ALPHA, slp_alpha=c.SLP_ALPHA, focal_gamma=c.FOCAL_GAMMA,
-            mbls_margin=c.MBLS_MARGIN, mbls_lambda=c.MBLS_LAMBDA,
-        )
-        if context.is_main:
-            print(f"Training {c.METHOD} on {len(train_pairs)} images ({len(val_pairs)} for validation), "
-                  f"{c.EPOCHS} epochs at {c.TRAIN_SIZE}px on {context.world_size} x {device.type}: batch "
-                  f"{c.BATCH_SIZE} per process, {c.BATCH_SIZE * context.world_size} effective -> {out_dir}")
-        weights = train(
-            network, objective, train_loader, val_loader, names=[stem for stem, _, _ in train_pairs],
-            out_dir=out_dir, device=device, epochs=c.EPOCHS, lr=c.LR, decay_rate=c.DECAY_RATE,
-            decay_epoch=c.DECAY_EPOCH, seed=c.SEED, generator=generator, resume=c.RESUME, amp=c.AMP,
-            channels_last=c.CHANNELS_LAST, log_every=c.LOG_EVERY,
-        )
-        if context.is_main:
-            print(f"Saved {weights}")
-    if not context.is_main:
-        return 0
 
-    if "test" in stages:
-        load_weights(network, weights)
-        for name in test_sets:
-            count = write_predictions(
-                network, root / "Test" / name / "Image", out_dir / "predictions" / name, size=c.TEST_SIZE,
-                device=device, batch_size=c.TEST_BATCH_SIZE, num_workers=c.NUM_WORKERS,
-                minmax_normalize=c.MINMAX_NORMALIZE, amp=c.AMP, desc=f"Testing {name}",
+    results = {}
+    for method in methods:
+        out_dir = experiment_dir(c.EXPERIMENT, method, c.ASLP_MODE, comparing)
+        if context.is_main:
+            prepare_output(out_dir)
+        weights = Path(c.WEIGHTS) if c.WEIGHTS else out_dir / final_weights_name(c.EPOCHS)
+        if method == "TS" and not c.WEIGHTS:  # temperature scaling sits on top of the BCE baseline
+            weights = experiment_dir(c.EXPERIMENT, "BCE", c.ASLP_MODE, comparing) / final_weights_name(c.EPOCHS)
+
+        # ---- train ------------------------------------------------------------------------------
+        if training and method != "TS" and comparing and weights.is_file() and not c.RESUME:
+            if context.is_main:
+                print(f"{method}: {weights} exists, skipping its training")
+        elif training and method != "TS":
+            seed_everything(c.SEED + context.rank)
+            network = build_model(c.FEAT_CHANNEL, c.PRETRAINED_BACKBONE, device)
+            train_loader = training_loader(train_pairs, c.TRAIN_SIZE, c.BATCH_SIZE, c.NUM_WORKERS, pin, c.SEED,
+                                           context.rank, context.world_size)
+            generator = torch.Generator(device).manual_seed(c.SEED + context.rank)
+            objective = build_objective(
+                method, num_images=len(train_pairs), beta=c.BETA, eta=c.ETA, lam=c.LAMBDA,
+                start_epoch=c.START_EPOCH, aslp_mode=c.ASLP_MODE, generator=generator, device=device,
+                ls_epsilon=c.LS_EPSILON, dl_alpha=c.DL_ALPHA, slp_alpha=c.SLP_ALPHA, focal_gamma=c.FOCAL_GAMMA,
+                mbls_margin=c.MBLS_MARGIN, mbls_lambda=c.MBLS_LAMBDA,
             )
-            print(f"Wrote {count} maps to {out_dir / 'predictions' / name}")
+            if context.is_main:
+                print(f"Training {method} on {len(train_pairs)} images ({len(val_pairs)} for validation), "
+                      f"{c.EPOCHS} epochs at {c.TRAIN_SIZE}px on {context.world_size} x {device.type}: batch "
+                      f"{c.BATCH_SIZE} per process, {c.BATCH_SIZE * context.world_size} effective -> {out_dir}")
+            weights = train(
+                network, objective, train_loader, val_loader, names=[stem for stem, _, _ in train_pairs],
+                out_dir=out_dir, device=device, epochs=c.EPOCHS, lr=c.LR, decay_rate=c.DECAY_RATE,
+                decay_epoch=c.DECAY_EPOCH, seed=c.SEED, generator=generator, resume=c.RESUME, amp=c.AMP,
+                channels_last=c.CHANNELS_LAST, log_every=c.LOG_EVERY,
+            )
+            if context.is_main:
+                print(f"Saved {weights}")
+        if not context.is_main:
+            continue
 
-    if "eval" in stages:
-        evaluate_datasets(out_dir / "predictions", root / "Test", test_sets, out_dir,
-                          workers=c.EVAL_WORKERS or None, n_bins=c.N_BINS)
+        # ---- test: probability maps (TS first fits its temperature on the validation split) ------
+        if "test" in stages:
+            network = load_weights(build_model(c.FEAT_CHANNEL, device=device), weights)
+            temperature = 1.0
+            if method == "TS":
+                logits, labels = validation_pixels(network, val_loader, device, c.TS_PIXELS_PER_IMAGE, c.SEED, c.AMP)
+                temperature = fit_temperature(logits, labels)
+                (out_dir / "temperature.json").write_text(json.dumps({"temperature": temperature,
+                                                                      "weights": str(weights)}) + "\n")
+                print(f"TS: temperature {temperature:.4f} fitted on {labels.numel()} validation pixels of {weights}")
+            for name in test_sets:
+                count = write_predictions(
+                    network, root / "Test" / name / "Image", out_dir / "predictions" / name, size=c.TEST_SIZE,
+                    device=device, batch_size=c.TEST_BATCH_SIZE, num_workers=c.NUM_WORKERS,
+                    minmax_normalize=c.MINMAX_NORMALIZE, amp=c.AMP, temperature=temperature,
+                    desc=f"Testing {name}",
+                )
+                print(f"Wrote {count} maps to {out_dir / 'predictions' / name}")
+
+        # ---- evaluate: calibration and SOD metrics from the maps on disk -------------------------
+        if "eval" in stages:
+            print(f"Evaluating {method} ({out_dir})")
+            results[method] = evaluate_datasets(out_dir / "predictions", root / "Test", test_sets, out_dir,
+                                                workers=c.EVAL_WORKERS or None, n_bins=c.N_BINS)
+
+    if comparing and results:
+        table_dir = EXPERIMENTS / (c.EXPERIMENT or "compare")
+        print(f"\nComparison ({table_dir / 'comparison.md'})\n")
+        print(write_comparison(results, table_dir))
     return 0
 
 

@@ -25,9 +25,9 @@ def predict_maps(
     network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False, desc: str | None = None,
     show_progress: bool = True,
 ) -> Iterator[tuple[str, torch.Tensor, torch.Tensor | None]]:
-    """(name, probability map H x W on `device`, boolean mask H x W on `device` or None) per image.
+    """(name, logit map H x W on `device`, boolean mask H x W on `device` or None) per image.
 
-    Logits are resized back to the image's size (bilinear) before the sigmoid, as the authors do.
+    Logits, not probabilities, are resized back to the image's size (bilinear), as the authors do.
     """
     was_training = network.training
     network.eval()
@@ -39,7 +39,7 @@ def predict_maps(
             masks = batch.get("mask") or [None] * len(batch["name"])
             for logit, name, size, mask in zip(logits, batch["name"], batch["size"], masks):
                 resized = F.interpolate(logit[None], size=size, mode="bilinear", align_corners=False)[0, 0]
-                yield name, torch.sigmoid(resized), None if mask is None else mask.to(device, non_blocking=True)
+                yield name, resized, None if mask is None else mask.to(device, non_blocking=True)
     finally:
         network.train(was_training)
 
@@ -54,12 +54,30 @@ def to_uint8(probability: torch.Tensor, minmax_normalize: bool) -> np.ndarray:
 
 def write_predictions(
     network: nn.Module, image_dir: Path, out_dir: Path, *, size: int, device: torch.device, batch_size: int,
-    num_workers: int, minmax_normalize: bool = False, amp: bool = False, desc: str | None = None,
+    num_workers: int, minmax_normalize: bool = False, amp: bool = False, temperature: float = 1.0,
+    desc: str | None = None,
 ) -> int:
-    """Write one `<stem>.png` map per image of `image_dir` into `out_dir`; returns the image count."""
+    """Write one `<stem>.png` map, sigmoid(logit / temperature), per image of `image_dir` into
+    `out_dir`; returns the image count."""
     images = [find_image(image_dir, stem) for stem in list_stems(image_dir)]
     out_dir.mkdir(parents=True, exist_ok=True)
     loader = inference_loader(images, size, batch_size, num_workers, device.type == "cuda")
-    for name, probability, _ in predict_maps(network, loader, device, amp, desc=desc):
-        Image.fromarray(to_uint8(probability, minmax_normalize)).save(out_dir / f"{name}.png")
+    for name, logit, _ in predict_maps(network, loader, device, amp, desc=desc):
+        Image.fromarray(to_uint8(torch.sigmoid(logit / temperature), minmax_normalize)).save(out_dir / f"{name}.png")
     return len(images)
+
+
+@torch.no_grad()
+def validation_pixels(
+    network: nn.Module, loader: DataLoader, device: torch.device, pixels_per_image: int, seed: int, amp: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, labels): a seeded sample of `pixels_per_image` pixels from each image of `loader`,
+    at the images' original size, for fitting a temperature without holding every pixel."""
+    generator = torch.Generator().manual_seed(seed)
+    logits, labels = [], []
+    for _, logit, mask in predict_maps(network, loader, device, amp, desc="Validation pixels"):
+        chosen = torch.randint(0, logit.numel(), (min(pixels_per_image, logit.numel()),), generator=generator)
+        chosen = chosen.to(device)
+        logits.append(logit.flatten()[chosen])
+        labels.append(mask.flatten()[chosen])
+    return torch.cat(logits), torch.cat(labels)

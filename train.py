@@ -17,11 +17,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from evaluate.alpha_plot import plot_alpha_history
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from loss import Objective, image_statistics
 from predict import predict_maps
 
 CHECKPOINT_NAME = "checkpoint.pth"
+ALPHA_LOG_NAME = "alpha_log.csv"
 LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_mean", "val_accuracy", "lr")
 
 
@@ -52,15 +54,15 @@ def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, de
 
 @torch.no_grad()
 def validation_accuracy(network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> torch.Tensor:
-    """Pixel accuracy pooled over the validation images at their original size (pred >= 0.5 vs mask),
+    """Pixel accuracy pooled over the validation images at their original size (p >= 0.5 vs mask),
     summed over the processes' shards under DDP.
 
-    p >= 0.5 is the same decision as the authors' 8-bit map >= 128, since round(255 p) >= 128 iff p >= 0.5.
+    p >= 0.5 is the authors' decision on the 8-bit maps we write, as round(255 p) >= 128 iff p >= 0.5.
     """
     counts = torch.zeros(2, dtype=torch.float64, device=device)  # correct, total
-    for _, probability, mask in predict_maps(network, loader, device, amp, desc="Validation",
-                                             show_progress=is_main_process()):
-        counts[0] += ((probability >= 0.5) == mask).sum()
+    for _, logit, mask in predict_maps(network, loader, device, amp, desc="Validation",
+                                       show_progress=is_main_process()):
+        counts[0] += ((torch.sigmoid(logit) >= 0.5) == mask).sum()
         counts[1] += mask.numel()
     correct, total = all_reduce(counts).unbind()
     return (correct / total.clamp(min=1)).float()
@@ -127,6 +129,21 @@ def restore_rng_state(state: dict, generator: torch.Generator | None) -> None:
         generator.set_state(state["objective"])
 
 
+def describe_alpha(summary: dict[str, float]) -> str:
+    return (f"alpha mean {summary['mean']:.4f} median {summary['q50']:.4f} max {summary['q100']:.4f}, "
+            f"{100 * summary['at_zero']:.1f}% at 0, {100 * summary['at_ceiling']:.1f}% at the upper clamp")
+
+
+def append_row(path: Path, row: dict[str, float]) -> None:
+    """Append `row` to the CSV at `path`, writing the header first if the file is new."""
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+
+
 def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None:
     """Image name -> alpha, highest first: the images the model found most ambiguous lead."""
     values = alpha.tolist()
@@ -188,7 +205,8 @@ def train(
 
     log_path = out_dir / "log.csv"
     if first_epoch == 1 and main_process:
-        log_path.write_text(",".join(LOG_COLUMNS) + "\n")
+        for stale in (log_path, out_dir / ALPHA_LOG_NAME):
+            stale.unlink(missing_ok=True)
     for epoch in range(first_epoch, epochs + 1):
         # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run sees
         # exactly the batches of an uninterrupted one.
@@ -220,6 +238,9 @@ def train(
                 means = (sums / images_seen).tolist()
                 bar.set_postfix(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}",
                                 alpha=f"{means[3]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+        diagnostics = objective.diagnostics()
+        if diagnostics:
+            bar.set_postfix_str(f"{bar.postfix}, {describe_alpha(diagnostics)}")
         bar.close()
         broadcast_buffers(network)
 
@@ -232,9 +253,10 @@ def train(
         if main_process:
             print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
                   f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
-            with open(log_path, "a", newline="") as handle:
-                csv.writer(handle).writerow([epoch, *(f"{m:.6f}" for m in means), f"{float(accuracy):.6f}",
-                                             f"{lr_used:.6e}"])
+            if diagnostics:
+                print(f"  alpha: {describe_alpha(diagnostics)}")
+                append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
+            append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
             atomic_save({
                 "model": network.state_dict(), "optimizer": optimizer.state_dict(),
                 "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
@@ -247,4 +269,5 @@ def train(
         alpha = objective.state_dict().get("alpha")
         if alpha is not None:
             write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
+            plot_alpha_history(out_dir / ALPHA_LOG_NAME, out_dir / "alpha_history.png")
     return final_path

@@ -18,6 +18,7 @@ import torch.distributed as dist
 PROBABILITY_FLOOR = 1e-7
 CLAMP_MARGIN = 0.01
 MODES = ("MC", "CS")
+SUMMARY_QUANTILES = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 
 
 def image_statistics(logits: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,6 +101,18 @@ class AdaptiveAlpha:
         shared_index, shared_new = share_updates(index, new)
         self.alpha[shared_index] = shared_new
         return new
+
+    def summary(self) -> dict[str, float]:
+        """Distribution of alpha over the training images (quantiles q0..q100, mean) and the
+        fractions of images held at each clamp, for the per-epoch log."""
+        levels = torch.tensor(SUMMARY_QUANTILES, device=self.alpha.device)
+        quantiles = torch.quantile(self.alpha, levels)
+        ceiling = 1.0 / (2.0 * self.beta) - CLAMP_MARGIN
+        values = torch.cat([quantiles, torch.stack([
+            self.alpha.mean(), (self.alpha == 0).float().mean(), (self.alpha >= ceiling - 1e-6).float().mean(),
+        ])]).tolist()
+        names = [f"q{round(100 * q)}" for q in SUMMARY_QUANTILES] + ["mean", "at_zero", "at_ceiling"]
+        return dict(zip(names, values))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {"alpha": self.alpha.clone()}

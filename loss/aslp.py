@@ -35,6 +35,9 @@ class ASLPLoss(Objective):
         if self.alpha.is_active(epoch):
             self.alpha.update(index, bce, entropy, accuracy)
 
+    def diagnostics(self) -> dict[str, float]:
+        return self.alpha.summary()
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.alpha.state_dict()
 

@@ -22,6 +22,10 @@ class Objective:
         """The perturbation probability of each image of the batch, for methods that have one."""
         return None
 
+    def diagnostics(self) -> dict[str, float]:
+        """Per-epoch statistics worth logging (the alpha distribution for ASLP); none by default."""
+        return {}
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {}
 

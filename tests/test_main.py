@@ -10,7 +10,7 @@ from PIL import Image
 
 MAIN = Path(__file__).resolve().parents[1] / "main_ASLP.py"
 TINY = ["--epochs=2", "--start_epoch=1", "--train_size=32", "--test_size=32", "--feat_channel=8",
-        "--batch_size=8", "--validation_size=4", "--eval_workers=1"]
+        "--batch_size=8", "--validation_size=4", "--eval_workers=1", "--log_every=1"]
 
 
 def run_main(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -68,3 +68,31 @@ def test_without_data_it_fails_at_once_naming_the_folder_and_the_demo(tmp_path):
 def test_unknown_option_is_an_error_naming_it(tmp_path):
     result = run_main(tmp_path, "--epoch=3")
     assert result.returncode == 2 and "--epoch" in result.stderr
+
+
+def test_alpha_diagnostics_are_logged_per_epoch_and_plotted(tiny_run):
+    out, result = tiny_run
+    rows = (out / "alpha_log.csv").read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["epoch", "q0"] and "at_ceiling" in rows[0] and len(rows) == 3
+    assert "% at the upper clamp" in result.stdout
+    assert (out / "alpha_history.png").stat().st_size > 10_000
+
+
+ALL_METHODS = "BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS"
+
+
+def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_path):
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, f"--compare={ALL_METHODS}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = json.loads((tmp_path / "experiments" / "demo" / "comparison.json").read_text())
+    assert list(table) == ALL_METHODS.split(",")
+    assert set(table["ASLP"]) == {"DEMO-SOD", "DEMO-Texture", "mean (in-dist.)", "mean (OOD)"}
+    markdown = (tmp_path / "experiments" / "demo" / "comparison.md").read_text()
+    assert sum(line.startswith("| ") for line in markdown.splitlines()) == 1 + len(table) and "**" in markdown
+    # temperature scaling changes the confidences, never the decisions: the same accuracy as BCE
+    assert table["TS"]["DEMO-SOD"]["ACC"] == table["BCE"]["DEMO-SOD"]["ACC"]
+    assert json.loads((tmp_path / "experiments" / "demo" / "TS" / "temperature.json").read_text())["temperature"] > 0
+
+    again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,LS",
+                     "--stages=train")
+    assert again.returncode == 0 and again.stdout.count("skipping its training") == 2
