@@ -149,6 +149,8 @@ def main(argv: list[str]) -> int:
     training = "train" in stages and not c.WEIGHTS and methods != ["TS"]
     needs_validation = training or "TS" in methods
     root, test_sets = Path(c.DATASET_ROOT), list(c.TEST_DATASETS)
+    if c.WEIGHTS and not Path(c.WEIGHTS).is_file():
+        raise CheckpointError(f"--weights: file not found: {c.WEIGHTS}")
     context = setup(c.DEVICE)
     device, pin = context.device, context.device.type == "cuda"
     if c.DEMO and context.is_main:

@@ -17,8 +17,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from evaluate.alpha_plot import plot_alpha_history
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
+from evaluate.alpha_plot import plot_alpha_history
 from loss import Objective, image_statistics
 from predict import predict_maps
 
@@ -230,9 +230,10 @@ def train(
                                          torch.tensor(step, device=device), first_bad_step)
             if step % log_every == 0 or step == len(train_loader):
                 # The only host synchronisation of the loop, every `log_every` steps.
-                if int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX)) >= 0:
+                bad_step = int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX))
+                if bad_step >= 0:
                     raise TrainingError(
-                        f"non-finite loss in epoch {epoch}, step {int(first_bad_step)}; the last good "
+                        f"non-finite loss in epoch {epoch}, step {bad_step}; the last good "
                         f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
                     )
                 means = (sums / images_seen).tolist()

@@ -81,12 +81,30 @@ def pair_files(
             mismatched.append(stem)
         else:
             pairs.append((stem, image_path, mask_path))
-    if mismatched and report:
-        names = ", ".join(mismatched[:10]) + (" ..." if len(mismatched) > 10 else "")
-        print(f"Skipped {len(mismatched)} image/mask pairs of different sizes in {image_dir.parent}: {names}")
+    if report:
+        if mismatched:
+            print(f"Skipped {len(mismatched)} image/mask pairs of different sizes in {image_dir.parent}: "
+                  f"{_names(mismatched)}")
+        orphans = sorted({p.stem for p in mask_dir.glob(f"*{MASK_SUFFIX}")} - set(list_stems(image_dir)))
+        if orphans:
+            print(f"Ignored {len(orphans)} masks in {mask_dir} that have no image: {_names(orphans)}")
     if not pairs:
         raise DataError(f"no usable image/mask pairs in {image_dir} and {mask_dir}")
+    check_mask_levels([mask for _, _, mask in pairs])
     return pairs
+
+
+def _names(stems: Sequence[str], shown: int = 10) -> str:
+    return ", ".join(stems[:shown]) + (" ..." if len(stems) > shown else "")
+
+
+def check_mask_levels(masks: Sequence[Path], sample: int = 20) -> None:
+    """Masks are 8-bit with the object at 255 (values between are soft edges, used as such).
+    Masks saved as 0/1 would silently train on near-empty labels, so a sample of them is checked."""
+    step = max(1, len(masks) // sample)
+    if all(np.asarray(open_image(path, "L")).max() <= 1 for path in masks[::step]):
+        raise DataError(f"the masks in {masks[0].parent} hold only the values 0 and 1; they must mark the "
+                        "object with 255 (multiply them by 255)")
 
 
 class TrainingSet(Dataset):

@@ -96,3 +96,20 @@ def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_p
     again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,LS",
                      "--stages=train")
     assert again.returncode == 0 and again.stdout.count("skipping its training") == 2
+
+
+def test_missing_weights_file_fails_before_anything_runs(tmp_path):
+    result = run_main(tmp_path, "--weights=nowhere/Model_30_Gen.pth", "--stages=test")
+    assert result.returncode == 2 and "nowhere/Model_30_Gen.pth" in result.stderr
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_but_absent_is_an_error(demo_root, tmp_path):
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--device=cuda")
+    assert result.returncode == 2 and "CUDA is not available" in result.stderr
+
+
+def test_unwritable_output_folder_is_an_error_naming_it(demo_root, tmp_path):
+    (tmp_path / "experiments").write_text("a file where the output folder should be")
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY)
+    assert result.returncode == 2 and "cannot write to the output folder experiments/demo" in result.stderr

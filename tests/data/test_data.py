@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from data import DataError, InferenceSet, TrainingSet, load_or_make_split, pair_files
-from data.transforms import augment_pair, train_transform
+from data.transforms import augment_pair, mask_to_tensor, train_transform
 
 
 def write_pair(root, stem, size=(40, 30), mask_size=None, suffix=".jpg", mode="RGB"):
@@ -112,3 +112,24 @@ def test_demo_data_has_the_dataset_layout(demo_root):
     assert texture_masks and all(np.asarray(Image.open(p)).max() == 0 for p in texture_masks)
     sod_masks = list((demo_root / "Test" / "DEMO-SOD" / "GT").glob("*.png"))
     assert all(set(np.unique(np.asarray(Image.open(p)))) == {0, 255} for p in sod_masks)
+
+
+def test_masks_without_an_image_are_reported_by_name(tmp_path, capsys):
+    write_pair(tmp_path, "a")
+    Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray_mask.png")
+    pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
+    out = capsys.readouterr().out
+    assert "Ignored 1 masks" in out and "stray_mask" in out
+
+
+def test_zero_one_masks_are_refused_but_soft_edges_are_kept(tmp_path):
+    write_pair(tmp_path, "m", size=(40, 40))
+    Image.fromarray(np.eye(40, dtype=np.uint8)).save(tmp_path / "GT" / "m.png")
+    with pytest.raises(DataError, match="0 and 1.*255"):
+        pair_files(tmp_path / "Image", tmp_path / "GT", ["m"])
+    soft = np.zeros((40, 40), np.uint8)
+    soft[10:20, 10:20], soft[9, 10:20] = 255, 128
+    Image.fromarray(soft).save(tmp_path / "GT" / "m.png")
+    assert len(pair_files(tmp_path / "Image", tmp_path / "GT", ["m"])) == 1
+    mask = mask_to_tensor(Image.open(tmp_path / "GT" / "m.png"), 40)
+    assert mask[0, 9, 12].item() == pytest.approx(128 / 255) and mask[0, 12, 12].item() == 1.0

@@ -1,0 +1,154 @@
+"""Benchmark of ``evaluate`` against PySODMetrics used the usual way, on the same synthetic maps.
+
+Generates realistic saliency maps and masks (blob-shaped objects with
+anti-aliased mask edges, soft prediction edges, low-frequency noise, some false
+positives) in a temporary folder, then times on the same files:
+
+(a) ``evaluate.score_dataset`` with one worker: calibration + every SOD metric;
+(b) PySODMetrics alone: one ``Fmeasure``, ``WeightedFmeasure``, ``MAE``,
+    ``Smeasure`` and ``Emeasure`` object each fed every image (read with
+    ``cv2.imread`` in grey), i.e. only the SOD metrics;
+(c) ``evaluate.score_dataset`` with all workers (timed on a second call: the
+    first also starts the worker server, and its total time is printed too);
+
+and prints per-image milliseconds, the ratios, and the largest difference
+between the SOD values of (a) and (b).
+
+Usage: ``python benchmarks/bench_eval.py [--images 300] [--height 300] [--width 400] [--workers N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import py_sod_metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evaluate import score_dataset  # noqa: E402  (needs the repository root on sys.path)
+from evaluate.runner import available_cores  # noqa: E402
+
+
+def _random_mask(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    canvas = np.zeros((height, width), np.uint8)
+    for _ in range(rng.integers(1, 4)):
+        centre = (int(rng.uniform(0.2, 0.8) * width), int(rng.uniform(0.2, 0.8) * height))
+        axes = (int(rng.uniform(0.08, 0.3) * width), int(rng.uniform(0.08, 0.3) * height))
+        cv2.ellipse(canvas, centre, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    # Wobbly outline, then a 3x3 blur so that the mask has grey (anti-aliased) edges like real ones.
+    wobble = cv2.GaussianBlur(rng.normal(0, 1, (height, width)), (0, 0), 8) * 400
+    shape = ((cv2.GaussianBlur(canvas.astype(np.float64), (0, 0), 6) + wobble) > 127).astype(np.uint8) * 255
+    return cv2.GaussianBlur(shape, (3, 3), 0)
+
+
+def _prediction(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
+    inside = mask >= 128
+    signed = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5) - cv2.distanceTransform(
+        (~inside).astype(np.uint8), cv2.DIST_L2, 5
+    )
+    softness = rng.uniform(1.0, 6.0)
+    low_freq = cv2.GaussianBlur(rng.normal(0, 1, mask.shape), (0, 0), 10) * rng.uniform(20, 60)
+    logit = signed / softness + rng.normal(0.5, 1.0) + low_freq
+    prob = 1 / (1 + np.exp(-logit))
+    if rng.random() < 0.3:
+        false_positive = np.zeros(mask.shape, np.uint8)
+        cv2.circle(false_positive, (int(rng.integers(mask.shape[1])), int(rng.integers(mask.shape[0]))), 25, 255, -1)
+        prob = np.maximum(prob, cv2.GaussianBlur(false_positive, (0, 0), 8) / 255 * rng.uniform(0.3, 0.9))
+    noisy = prob * 255 + rng.normal(0, 4, mask.shape)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def generate(folder: Path, n_images: int, height: int, width: int, seed: int) -> tuple[Path, Path]:
+    """Write ``n_images`` prediction/mask pairs into ``folder/pred`` and ``folder/gt``."""
+    rng = np.random.default_rng(seed)
+    pred_dir, gt_dir = folder / "pred", folder / "gt"
+    pred_dir.mkdir()
+    gt_dir.mkdir()
+    for index in range(n_images):
+        mask = _random_mask(rng, height, width)
+        cv2.imwrite(str(gt_dir / f"{index:05d}.png"), mask)
+        cv2.imwrite(str(pred_dir / f"{index:05d}.png"), _prediction(rng, mask))
+    return pred_dir, gt_dir
+
+
+def pysodmetrics_alone(pred_dir: Path, gt_dir: Path) -> dict[str, float]:
+    """Score the maps the classic PySODMetrics way: one object per metric, each fed every image."""
+    with warnings.catch_warnings():
+        # Fmeasure warns that it is deprecated in favour of FmeasureV2; the classic class is the reference.
+        warnings.simplefilter("ignore")
+        fm = py_sod_metrics.Fmeasure()
+    wfm, mae, sm, em = (
+        py_sod_metrics.WeightedFmeasure(),
+        py_sod_metrics.MAE(),
+        py_sod_metrics.Smeasure(),
+        py_sod_metrics.Emeasure(),
+    )
+    for pred_path in sorted(pred_dir.iterdir()):
+        pred = cv2.imread(str(pred_path), cv2.IMREAD_GRAYSCALE)
+        gt = cv2.imread(str(gt_dir / pred_path.name), cv2.IMREAD_GRAYSCALE)
+        for metric in (fm, wfm, mae, sm, em):
+            metric.step(pred, gt)
+    f_curve, e = fm.get_results()["fm"]["curve"], em.get_results()["em"]
+    return {
+        "maxF": f_curve.max(),
+        "meanF": f_curve.mean(),
+        "adpF": fm.get_results()["fm"]["adp"],
+        "wF": wfm.get_results()["wfm"],
+        "MAE": mae.get_results()["mae"],
+        "S": sm.get_results()["sm"],
+        "maxE": e["curve"].max(),
+        "meanE": e["curve"].mean(),
+        "adpE": e["adp"],
+    }
+
+
+def _timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    """Generate the maps, run (a), (b), (c) and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--height", type=int, default=300)
+    parser.add_argument("--width", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=available_cores())
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pred_dir, gt_dir = generate(Path(tmp), args.images, args.height, args.width, args.seed)
+        reference, time_b = _timed(pysodmetrics_alone, pred_dir, gt_dir)
+        ours, time_a = _timed(score_dataset, pred_dir, gt_dir, workers=1)
+        # The first parallel call also starts the forkserver that workers are forked from (once per process).
+        _, time_c_first = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers)
+        parallel, time_c = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers)
+
+    per_image = {
+        label: 1000 * seconds / args.images for label, seconds in (("a", time_a), ("b", time_b), ("c", time_c))
+    }
+    difference = max(abs(ours[key] - reference[key]) for key in reference)
+    workers_difference = max(
+        abs(ours[key] - parallel[key]) for key in ours if isinstance(ours[key], float) and parallel[key] is not None
+    )
+    print(f"{args.images} maps of {args.height} x {args.width}, {available_cores()} cores available")
+    print(f"(a) evaluate, 1 worker, calibration + all SOD metrics: {per_image['a']:7.2f} ms/image")
+    print(f"(b) PySODMetrics alone (F, wF, MAE, S, E):             {per_image['b']:7.2f} ms/image")
+    print(f"(c) evaluate, {args.workers} workers:                               {per_image['c']:7.2f} ms/image")
+    print(f"    (first parallel call, incl. starting the worker server: {time_c_first:.2f} s in all)")
+    print(f"(a)/(b) time ratio: {time_a / time_b:.2f}   (a)/(c) speed-up: {time_a / time_c:.2f}x")
+    print(f"largest |(a) - (b)| over the SOD metrics: {difference:.2e}")
+    print(f"largest |(a) - (c)| over all metrics:     {workers_difference:.2e}")
+
+
+if __name__ == "__main__":
+    main()

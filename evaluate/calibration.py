@@ -1,0 +1,213 @@
+"""Pixel-level calibration metrics computed exactly from per-level counts.
+
+An 8-bit prediction map can only take 256 values, so everything a calibration
+metric needs about a set of images is the number of pixels at each prediction
+level ``v`` (0..255) whose mask is background or foreground: an int64 array of
+shape (256, 2), built per image with :func:`level_counts` and summed over
+images. Memory therefore does not grow with the number of images, and merging
+the work of several processes is an addition.
+
+Definitions (N = number of pixels, a pixel of level v has p = v / 255):
+
+* mask foreground: ``gt >= 128`` (masks may have anti-aliased edges);
+* decision: foreground iff ``v >= 128``; a pixel is correct when its decision
+  equals its mask label; ``ACC`` = correct pixels / N;
+* confidence ``c = max(p, 1 - p) = L / 255`` with the confidence level
+  ``L = max(v, 255 - v)`` in 128..255, so c lies in [128/255, 1];
+* equal-width bins: bin j (0-based) is ((j / B), (j + 1) / B]; membership is
+  decided on integers, ``j * 255 < B * L <= (j + 1) * 255``, so that e.g.
+  v = 153 or 102 (c = 0.6 exactly) falls in (0.5, 0.6] for B = 10 although
+  153 / 255 is not exactly 0.6 in floating point;
+* ``ECE = sum_j n_j / N * |conf_j - acc_j|`` and
+  ``OE = sum_j n_j / N * conf_j * max(conf_j - acc_j, 0)``, where conf_j and
+  acc_j are the mean confidence and the fraction of correct pixels of bin j;
+  empty bins contribute nothing;
+* adaptive ECE (equal-mass bins, default B = 15): confidence levels are sorted
+  and each level is put, whole, into the bin ``k = floor(B * r / N)`` that
+  holds its middle pixel, r being the midpoint of the level's pixel-rank
+  interval [pixels below the level, pixels up to and including it). A level is
+  never split, so a level holding more than N / B pixels (typically c = 1)
+  takes a bin on its own and neighbouring bins may stay empty; the ECE formula
+  above is then applied to these bins;
+* debiased calibration error (Kumar, Liang & Ma, NeurIPS 2019, "Verified
+  uncertainty calibration", debiased estimator of the squared l2 calibration
+  error) on the equal-width bins:
+  ``CE2 = sum_j n_j / N * ((conf_j - acc_j)^2 - acc_j (1 - acc_j) / (n_j - 1))``,
+  the correction term taken as 0 for bins with n_j < 2; the reported value is
+  ``sqrt(max(CE2, 0))`` so that it is a probability like ECE (an l2, not l1,
+  calibration error, hence slightly above ECE when errors vary across bins);
+* ``NLL = -mean(y log q + (1 - y) log(1 - q))`` with y the mask label and
+  ``q = clip(p, 1/510, 1 - 1/510)`` (half a grey level away from 0 and 1);
+* ``Brier = mean((p - y)^2)``: the binary Brier score on the foreground
+  probability (half the two-class sum-over-classes form).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_LEVELS = 256
+_LEVELS = np.arange(N_LEVELS, dtype=np.int64)
+# Confidence level L = max(v, 255 - v): the winning-class probability times 255.
+_CONF_LEVEL = np.maximum(_LEVELS, 255 - _LEVELS)
+_DECIDES_FOREGROUND = _LEVELS >= 128
+_PROBABILITY = _LEVELS / 255.0
+_NLL_CLAMP = 1.0 / 510.0
+
+
+def level_counts(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
+    """Count pixels per prediction level and mask label.
+
+    Returns an int64 array of shape (256, 2): ``[v, 0]`` counts pixels of level v
+    whose mask is background (gt < 128), ``[v, 1]`` those whose mask is
+    foreground (gt >= 128).
+    """
+    if pred_u8.dtype != np.uint8 or gt_u8.dtype != np.uint8:
+        raise ValueError(f"expected uint8 maps, got {pred_u8.dtype} and {gt_u8.dtype}")
+    if pred_u8.shape != gt_u8.shape:
+        raise ValueError(f"prediction shape {pred_u8.shape} differs from mask shape {gt_u8.shape}")
+    index = pred_u8.ravel().astype(np.intp) * 2 + (gt_u8.ravel() >= 128)
+    return np.bincount(index, minlength=2 * N_LEVELS).reshape(N_LEVELS, 2).astype(np.int64)
+
+
+def _checked(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts)
+    if counts.shape != (N_LEVELS, 2):
+        raise ValueError(f"counts must have shape (256, 2), got {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError(f"counts must be integers, got {counts.dtype}")
+    if (counts < 0).any():
+        raise ValueError("counts must be non-negative")
+    if counts.sum() == 0:
+        raise ValueError("counts are all zero: no pixel to score")
+    return counts.astype(np.int64, copy=False)
+
+
+def _correct_per_level(counts: np.ndarray) -> np.ndarray:
+    return np.where(_DECIDES_FOREGROUND, counts[:, 1], counts[:, 0])
+
+
+def _check_bins(n_bins: int) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+
+
+def equal_width_bin_of_level(n_bins: int = 10) -> np.ndarray:
+    """Bin index (0..n_bins-1) of every prediction level for equal-width confidence bins.
+
+    Level v goes to bin j with ``j * 255 < n_bins * L <= (j + 1) * 255`` where
+    L = max(v, 255 - v); integer arithmetic keeps c = 0.6 (L = 153) in (0.5, 0.6].
+    """
+    _check_bins(n_bins)
+    return (n_bins * _CONF_LEVEL - 1) // 255
+
+
+def equal_mass_bin_of_level(counts: np.ndarray, n_bins: int = 15) -> np.ndarray:
+    """Bin index of every prediction level for equal-mass bins (see the module docstring)."""
+    counts = _checked(counts)
+    _check_bins(n_bins)
+    pixels_per_level = counts.sum(axis=1)
+    # Pixels per confidence level 0..255 (only 128..255 can be non-zero).
+    per_conf = np.bincount(_CONF_LEVEL, weights=pixels_per_level, minlength=N_LEVELS).astype(np.int64)
+    below = np.cumsum(per_conf) - per_conf
+    total = int(per_conf.sum())
+    # floor(B * (below + m / 2) / N) on integers: the bin holding the level's middle pixel.
+    bin_of_conf = np.minimum((n_bins * (2 * below + per_conf)) // (2 * total), n_bins - 1)
+    return bin_of_conf[_CONF_LEVEL]
+
+
+@dataclass(frozen=True)
+class BinStats:
+    """Per-bin pixel count, mean confidence and accuracy (NaN for empty bins)."""
+
+    count: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Fraction of all pixels in each bin."""
+        return self.count / self.count.sum()
+
+
+def _bin_stats(counts: np.ndarray, bin_of_level: np.ndarray, n_bins: int) -> BinStats:
+    pixels = counts.sum(axis=1)
+    count = np.bincount(bin_of_level, weights=pixels, minlength=n_bins)
+    conf_sum = np.bincount(bin_of_level, weights=pixels * _CONF_LEVEL, minlength=n_bins) / 255.0
+    correct = np.bincount(bin_of_level, weights=_correct_per_level(counts), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = conf_sum / count
+        accuracy = correct / count
+    return BinStats(count=count, confidence=confidence, accuracy=accuracy)
+
+
+def calibration_bins(counts: np.ndarray, n_bins: int = 10) -> BinStats:
+    """Equal-width bin statistics (as used by ECE/OE and the reliability diagram)."""
+    counts = _checked(counts)
+    return _bin_stats(counts, equal_width_bin_of_level(n_bins), n_bins)
+
+
+def _ece_from(stats: BinStats) -> float:
+    filled = stats.count > 0
+    gap = np.abs(stats.confidence[filled] - stats.accuracy[filled])
+    return float(np.sum(stats.weight[filled] * gap))
+
+
+def expected_calibration_error(counts: np.ndarray, n_bins: int = 10) -> float:
+    """ECE over ``n_bins`` equal-width confidence bins (definition in the module docstring)."""
+    return _ece_from(calibration_bins(counts, n_bins))
+
+
+def overconfidence_error(counts: np.ndarray, n_bins: int = 10) -> float:
+    """OE: ECE restricted to over-confident bins, each gap weighted by its confidence."""
+    stats = calibration_bins(counts, n_bins)
+    filled = stats.count > 0
+    conf, acc = stats.confidence[filled], stats.accuracy[filled]
+    return float(np.sum(stats.weight[filled] * conf * np.maximum(conf - acc, 0.0)))
+
+
+def pixel_accuracy(counts: np.ndarray) -> float:
+    """Fraction of pixels whose decision (pred >= 128) equals the mask label (gt >= 128)."""
+    counts = _checked(counts)
+    return float(_correct_per_level(counts).sum() / counts.sum())
+
+
+def adaptive_calibration_error(counts: np.ndarray, n_bins: int = 15) -> float:
+    """ECE over equal-mass bins whose edges never split a confidence level."""
+    counts = _checked(counts)
+    return _ece_from(_bin_stats(counts, equal_mass_bin_of_level(counts, n_bins), n_bins))
+
+
+def debiased_calibration_error(counts: np.ndarray, n_bins: int = 10) -> float:
+    """Square root of Kumar et al.'s (2019) debiased squared l2 calibration error, clamped at 0."""
+    stats = calibration_bins(counts, n_bins)
+    filled = stats.count > 0
+    n, conf, acc = stats.count[filled], stats.confidence[filled], stats.accuracy[filled]
+    # acc (1 - acc) / (n - 1) is the unbiased estimate of the variance of a bin's accuracy.
+    correction = np.where(n > 1, acc * (1.0 - acc) / np.maximum(n - 1.0, 1.0), 0.0)
+    squared = float(np.sum(stats.weight[filled] * ((conf - acc) ** 2 - correction)))
+    return float(np.sqrt(max(squared, 0.0)))
+
+
+def negative_log_likelihood(counts: np.ndarray) -> float:
+    """Mean binary cross-entropy of p = v / 255, clamped to [1/510, 1 - 1/510], in nats."""
+    counts = _checked(counts)
+    q = np.clip(_PROBABILITY, _NLL_CLAMP, 1.0 - _NLL_CLAMP)
+    total = counts[:, 1] @ -np.log(q) + counts[:, 0] @ -np.log1p(-q)
+    return float(total / counts.sum())
+
+
+def brier_score(counts: np.ndarray) -> float:
+    """Mean squared difference between p = v / 255 and the binary mask label."""
+    counts = _checked(counts)
+    p = _PROBABILITY
+    total = counts[:, 1] @ (1.0 - p) ** 2 + counts[:, 0] @ p**2
+    return float(total / counts.sum())
+
+
+def mean_prediction(counts: np.ndarray) -> float:
+    """Mean of p = v / 255 over all pixels: the predicted saliency mass."""
+    counts = _checked(counts)
+    return float(counts.sum(axis=1) @ _PROBABILITY / counts.sum())

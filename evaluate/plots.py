@@ -1,0 +1,134 @@
+"""Reliability diagrams (PNG, matplotlib's Agg renderer) for the scored datasets.
+
+Each diagram shows, per equal-width confidence bin, the pixel accuracy as a
+bar against the diagonal of perfect calibration, the gap between the bin's
+accuracy and its mean confidence shaded, and below it the share of pixels in
+each bin on a log scale (most pixels of a saliency map sit in the top bin).
+Confidence max(p, 1 - p) cannot be below 50 %, so the x axis spans 50-100 %.
+One PNG per dataset plus one figure with every dataset side by side. Figures
+are built with ``matplotlib.figure.Figure`` and the Agg canvas directly, so the
+caller's pyplot backend and state are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.gridspec import SubplotSpec
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from evaluate.calibration import calibration_bins
+from evaluate.report import COMBINED_PLOT, DatasetScore, reliability_plot_name
+
+PANELS_PER_ROW = 4
+_PANEL_SIZE = (4.2, 5.0)
+_ACCURACY_COLOUR = "#3b6fb6"
+_OVER_COLOUR = "#d9534f"
+_UNDER_COLOUR = "#f0ad4e"
+_COUNT_COLOUR = "#7f7f7f"
+_DPI = 120
+_GAP_ALPHA = 0.75
+
+
+def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int) -> None:
+    stats = calibration_bins(score.counts, n_bins)
+    edges = np.linspace(0.0, 100.0, n_bins + 1)
+    # Bins below 50 % are always empty; one straddling 50 % (odd bin counts) is drawn from 50 %.
+    lower = np.maximum(edges[:-1], 50.0)
+    upper = edges[1:]
+    filled = stats.count > 0
+    left, width = lower[filled], (upper - lower)[filled]
+    accuracy = 100 * stats.accuracy[filled]
+    confidence = 100 * stats.confidence[filled]
+    share = 100 * stats.weight[filled]
+
+    grid = cell.subgridspec(2, 1, height_ratios=(3, 1.2), hspace=0.08)
+    top = fig.add_subplot(grid[0])
+    bottom = fig.add_subplot(grid[1], sharex=top)
+
+    top.bar(left, accuracy, width=width, align="edge", color=_ACCURACY_COLOUR, edgecolor="white")
+    gap = np.abs(confidence - accuracy)
+    gap_bottom = np.minimum(accuracy, confidence)
+    over = confidence > accuracy
+    for mask, colour in ((over, _OVER_COLOUR), (~over, _UNDER_COLOUR)):
+        top.bar(
+            left[mask],
+            gap[mask],
+            bottom=gap_bottom[mask],
+            width=width[mask],
+            align="edge",
+            color=colour,
+            alpha=_GAP_ALPHA,
+            edgecolor=colour,
+            hatch="//",
+        )
+    top.plot([50, 100], [50, 100], linestyle="--", color="black", linewidth=1)
+    # Fixed legend entries, so every panel reads the same whether or not a kind of gap occurs.
+    legend = [
+        Line2D([], [], linestyle="--", color="black", linewidth=1, label="Perfect calibration"),
+        Patch(color=_ACCURACY_COLOUR, label="Accuracy"),
+        Patch(
+            facecolor=_OVER_COLOUR, alpha=_GAP_ALPHA, hatch="//", edgecolor=_OVER_COLOUR, label="Gap: over-confident"
+        ),
+        Patch(
+            facecolor=_UNDER_COLOUR, alpha=_GAP_ALPHA, hatch="//", edgecolor=_UNDER_COLOUR, label="Gap: under-confident"
+        ),
+    ]
+    # Bars can fill any corner, so the legend sits between the title and the axes.
+    top.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)
+    top.set_xlim(50, 100)
+    top.set_ylim(0, 100)
+    top.set_ylabel("Accuracy (%)")
+    top.grid(axis="y", alpha=0.3)
+    top.tick_params(labelbottom=False)
+    metrics = score.metrics
+    top.set_title(
+        f"{score.name}  ({metrics['n_images']} images)\n"
+        f"ECE {100 * metrics['ECE']:.2f}%   OE {100 * metrics['OE']:.2f}%   ACC {100 * metrics['ACC']:.2f}%",
+        fontsize=10,
+        pad=30,
+    )
+
+    bottom.bar(left, share, width=width, align="edge", color=_COUNT_COLOUR, edgecolor="white")
+    bottom.set_yscale("log")
+    bottom.set_ylim(max(share.min() / 3, 1e-4), 500)
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    for x, w, s in zip(left, width, share, strict=True):
+        bottom.text(x + w / 2, s * 1.3, f"{s:.2g}%", ha="center", va="bottom", fontsize=7)
+    bottom.set_ylabel("Pixels (%)")
+    bottom.set_xlabel("Confidence max(p, 1-p) (%)")
+    bottom.set_xticks(np.arange(50, 101, 10))
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    return path
+
+
+def reliability_figure(scores: Sequence[DatasetScore], n_bins: int) -> Figure:
+    """One reliability diagram per dataset, side by side (wrapping after ``PANELS_PER_ROW``)."""
+    rows = -(-len(scores) // PANELS_PER_ROW)
+    # Spread the panels evenly over the rows (5 sets: 3 + 2 rather than 4 + 1).
+    columns = -(-len(scores) // rows)
+    fig = Figure(figsize=(_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows), layout="constrained")
+    grid = fig.add_gridspec(rows, columns)
+    for index, score in enumerate(scores):
+        _draw_panel(fig, grid[index // columns, index % columns], score, n_bins)
+    return fig
+
+
+def save_reliability_plots(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int) -> list[Path]:
+    """Write one diagram per dataset and the combined figure into ``out_dir``."""
+    out_dir = Path(out_dir)
+    paths = [
+        _save(reliability_figure([score], n_bins), out_dir / reliability_plot_name(score.name)) for score in scores
+    ]
+    paths.append(_save(reliability_figure(scores, n_bins), out_dir / COMBINED_PLOT))
+    return paths

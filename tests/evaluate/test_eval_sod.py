@@ -1,0 +1,103 @@
+"""SOD metrics against PySODMetrics' classic classes on the same maps."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import py_sod_metrics
+import pytest
+
+from evaluate import score_dataset
+from evaluate.sod import SODAccumulator, sod_image_stats
+
+SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
+CASES = ("soft", "soft_small", "all_black", "all_white", "constant", "empty_mask", "full_mask", "mask_128", "tiny")
+
+
+def _map_pair(case: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    height, width = {"soft_small": (23, 31), "tiny": (1, 2)}.get(case, (90, 120))
+    yy, xx = np.mgrid[:height, :width]
+    distance = np.hypot((yy - height * rng.uniform(0.3, 0.7)) / (height / 4), (xx - width / 2) / (width / 3.5))
+    # Masks with anti-aliased (non-binary) edges, predictions soft and noisy.
+    gt = cv2.GaussianBlur(((distance < 1) * 255).astype(np.uint8), (3, 3), 0)
+    soft = 1 / (1 + np.exp((distance - 1 + rng.uniform(-0.3, 0.3)) * rng.uniform(3, 20)))
+    pred = np.clip(soft * 255 + rng.normal(0, 20, gt.shape), 0, 255).astype(np.uint8)
+    if case == "all_black":
+        pred[:] = 0
+    elif case == "all_white":
+        pred[:] = 255
+    elif case == "constant":
+        pred[:] = 77
+    elif case == "empty_mask":
+        gt[:] = 0
+    elif case == "full_mask":
+        gt[:] = 255
+    elif case == "mask_128":
+        gt[gt > 0] = 128
+    return pred, gt
+
+
+def _library(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    with warnings.catch_warnings():
+        # Fmeasure announces its deprecation; the classic class is exactly the reference wanted here.
+        warnings.simplefilter("ignore")
+        fm = py_sod_metrics.Fmeasure()
+    wfm, mae, sm, em = (
+        py_sod_metrics.WeightedFmeasure(),
+        py_sod_metrics.MAE(),
+        py_sod_metrics.Smeasure(),
+        py_sod_metrics.Emeasure(),
+    )
+    for pred, gt in pairs:
+        for metric in (fm, wfm, mae, sm, em):
+            metric.step(pred, gt)
+    f, e = fm.get_results()["fm"], em.get_results()["em"]
+    return {
+        "maxF": f["curve"].max(),
+        "meanF": f["curve"].mean(),
+        "adpF": f["adp"],
+        "wF": wfm.get_results()["wfm"],
+        "MAE": mae.get_results()["mae"],
+        "S": sm.get_results()["sm"],
+        "maxE": e["curve"].max(),
+        "meanE": e["curve"].mean(),
+        "adpE": e["adp"],
+    }
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_single_image_matches_library(case: str) -> None:
+    pair = _map_pair(case, np.random.default_rng(CASES.index(case)))
+    accumulator = SODAccumulator()
+    accumulator.add(sod_image_stats(*pair))
+    expected = _library([pair])
+    got = accumulator.results()
+    for key in SOD_KEYS:
+        assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), key
+
+
+def test_dataset_from_disk_matches_library(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    pairs = [_map_pair(case, rng) for case in CASES for _ in range(2)]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    for index, (pred, gt) in enumerate(pairs):
+        cv2.imwrite(str(tmp_path / "pred" / f"{index:03d}.png"), pred)
+        cv2.imwrite(str(tmp_path / "gt" / f"{index:03d}.png"), gt)
+    expected = _library(pairs)
+    for workers in (1, 2):
+        got = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=workers)
+        assert got["n_images"] == len(pairs)
+        for key in SOD_KEYS:
+            assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), (key, workers)
+
+
+def test_values_are_not_trivially_equal() -> None:
+    # Guard against a comparison that passes because every map scores the same.
+    rng = np.random.default_rng(5)
+    first = sod_image_stats(*_map_pair("soft", rng))
+    second = sod_image_stats(*_map_pair("all_black", rng))
+    assert first.weighted_f != second.weighted_f and first.s_measure != second.s_measure
