@@ -125,6 +125,7 @@ def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[
 
 
 def prepare_output(out_dir: Path) -> None:
+    """Create `out_dir` and prove it writable now, rather than after hours of training."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".write_test"
@@ -218,7 +219,9 @@ def main(argv: list[str]) -> int:
             network = load_weights(build_model(c.FEAT_CHANNEL, device=device), weights)
             temperature = 1.0
             if method == "TS":
-                logits, labels = validation_pixels(network, val_loader, device, c.TS_PIXELS_PER_IMAGE, c.SEED, c.AMP)
+                all_val = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE,
+                                           c.NUM_WORKERS, pin, [m for _, _, m in val_pairs])  # every image, not a shard
+                logits, labels = validation_pixels(network, all_val, device, c.TS_PIXELS_PER_IMAGE, c.SEED, c.AMP)
                 temperature = fit_temperature(logits, labels)
                 (out_dir / "temperature.json").write_text(json.dumps({"temperature": temperature,
                                                                       "weights": str(weights)}) + "\n")

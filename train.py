@@ -71,9 +71,10 @@ def validation_accuracy(network: nn.Module, loader: DataLoader, device: torch.de
 def train_step(
     network: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, images: torch.Tensor,
     gts: torch.Tensor, index: torch.Tensor, epoch: int, accuracy: torch.Tensor | None, amp: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One optimiser step; returns the detached loss, per-image clean BCE and entropy, and the sum
-    of the batch's alphas (before their update). Nothing here waits for the device."""
+    of the batch's alphas before their update (None for methods without alpha). Nothing here waits
+    for the device."""
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
         logits = network(images)
     logits = logits.float()
@@ -84,7 +85,7 @@ def train_step(
     # Statistics of the logits of this step (before the update), as the alpha rule prescribes.
     bce, entropy = image_statistics(logits.detach(), gts)
     alpha = objective.alpha_of(index)
-    alpha_sum = alpha.sum() if alpha is not None else torch.zeros((), device=images.device)
+    alpha_sum = alpha.sum() if alpha is not None else None
     objective.after_step(index, bce, entropy, epoch, accuracy)
     return loss.detach(), bce, entropy, alpha_sum
 
@@ -225,9 +226,10 @@ def train(
                                                        epoch, accuracy, amp)
             n = images.shape[0]
             images_seen += n
-            sums += torch.stack([loss * n, bce.sum(), entropy.sum(), alpha_sum]).double()
-            first_bad_step = torch.where((first_bad_step < 0) & ~torch.isfinite(loss),
-                                         torch.tensor(step, device=device), first_bad_step)
+            sums[:3] += torch.stack([loss * n, bce.sum(), entropy.sum()]).double()
+            if alpha_sum is not None:
+                sums[3] += alpha_sum
+            first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(loss), step)
             if step % log_every == 0 or step == len(train_loader):
                 # The only host synchronisation of the loop, every `log_every` steps.
                 bad_step = int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX))
@@ -237,8 +239,10 @@ def train(
                         f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
                     )
                 means = (sums / images_seen).tolist()
-                bar.set_postfix(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}",
-                                alpha=f"{means[3]:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+                shown = dict(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}")
+                if alpha_sum is not None:
+                    shown["alpha"] = f"{means[3]:.4f}"
+                bar.set_postfix(shown, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
         diagnostics = objective.diagnostics()
         if diagnostics:
             bar.set_postfix_str(f"{bar.postfix}, {describe_alpha(diagnostics)}")
@@ -257,6 +261,8 @@ def train(
             if diagnostics:
                 print(f"  alpha: {describe_alpha(diagnostics)}")
                 append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
+            if alpha_sum is None:
+                means[3] = ""  # the method has no alpha
             append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
             atomic_save({
                 "model": network.state_dict(), "optimizer": optimizer.state_dict(),

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
@@ -33,6 +34,7 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
     bottom.plot(epochs, [100 * v for v in column["at_ceiling"]], marker="o", label="at the upper clamp")
     bottom.set_ylabel("images (%)")
     bottom.set_xlabel("epoch")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.legend(fontsize=8)
     bottom.grid(alpha=0.3)
     figure.tight_layout()

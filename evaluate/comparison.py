@@ -1,6 +1,7 @@
 """The comparison table of several methods' results.json files: rows = methods, columns =
 datasets x (ECE, OE, ACC, maxF), a mean over the in-distribution sets and one over the
-out-of-distribution sets (those whose masks are all empty), the best value of each column marked."""
+out-of-distribution sets (those whose masks are all empty; groups of two or more sets), the best
+value of each column marked."""
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ def comparison_table(results: dict[str, dict[str, dict]]) -> dict[str, dict[str,
     for method, per_dataset in results.items():
         row = {d: {m: per_dataset.get(d, {}).get(m) for m, *_ in COLUMNS} for d in datasets}
         for label, group in ((ID_MEAN, in_dist), (OOD_MEAN, ood)):
-            if group:
+            if len(group) > 1:  # the mean of one set would only repeat its columns
                 row[label] = {m: _mean([row[d][m] for d in group]) for m, *_ in COLUMNS}
         table[method] = row
     return table
