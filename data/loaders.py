@@ -18,9 +18,12 @@ def training_loader(
     gets its shard through a DistributedSampler (reshuffled per epoch by `set_epoch`)."""
     dataset = TrainingSet(pairs, size)
     sampler = DistributedSampler(dataset, world_size, rank, shuffle=True, seed=seed) if world_size > 1 else None
+    # Workers are not persistent: started afresh each epoch, they are seeded from the loader's
+    # generator, which the training loop reseeds per epoch, so a resumed run augments exactly as an
+    # uninterrupted one (persistent workers would carry their random state across epochs).
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, num_workers=num_workers,
-        pin_memory=pin_memory, persistent_workers=num_workers > 0, generator=torch.Generator(),
+        pin_memory=pin_memory, generator=torch.Generator(),
     )
 
 

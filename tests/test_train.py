@@ -50,14 +50,14 @@ class NaNInSecondEpoch(ASLPLoss):
         return loss * float("nan") if self.calls == 4 else loss
 
 
-def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=False):
+def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=False, num_workers=0):
     """The tiny configuration, built the way main_ASLP.py builds it; returns (network, objective)."""
     seed_everything(1)
     network = build_model(8)
     image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
     train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
     pairs, val_pairs = pair_files(image_dir, mask_dir, train_stems), pair_files(image_dir, mask_dir, val_stems)
-    loader = training_loader(pairs, 32, 8, 0, False, 1)
+    loader = training_loader(pairs, 32, 8, num_workers, False, 1)
     val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs])
     generator = torch.Generator().manual_seed(1)
     objective = objective_class(len(pairs), 2.0, 0.05, 2000.0, 1, "MC", generator, "cpu")
@@ -75,12 +75,14 @@ def deterministic():
     torch.use_deterministic_algorithms(False)
 
 
-def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic):
-    network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3)
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic, num_workers):
+    network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3, num_workers=num_workers)
     with pytest.raises(KeyboardInterrupt):
-        tiny_training(demo_root, tmp_path / "killed", epochs=3, objective_class=CrashingASLP)
-    assert torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=False)["epoch"] == 2
-    resumed, resumed_objective = tiny_training(demo_root, tmp_path / "killed", epochs=3, resume=True)
+        tiny_training(demo_root, tmp_path / "killed", epochs=3, objective_class=CrashingASLP, num_workers=num_workers)
+    assert torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=True)["epoch"] == 2
+    resumed, resumed_objective = tiny_training(demo_root, tmp_path / "killed", epochs=3, resume=True,
+                                               num_workers=num_workers)
     assert objective.state_dict()["alpha"].gt(0).any()
     assert torch.equal(objective.state_dict()["alpha"], resumed_objective.state_dict()["alpha"])
     for key, value in network.state_dict().items():
