@@ -53,7 +53,7 @@ def image_size(path: Path) -> tuple[int, int]:
 
 
 def find_image(image_dir: Path, stem: str) -> Path:
-    for suffix in IMAGE_SUFFIXES:
+    for suffix in (*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES)):
         candidate = image_dir / f"{stem}{suffix}"
         if candidate.is_file():
             return candidate

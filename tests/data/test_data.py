@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data import DataError, InferenceSet, TrainingSet, load_or_make_split, pair_files
+from data import DataError, InferenceSet, TrainingSet, list_stems, load_or_make_split, pair_files
 from data.transforms import augment_pair, mask_to_tensor, train_transform
 
 
@@ -133,3 +133,9 @@ def test_zero_one_masks_are_refused_but_soft_edges_are_kept(tmp_path):
     assert len(pair_files(tmp_path / "Image", tmp_path / "GT", ["m"])) == 1
     mask = mask_to_tensor(Image.open(tmp_path / "GT" / "m.png"), 40)
     assert mask[0, 9, 12].item() == pytest.approx(128 / 255) and mask[0, 12, 12].item() == 1.0
+
+
+def test_upper_case_suffixes_are_found(tmp_path):
+    write_pair(tmp_path, "shout", suffix=".JPG")
+    (stem, image, _), = pair_files(tmp_path / "Image", tmp_path / "GT", list_stems(tmp_path / "Image"))
+    assert stem == "shout" and image.name == "shout.JPG"
