@@ -78,7 +78,7 @@ import torch
 
 from configurator import ConfigError, parse_overrides
 from data import (
-    DataError, inference_loader, load_or_make_split, make_demo_dataset, pair_files, require_dir, training_loader,
+    DataError, inference_loader, load_or_make_split, make_demo_dataset, pair_split, require_dir, training_loader,
 )
 from distributed import DeviceError, barrier, setup, teardown
 from evaluate import EvaluationInputError, evaluate_datasets
@@ -169,8 +169,7 @@ def main(argv: list[str]) -> int:
             load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
         barrier()
         train_stems, val_stems = load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED)
-        train_pairs = pair_files(image_dir, mask_dir, train_stems, report=context.is_main)
-        val_pairs = pair_files(image_dir, mask_dir, val_stems, report=context.is_main)
+        train_pairs, val_pairs = pair_split(image_dir, mask_dir, train_stems, val_stems, report=context.is_main)
         val_loader = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE, c.NUM_WORKERS,
                                       pin, [m for _, _, m in val_pairs], context.rank, context.world_size)
 

@@ -94,6 +94,20 @@ def pair_files(
     return pairs
 
 
+def pair_split(
+    image_dir: Path, mask_dir: Path, train_stems: Sequence[str], val_stems: Sequence[str], report: bool = True
+) -> tuple[list[tuple[str, Path, Path]], list[tuple[str, Path, Path]]]:
+    """(training pairs, validation pairs), checked and reported in one pass over both lists."""
+    validation = set(val_stems)
+    pairs = pair_files(image_dir, mask_dir, [*train_stems, *val_stems], report)
+    train_pairs = [pair for pair in pairs if pair[0] not in validation]
+    val_pairs = [pair for pair in pairs if pair[0] in validation]
+    for name, subset in (("training", train_pairs), ("validation", val_pairs)):
+        if not subset:
+            raise DataError(f"no usable {name} image/mask pairs in {image_dir} and {mask_dir}")
+    return train_pairs, val_pairs
+
+
 def _names(stems: Sequence[str], shown: int = 10) -> str:
     return ", ".join(stems[:shown]) + (" ..." if len(stems) > shown else "")
 

@@ -7,7 +7,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data import inference_loader, load_or_make_split, pair_files, training_loader  # noqa: E402
+from data import inference_loader, load_or_make_split, pair_split, training_loader  # noqa: E402
 from distributed import barrier, setup, teardown  # noqa: E402
 from loss import build_objective  # noqa: E402
 from model import build_model  # noqa: E402
@@ -24,7 +24,7 @@ def run(demo_root: Path, out: Path) -> None:
         load_or_make_split(demo_root, image_dir, 4, 1)
     barrier()
     train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
-    pairs, val_pairs = pair_files(image_dir, mask_dir, train_stems), pair_files(image_dir, mask_dir, val_stems)
+    pairs, val_pairs = pair_split(image_dir, mask_dir, train_stems, val_stems)
     loader = training_loader(pairs, 32, 4, 0, False, 1, context.rank, context.world_size)
     val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs],
                                   context.rank, context.world_size)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import train as train_module
-from data import inference_loader, load_or_make_split, pair_files, training_loader
+from data import inference_loader, load_or_make_split, pair_split, training_loader
 from loss import build_objective
 from loss.aslp import ASLPLoss
 from model import build_model, load_weights
@@ -56,7 +56,7 @@ def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=F
     network = build_model(8)
     image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
     train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
-    pairs, val_pairs = pair_files(image_dir, mask_dir, train_stems), pair_files(image_dir, mask_dir, val_stems)
+    pairs, val_pairs = pair_split(image_dir, mask_dir, train_stems, val_stems)
     loader = training_loader(pairs, 32, 8, num_workers, False, 1)
     val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs])
     generator = torch.Generator().manual_seed(1)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data import DataError, InferenceSet, TrainingSet, list_stems, load_or_make_split, pair_files
+from data import DataError, InferenceSet, TrainingSet, list_stems, load_or_make_split, pair_files, pair_split
 from data.transforms import augment_pair, mask_to_tensor, train_transform
 
 
@@ -139,3 +139,15 @@ def test_upper_case_suffixes_are_found(tmp_path):
     write_pair(tmp_path, "shout", suffix=".JPG")
     (stem, image, _), = pair_files(tmp_path / "Image", tmp_path / "GT", list_stems(tmp_path / "Image"))
     assert stem == "shout" and image.name == "shout.JPG"
+
+
+def test_split_pairs_are_checked_once_and_kept_apart(tmp_path, capsys):
+    for stem in ("t1", "t2", "v1"):
+        write_pair(tmp_path, stem)
+    Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray.png")
+    train, val = pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"])
+    assert [s for s, _, _ in train] == ["t1", "t2"] and [s for s, _, _ in val] == ["v1"]
+    assert capsys.readouterr().out.count("Ignored 1 masks") == 1
+    write_pair(tmp_path, "v1", mask_size=(10, 10))
+    with pytest.raises(DataError, match="no usable validation"):
+        pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"])
