@@ -1,7 +1,8 @@
 """Inference: run the network over a folder of images, giving probability maps at original size.
 
 One generator, `predict_maps`, serves both the validation accuracy during training and the test
-stage that writes 8-bit PNG maps.
+stage that writes 8-bit PNG maps: the authors' per-image stretched maps (paper protocol) and/or
+the raw round(255 p) probabilities (calibrated protocol).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def predict_maps(
     network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False, desc: str | None = None,
     show_progress: bool = True,
 ) -> Iterator[tuple[str, torch.Tensor, torch.Tensor | None]]:
-    """(name, logit map H x W on `device`, boolean mask H x W on `device` or None) per image.
+    """(name, logit map H x W on `device`, uint8 mask H x W on `device` or None) per image.
 
     Logits, not probabilities, are resized back to the image's size (bilinear), as the authors do.
     """
@@ -44,26 +45,52 @@ def predict_maps(
         network.train(was_training)
 
 
-def to_uint8(probability: torch.Tensor, minmax_normalize: bool) -> np.ndarray:
-    """round(255 * p); with `minmax_normalize`, first stretch the map to [0, 1] as the authors' test
-    script does (that destroys the probabilities' calibration, hence off by default)."""
-    if minmax_normalize:
-        probability = (probability - probability.min()) / (probability.max() - probability.min() + 1e-8)
+def probability_map(probability: torch.Tensor) -> np.ndarray:
+    """round(255 * p) as uint8: the model's probabilities, 8-bit (the calibrated protocol's maps)."""
     return torch.round(probability * 255.0).to(torch.uint8).cpu().numpy()
+
+
+def stretched_map(probability: torch.Tensor) -> np.ndarray:
+    """The authors' test map: 255 * (p - min) / (max - min + 1e-8) in float32, rounded as OpenCV
+    writes a float image (to nearest, ties to even, saturated). Each map is stretched on its own, so
+    its levels are no longer probabilities (the paper protocol's maps)."""
+    p = probability.float().cpu().numpy()
+    stretched = 255 * (p - p.min()) / (p.max() - p.min() + np.float32(1e-8))
+    return np.clip(np.rint(stretched), 0, 255).astype(np.uint8)
+
+
+def pixel_correct(probability: torch.Tensor, mask: torch.Tensor, protocol: str) -> torch.Tensor:
+    """Which pixels' decision (round(255 p) >= 128, i.e. p >= 0.5) is right against an 8-bit mask.
+
+    "paper" (the authors' validation accuracy): the binarised map, 0 or 255, must equal the raw mask
+    value, so every soft mask pixel (neither 0 nor 255) counts as wrong. "calibrated": the mask is
+    thresholded at 128 first.
+    """
+    decision = probability >= 0.5
+    if protocol == "paper":
+        return torch.where(decision, mask == 255, mask == 0)
+    return decision == (mask >= 128)
 
 
 def write_predictions(
     network: nn.Module, image_dir: Path, out_dir: Path, *, size: int, device: torch.device, batch_size: int,
-    num_workers: int, minmax_normalize: bool = False, amp: bool = False, temperature: float = 1.0,
-    desc: str | None = None,
+    num_workers: int, stretched: bool = True, probability_dir: Path | None = None, amp: bool = False,
+    temperature: float = 1.0, desc: str | None = None,
 ) -> int:
-    """Write one `<stem>.png` map, sigmoid(logit / temperature), per image of `image_dir` into
-    `out_dir`; returns the image count."""
+    """One `<stem>.png` map of p = sigmoid(logit / temperature) per image of `image_dir` into `out_dir`:
+    the authors' stretched map if `stretched`, else round(255 p). With `probability_dir`, the
+    round(255 p) maps also go there, from the same forward pass. Returns the image count."""
     images = [find_image(image_dir, stem) for stem in list_stems(image_dir)]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (out_dir, probability_dir):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
     loader = inference_loader(images, size, batch_size, num_workers, device.type == "cuda")
     for name, logit, _ in predict_maps(network, loader, device, amp, desc=desc):
-        Image.fromarray(to_uint8(torch.sigmoid(logit / temperature), minmax_normalize)).save(out_dir / f"{name}.png")
+        probability = torch.sigmoid(logit / temperature)
+        main_map = stretched_map(probability) if stretched else probability_map(probability)
+        Image.fromarray(main_map).save(out_dir / f"{name}.png")
+        if probability_dir is not None:
+            Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
     return len(images)
 
 
@@ -79,5 +106,5 @@ def validation_pixels(
         chosen = torch.randint(0, logit.numel(), (min(pixels_per_image, logit.numel()),), generator=generator)
         chosen = chosen.to(device)
         logits.append(logit.flatten()[chosen])
-        labels.append(mask.flatten()[chosen])
+        labels.append(mask.flatten()[chosen] >= 128)
     return torch.cat(logits), torch.cat(labels)

@@ -17,18 +17,73 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from configurator import format_value
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from evaluate.alpha_plot import plot_alpha_history
 from loss import Objective, image_statistics
-from predict import predict_maps
+from model.checkpoint import check_state_dict
+from predict import pixel_correct, predict_maps
 
 CHECKPOINT_NAME = "checkpoint.pth"
 ALPHA_LOG_NAME = "alpha_log.csv"
 LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_mean", "val_accuracy", "lr")
+FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
+
+# The constants a checkpoint records (see `run_record`); --resume refuses a run that differs in any
+# of them. EPOCHS is not among them: a run may be continued to more epochs (the lr schedule does not
+# depend on the total). PROTOCOL sets the validation accuracy that steers ASLP's alpha.
+RUN_CONSTANTS = ("TRAIN_SET", "FEAT_CHANNEL", "TRAIN_SIZE", "BATCH_SIZE", "LR", "DECAY_RATE", "DECAY_EPOCH", "SEED")
+METHOD_CONSTANTS = {
+    "ASLP": ("ASLP_MODE", "BETA", "ETA", "LAMBDA", "START_EPOCH", "PERTURB_NOISE", "PROTOCOL"),
+    "SLP": ("SLP_ALPHA", "BETA", "PERTURB_NOISE"),
+    "LS": ("LS_EPSILON",), "DisturbLabel": ("DL_ALPHA",), "Focal": ("FOCAL_GAMMA",),
+    "MbLS": ("MBLS_MARGIN", "MBLS_LAMBDA"),
+}
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training. Still a KeyboardInterrupt, so it stops the program as one does; the
+    message says which checkpoint a `--resume` continues from (`resumable` is False before the first)."""
+
+    def __init__(self, message: str, resumable: bool) -> None:
+        super().__init__(message)
+        self.resumable = resumable
+
+
+def run_record(constants: dict[str, object], method: str) -> dict[str, object]:
+    """What a run of `method` is trained with, as stored in its checkpoint: METHOD, RUN_CONSTANTS and
+    the method's own constants (taken from `constants`, e.g. main_ASLP.py's)."""
+    names = (*RUN_CONSTANTS, *METHOD_CONSTANTS.get(method, ()))
+    return {"METHOD": method, **{name: constants[name] for name in names}}
+
+
+def previous_run(out_dir: Path) -> list[Path]:
+    """The files an earlier training run left in `out_dir`: final weights and the checkpoint."""
+    if not out_dir.is_dir():
+        return []
+    return sorted([*out_dir.glob(FINAL_WEIGHTS_PATTERN), *out_dir.glob(CHECKPOINT_NAME)])
+
+
+def check_resumable(checkpoint_path: Path, state: dict, run: dict[str, object] | None, epochs: int) -> None:
+    """Refuse to continue a checkpoint under another configuration, or past the epochs asked for."""
+    recorded = state.get("run")
+    if run is not None and recorded is not None:
+        # Another METHOD brings other method constants: only the constants both record are compared.
+        differ = sorted(name for name in run.keys() & recorded.keys() if run[name] != recorded[name])
+        if differ:
+            def options(values: dict) -> str:
+                return " ".join(f"--{name.lower()}={format_value(values[name])}" for name in differ)
+            raise TrainingError(f"{checkpoint_path} was trained with {options(recorded)}, but this run has "
+                                f"{options(run)}; resume with the checkpoint's values, or train afresh into a "
+                                "new --experiment")
+    if state["epoch"] > epochs:
+        raise TrainingError(f"{checkpoint_path} is already at epoch {state['epoch']}, beyond --epochs={epochs}; "
+                            f"resume with --epochs={state['epoch']} or more, or train afresh into a new "
+                            "--experiment")
 
 
 def seed_everything(seed: int) -> None:
@@ -53,16 +108,18 @@ def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, de
 
 
 @torch.no_grad()
-def validation_accuracy(network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False) -> torch.Tensor:
-    """Pixel accuracy pooled over the validation images at their original size (p >= 0.5 vs mask),
-    summed over the processes' shards under DDP.
+def validation_accuracy(
+    network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False, protocol: str = "paper",
+) -> torch.Tensor:
+    """Pixel accuracy pooled over the validation images at their original size, summed over the
+    processes' shards under DDP; `protocol` says how soft mask pixels count (`predict.pixel_correct`).
 
-    p >= 0.5 is the authors' decision on the 8-bit maps we write, as round(255 p) >= 128 iff p >= 0.5.
+    p >= 0.5 is the authors' decision on the 8-bit maps they write, as round(255 p) >= 128 iff p >= 0.5.
     """
     counts = torch.zeros(2, dtype=torch.float64, device=device)  # correct, total
     for _, logit, mask in predict_maps(network, loader, device, amp, desc="Validation",
                                        show_progress=is_main_process()):
-        counts[0] += ((torch.sigmoid(logit) >= 0.5) == mask).sum()
+        counts[0] += pixel_correct(torch.sigmoid(logit), mask, protocol).sum()
         counts[1] += mask.numel()
     correct, total = all_reduce(counts).unbind()
     return (correct / total.clamp(min=1)).float()
@@ -171,11 +228,17 @@ def train(
     amp: bool = False,
     channels_last: bool = False,
     log_every: int = 20,
+    protocol: str = "paper",
+    run: dict[str, object] | None = None,
 ) -> Path:
     """Train for `epochs` epochs into `out_dir`; returns the path of the final weights.
 
     `generator` is the objective's random generator (label perturbation), saved for exact resume.
+    `protocol` ("paper" or "calibrated") decides how the validation accuracy, which sets ASLP's
+    penalty, counts soft mask pixels.
+    `run` (see `run_record`) is stored in the checkpoint; resuming under another one is refused.
     Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and shows progress.
+    Ctrl-C raises TrainingInterrupted, naming the checkpoint to resume from.
     """
     main_process = is_main_process()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -188,7 +251,8 @@ def train(
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        network.load_state_dict(state["model"])
+        check_resumable(checkpoint_path, state, run, epochs)
+        network.load_state_dict(check_state_dict(network, state["model"], source=str(checkpoint_path)))
         optimizer.load_state_dict(state["optimizer"])
         objective.load_state_dict(state["objective"])
         rank = dist.get_rank() if is_distributed() else 0
@@ -200,7 +264,9 @@ def train(
         first_epoch, best_accuracy = state["epoch"] + 1, state["best_accuracy"]
         accuracy = None if state["accuracy"] is None else torch.tensor(state["accuracy"], device=device)
         if main_process:
-            print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}")
+            print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}"
+                  + (f" (it was started for {state['epochs']} epochs, now {epochs})"
+                     if state.get("epochs", epochs) != epochs else ""))
     elif resume and main_process:
         print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
 
@@ -208,73 +274,81 @@ def train(
     if first_epoch == 1 and main_process:
         for stale in (log_path, out_dir / ALPHA_LOG_NAME):
             stale.unlink(missing_ok=True)
-    for epoch in range(first_epoch, epochs + 1):
-        # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run sees
-        # exactly the batches of an uninterrupted one.
-        train_loader.generator.manual_seed(seed + epoch)
-        if isinstance(train_loader.sampler, DistributedSampler):
-            train_loader.sampler.set_epoch(epoch)
-        sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
-        first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
-        images_seen = 0
-        bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not main_process)
-        for step, (images, gts, index) in enumerate(bar, start=1):
-            images = images.to(device, non_blocking=True, memory_format=memory_format)
-            gts = gts.to(device, non_blocking=True)
-            index = index.to(device, non_blocking=True)
-            loss, bce, entropy, alpha_sum = train_step(model, objective, optimizer, images, gts, index,
-                                                       epoch, accuracy, amp)
-            n = images.shape[0]
-            images_seen += n
-            sums[:3] += torch.stack([loss * n, bce.sum(), entropy.sum()]).double()
-            if alpha_sum is not None:
-                sums[3] += alpha_sum
-            first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(loss), step)
-            if step % log_every == 0 or step == len(train_loader):
-                # The only host synchronisation of the loop, every `log_every` steps.
-                bad_step = int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX))
-                if bad_step >= 0:
-                    raise TrainingError(
-                        f"non-finite loss in epoch {epoch}, step {bad_step}; the last good "
-                        f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
-                    )
-                means = (sums / images_seen).tolist()
-                shown = dict(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}")
+    saved_epoch = first_epoch - 1  # the epoch the checkpoint on disk holds
+    try:
+        for epoch in range(first_epoch, epochs + 1):
+            # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run sees
+            # exactly the batches of an uninterrupted one.
+            train_loader.generator.manual_seed(seed + epoch)
+            if isinstance(train_loader.sampler, DistributedSampler):
+                train_loader.sampler.set_epoch(epoch)
+            sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
+            first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
+            images_seen = 0
+            bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not main_process)
+            for step, (images, gts, index) in enumerate(bar, start=1):
+                images = images.to(device, non_blocking=True, memory_format=memory_format)
+                gts = gts.to(device, non_blocking=True)
+                index = index.to(device, non_blocking=True)
+                loss, bce, entropy, alpha_sum = train_step(model, objective, optimizer, images, gts, index,
+                                                           epoch, accuracy, amp)
+                n = images.shape[0]
+                images_seen += n
+                sums[:3] += torch.stack([loss * n, bce.sum(), entropy.sum()]).double()
                 if alpha_sum is not None:
-                    shown["alpha"] = f"{means[3]:.4f}"
-                bar.set_postfix(shown, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-        diagnostics = objective.diagnostics()
-        if diagnostics:
-            bar.set_postfix_str(f"{bar.postfix}, {describe_alpha(diagnostics)}")
-        bar.close()
-        broadcast_buffers(network)
-
-        accuracy = validation_accuracy(network, val_loader, device, amp)
-        best_accuracy = max(best_accuracy, float(accuracy))
-        lr_used = optimizer.param_groups[0]["lr"]
-        decay_lr(optimizer, epoch, decay_rate, decay_epoch)
-        means = (all_reduce(sums) / all_reduce(torch.tensor(float(max(images_seen, 1)), device=device))).tolist()
-        rng_states = gather_objects(rng_state(generator))
-        if main_process:
-            print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
-                  f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
+                    sums[3] += alpha_sum
+                first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(loss), step)
+                if step % log_every == 0 or step == len(train_loader):
+                    # The only host synchronisation of the loop, every `log_every` steps.
+                    bad_step = int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX))
+                    if bad_step >= 0:
+                        raise TrainingError(
+                            f"non-finite loss in epoch {epoch}, step {bad_step}; the last good "
+                            f"checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none (first epoch)'}"
+                        )
+                    means = (sums / images_seen).tolist()
+                    shown = dict(loss=f"{means[0]:.4f}", bce=f"{means[1]:.4f}", entropy=f"{means[2]:.3f}")
+                    if alpha_sum is not None:
+                        shown["alpha"] = f"{means[3]:.4f}"
+                    bar.set_postfix(shown, lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+            diagnostics = objective.diagnostics()
             if diagnostics:
-                print(f"  alpha: {describe_alpha(diagnostics)}")
-                append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
-            if alpha_sum is None:
-                means[3] = ""  # the method has no alpha
-            append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
-            atomic_save({
-                "model": network.state_dict(), "optimizer": optimizer.state_dict(),
-                "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                "best_accuracy": best_accuracy, "accuracy": float(accuracy), "rng": rng_states,
-            }, checkpoint_path)
+                bar.set_postfix_str(f"{bar.postfix}, {describe_alpha(diagnostics)}")
+            bar.close()
+            broadcast_buffers(network)
 
-    final_path = out_dir / final_weights_name(epochs)
-    if main_process:
-        atomic_save(network.state_dict(), final_path)
-        alpha = objective.state_dict().get("alpha")
-        if alpha is not None:
-            write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
-            plot_alpha_history(out_dir / ALPHA_LOG_NAME, out_dir / "alpha_history.png")
+            accuracy = validation_accuracy(network, val_loader, device, amp, protocol)
+            best_accuracy = max(best_accuracy, float(accuracy))
+            lr_used = optimizer.param_groups[0]["lr"]
+            decay_lr(optimizer, epoch, decay_rate, decay_epoch)
+            means = (all_reduce(sums) / all_reduce(torch.tensor(float(max(images_seen, 1)), device=device))).tolist()
+            rng_states = gather_objects(rng_state(generator))
+            if main_process:
+                print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
+                      f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
+                if diagnostics:
+                    print(f"  alpha: {describe_alpha(diagnostics)}")
+                    append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
+                if alpha_sum is None:
+                    means[3] = ""  # the method has no alpha
+                append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
+                atomic_save({
+                    "model": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
+                    "best_accuracy": best_accuracy, "accuracy": float(accuracy), "rng": rng_states,
+                    "epochs": epochs, "run": run,
+                }, checkpoint_path)
+            saved_epoch = epoch
+
+        final_path = out_dir / final_weights_name(epochs)
+        if main_process:
+            atomic_save(network.state_dict(), final_path)
+            alpha = objective.state_dict().get("alpha")
+            if alpha is not None:
+                write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
+                plot_alpha_history(out_dir / ALPHA_LOG_NAME, out_dir / "alpha_history.png")
+    except KeyboardInterrupt as interrupt:
+        where = (f"the last checkpoint is {checkpoint_path} (after epoch {saved_epoch})" if saved_epoch
+                 else "no checkpoint was written yet (interrupted in the first epoch)")
+        raise TrainingInterrupted(f"training interrupted; {where}", resumable=saved_epoch > 0) from interrupt
     return final_path

@@ -1,11 +1,13 @@
 """Build the out-of-distribution set DTD_Texture_500 from an extracted DTD download.
 
-    python Dataset/make_texture_set.py --dtd=/path/to/dtd [--names=Texture_Image_Names.txt] [--out=Dataset/Test/DTD_Texture_500]
+    python Dataset/make_texture_set.py --dtd=/path/to/dtd [--out=Dataset/Test/DTD_Texture_500]
+    python Dataset/make_texture_set.py --dtd=/path/to/dtd --spread [--count=500 --seed=1]
 
 DTD (Describable Textures Dataset) unpacks to `dtd/images/<category>/<category>_NNNN.jpg`, 47
-categories. With a names file (one file name per line, e.g. `flecked_0083.jpg`; the authors publish
-theirs) exactly those images are taken; otherwise a seeded selection of 500 spread evenly over the
-categories. Each image is copied to `Image/` and gets an all-zero mask in `GT/`: a texture holds no
+categories. By default exactly the authors' 500 images are taken, listed in
+`Texture_Image_Names.txt` beside this script (16 categories, uneven: the set the paper's numbers
+come from); `--names` takes another list, and `--spread` a seeded selection spread evenly over all
+47 categories instead. Each image is copied to `Image/` and gets an all-zero mask in `GT/`: a texture holds no
 salient object, so any predicted saliency is a false positive.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 DEFAULT_COUNT = 500
+AUTHORS_NAMES = Path(__file__).resolve().parent / "Texture_Image_Names.txt"
 
 
 def images_dir(dtd: Path) -> Path:
@@ -67,13 +70,16 @@ def write_set(paths: list[Path], out: Path) -> None:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dtd", type=Path, required=True, help="extracted DTD folder (holds images/)")
-    parser.add_argument("--names", type=Path, help="file names to take, one per line (the authors' list)")
+    parser.add_argument("--names", type=Path, default=AUTHORS_NAMES,
+                        help="file names to take, one per line (default: the authors' list beside this script)")
+    parser.add_argument("--spread", action="store_true",
+                        help="instead of a names file, a seeded selection spread evenly over the categories")
     parser.add_argument("--out", type=Path, default=Path("Dataset/Test/DTD_Texture_500"))
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="images without a names file")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="images taken with --spread")
+    parser.add_argument("--seed", type=int, default=1, help="seed of --spread")
     args = parser.parse_args(argv)
     images = images_dir(args.dtd)
-    paths = from_names(images, args.names) if args.names else spread_selection(images, args.count, args.seed)
+    paths = spread_selection(images, args.count, args.seed) if args.spread else from_names(images, args.names)
     write_set(paths, args.out)
     print(f"Wrote {len(paths)} texture images with empty masks to {args.out}")
 

@@ -4,12 +4,17 @@ Generates realistic saliency maps and masks (blob-shaped objects with
 anti-aliased mask edges, soft prediction edges, low-frequency noise, some false
 positives) in a temporary folder, then times on the same files:
 
-(a) ``evaluate.score_dataset`` with one worker: calibration + every SOD metric;
+(a) ``evaluate.score_dataset`` with one worker, calibrated protocol:
+    calibration + every SOD metric;
 (b) PySODMetrics alone: one ``Fmeasure``, ``WeightedFmeasure``, ``MAE``,
     ``Smeasure`` and ``Emeasure`` object each fed every image (read with
     ``cv2.imread`` in grey), i.e. only the SOD metrics;
-(c) ``evaluate.score_dataset`` with all workers (timed on a second call: the
-    first also starts the worker server, and its total time is printed too);
+(c) ``evaluate.score_dataset`` with all workers, calibrated protocol (timed on
+    a second call: the first also starts the worker server, and its total time
+    is printed too);
+(d) ``evaluate.score_dataset`` with one worker, paper protocol (ECE / OE / ACC
+    and the authors' MAE, F, E, S, AP, AUC), with the raw maps as a second
+    folder (``calibrated_*`` columns), i.e. two maps read per image;
 
 and prints per-image milliseconds, the ratios, and the largest difference
 between the SOD values of (a) and (b).
@@ -128,24 +133,28 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir, gt_dir = generate(Path(tmp), args.images, args.height, args.width, args.seed)
         reference, time_b = _timed(pysodmetrics_alone, pred_dir, gt_dir)
-        ours, time_a = _timed(score_dataset, pred_dir, gt_dir, workers=1)
+        ours, time_a = _timed(score_dataset, pred_dir, gt_dir, workers=1, protocol="calibrated")
         # The first parallel call also starts the forkserver that workers are forked from (once per process).
-        _, time_c_first = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers)
-        parallel, time_c = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers)
+        _, time_c_first = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers, protocol="calibrated")
+        parallel, time_c = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers, protocol="calibrated")
+        _, time_d = _timed(score_dataset, pred_dir, gt_dir, workers=1, protocol="paper", prob_dir=pred_dir)
 
     per_image = {
-        label: 1000 * seconds / args.images for label, seconds in (("a", time_a), ("b", time_b), ("c", time_c))
+        label: 1000 * seconds / args.images
+        for label, seconds in (("a", time_a), ("b", time_b), ("c", time_c), ("d", time_d))
     }
     difference = max(abs(ours[key] - reference[key]) for key in reference)
     workers_difference = max(
-        abs(ours[key] - parallel[key]) for key in ours if isinstance(ours[key], float) and parallel[key] is not None
+        abs(ours[key] - parallel[key]) for key in ours if isinstance(ours[key], float)
     )
     print(f"{args.images} maps of {args.height} x {args.width}, {available_cores()} cores available")
     print(f"(a) evaluate, 1 worker, calibration + all SOD metrics: {per_image['a']:7.2f} ms/image")
     print(f"(b) PySODMetrics alone (F, wF, MAE, S, E):             {per_image['b']:7.2f} ms/image")
     print(f"(c) evaluate, {args.workers} workers:                               {per_image['c']:7.2f} ms/image")
     print(f"    (first parallel call, incl. starting the worker server: {time_c_first:.2f} s in all)")
+    print(f"(d) evaluate, 1 worker, paper protocol + raw maps:     {per_image['d']:7.2f} ms/image")
     print(f"(a)/(b) time ratio: {time_a / time_b:.2f}   (a)/(c) speed-up: {time_a / time_c:.2f}x")
+    print(f"(d)/(b) time ratio (paper protocol vs PySODMetrics alone): {time_d / time_b:.2f}")
     print(f"largest |(a) - (b)| over the SOD metrics: {difference:.2e}")
     print(f"largest |(a) - (c)| over all metrics:     {workers_difference:.2e}")
 

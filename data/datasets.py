@@ -1,8 +1,8 @@
 """Finding image/mask pairs on disk and the datasets that feed training, validation and testing.
 
-Layout: `<root>/Image/<stem>.jpg|.png` and `<root>/GT/<stem>.png`. Every problem is reported:
-a missing or unreadable file is an error naming it, and pairs whose image and mask sizes differ are
-skipped with their count and names printed.
+Layout: `<root>/Image/<stem>.jpg|.png` and `<root>/GT/<stem>.png`, suffixes in either case. Every
+problem is reported: a missing or unreadable file is an error naming it, and pairs whose image and
+mask sizes differ are skipped with their count and names printed.
 """
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ MASK_SUFFIX = ".png"
 
 class DataError(ValueError):
     """Bad or missing input data; the message names the file or folder and the fix."""
+
+    def __init__(self, message: str) -> None:
+        # Raised in a DataLoader worker, the error is rebuilt in the main process with the worker's
+        # whole traceback as its message; keep the original sentence, the traceback's last line.
+        if message.startswith(f"Caught {type(self).__name__} in DataLoader worker"):
+            message = message.rstrip().splitlines()[-1].split(": ", 1)[-1] + " (read in a DataLoader worker)"
+        super().__init__(message)
 
 
 def require_dir(path: Path, hint: str = "") -> Path:
@@ -60,6 +67,15 @@ def find_image(image_dir: Path, stem: str) -> Path:
     raise DataError(f"image not found: {image_dir / stem}.jpg (nor .png)")
 
 
+def find_mask(mask_dir: Path, stem: str) -> Path:
+    """`<stem>.png`, or `<stem>.PNG` as some tools write it."""
+    for suffix in (MASK_SUFFIX, MASK_SUFFIX.upper()):
+        candidate = mask_dir / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"mask not found: {mask_dir / stem}{MASK_SUFFIX}")
+
+
 def list_stems(image_dir: Path) -> list[str]:
     """Sorted stems of the images in `image_dir`."""
     require_dir(image_dir)
@@ -74,9 +90,11 @@ def pair_files(
     require_dir(mask_dir)
     pairs, mismatched = [], []
     for stem in stems:
-        image_path, mask_path = find_image(image_dir, stem), mask_dir / f"{stem}{MASK_SUFFIX}"
-        if not mask_path.is_file():
-            raise DataError(f"mask not found: {mask_path} (for image {image_path})")
+        image_path = find_image(image_dir, stem)
+        try:
+            mask_path = find_mask(mask_dir, stem)
+        except DataError as error:
+            raise DataError(f"{error} (for image {image_path})") from None
         if image_size(image_path) != image_size(mask_path):
             mismatched.append(stem)
         else:
@@ -85,7 +103,8 @@ def pair_files(
         if mismatched:
             print(f"Skipped {len(mismatched)} image/mask pairs of different sizes in {image_dir.parent}: "
                   f"{_names(mismatched)}")
-        orphans = sorted({p.stem for p in mask_dir.glob(f"*{MASK_SUFFIX}")} - set(list_stems(image_dir)))
+        masks = {p.stem for p in mask_dir.iterdir() if p.suffix.lower() == MASK_SUFFIX}
+        orphans = sorted(masks - set(list_stems(image_dir)))
         if orphans:
             print(f"Ignored {len(orphans)} masks in {mask_dir} that have no image: {_names(orphans)}")
     if not pairs:
@@ -95,9 +114,21 @@ def pair_files(
 
 
 def pair_split(
-    image_dir: Path, mask_dir: Path, train_stems: Sequence[str], val_stems: Sequence[str], report: bool = True
+    image_dir: Path, mask_dir: Path, train_stems: Sequence[str], val_stems: Sequence[str], report: bool = True,
+    lists: tuple[Path, Path] | None = None,
 ) -> tuple[list[tuple[str, Path, Path]], list[tuple[str, Path, Path]]]:
-    """(training pairs, validation pairs), checked and reported in one pass over both lists."""
+    """(training pairs, validation pairs), checked and reported in one pass over both lists.
+
+    `lists`: the training and validation list files the stems were read from; an image they name
+    that is gone is then reported with the list that names it."""
+    if lists:
+        present = set(list_stems(image_dir))
+        for stems, listed_in in zip((train_stems, val_stems), lists):
+            missing = [stem for stem in stems if stem not in present]
+            if missing:
+                raise DataError(f"{len(missing)} image(s) named in {listed_in} are not in {image_dir}: "
+                                f"{_names(missing)}; restore them, or delete {lists[0]} and {lists[1]} "
+                                "to draw a new split")
     validation = set(val_stems)
     pairs = pair_files(image_dir, mask_dir, [*train_stems, *val_stems], report)
     train_pairs = [pair for pair in pairs if pair[0] not in validation]
@@ -151,7 +182,7 @@ class InferenceSet(Dataset):
         item = {"image": image_to_tensor(image, self.size), "name": self.images[index].stem,
                 "size": (image.height, image.width)}
         if self.masks is not None:
-            item["mask"] = torch.from_numpy(np.asarray(open_image(self.masks[index], "L")) >= 128)
+            item["mask"] = torch.from_numpy(np.array(open_image(self.masks[index], "L")))  # raw 8-bit levels
         return item
 
 

@@ -1,4 +1,5 @@
-"""The train/validation split of DUTS-TR: the authors' published lists if present, else a seeded one."""
+"""The train/validation split of the training set: `<TRAIN_SET>-Train.txt` and `<TRAIN_SET>-Validation.txt`
+in the data root (for DUTS-TR the authors' published lists), else a seeded split written there."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,12 @@ import numpy as np
 
 from data.datasets import DataError, list_stems
 
-TRAIN_LIST = "DUTS-TR-Train.txt"
-VALIDATION_LIST = "DUTS-TR-Validation.txt"
+
+
+def split_list_names(train_set: str) -> tuple[str, str]:
+    """File names of the training and validation lists of `train_set`, e.g. DUTS-TR-Train.txt.
+    Named after the set, so that another training set never reads or overwrites the DUTS-TR lists."""
+    return f"{train_set}-Train.txt", f"{train_set}-Validation.txt"
 
 
 def read_stems(path: Path) -> list[str]:
@@ -17,11 +22,11 @@ def read_stems(path: Path) -> list[str]:
 
 
 def load_or_make_split(
-    list_dir: Path, image_dir: Path, validation_size: int, seed: int
+    list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR"
 ) -> tuple[list[str], list[str]]:
-    """(train stems, validation stems). Uses `list_dir`/DUTS-TR-{Train,Validation}.txt when both
+    """(train stems, validation stems). Uses `list_dir`/<train_set>-{Train,Validation}.txt when both
     exist; otherwise draws `validation_size` images with `seed`, writes both lists there and says so."""
-    train_file, validation_file = list_dir / TRAIN_LIST, list_dir / VALIDATION_LIST
+    train_file, validation_file = (list_dir / name for name in split_list_names(train_set))
     if train_file.is_file() and validation_file.is_file():
         train, validation = read_stems(train_file), read_stems(validation_file)
         if not train:

@@ -40,6 +40,19 @@ Definitions (N = number of pixels, a pixel of level v has p = v / 255):
   ``q = clip(p, 1/510, 1 - 1/510)`` (half a grey level away from 0 and 1);
 * ``Brier = mean((p - y)^2)``: the binary Brier score on the foreground
   probability (half the two-class sum-over-classes form).
+
+The paper protocol (the authors' ``ECE_EW``) differs only in who is correct:
+the binarised prediction (0 or 255) is compared with the raw mask value, so a
+pixel is correct iff (v >= 128 and mask == 255) or (v < 128 and mask == 0) and
+every soft mask pixel (1..254) is wrong. :func:`raw_mask_counts` expresses this
+as level counts in which a soft pixel's label is the opposite of its decision,
+so the functions below apply unchanged. Their float32 binning (torch.linspace
+edges, ``conf > lower and conf <= upper``) puts every level in the bin the
+integer rule above gives for 10 bins (the paper's setting; for some other bin
+counts float32 rounding moves a level sitting exactly on an edge). Their
+``+ 1e-6`` in each bin's denominator is left out: it changes ECE and OE by
+less than 1e-6, below the rounding of their float32 sums. Both protocols'
+counts come from one per-image joint histogram (:func:`joint_histogram`).
 """
 
 from __future__ import annotations
@@ -57,6 +70,13 @@ _PROBABILITY = _LEVELS / 255.0
 _NLL_CLAMP = 1.0 / 510.0
 
 
+def _check_maps(pred_u8: np.ndarray, gt_u8: np.ndarray) -> None:
+    if pred_u8.dtype != np.uint8 or gt_u8.dtype != np.uint8:
+        raise ValueError(f"expected uint8 maps, got {pred_u8.dtype} and {gt_u8.dtype}")
+    if pred_u8.shape != gt_u8.shape:
+        raise ValueError(f"prediction shape {pred_u8.shape} differs from mask shape {gt_u8.shape}")
+
+
 def level_counts(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """Count pixels per prediction level and mask label.
 
@@ -64,12 +84,29 @@ def level_counts(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     whose mask is background (gt < 128), ``[v, 1]`` those whose mask is
     foreground (gt >= 128).
     """
-    if pred_u8.dtype != np.uint8 or gt_u8.dtype != np.uint8:
-        raise ValueError(f"expected uint8 maps, got {pred_u8.dtype} and {gt_u8.dtype}")
-    if pred_u8.shape != gt_u8.shape:
-        raise ValueError(f"prediction shape {pred_u8.shape} differs from mask shape {gt_u8.shape}")
+    _check_maps(pred_u8, gt_u8)
     index = pred_u8.ravel().astype(np.intp) * 2 + (gt_u8.ravel() >= 128)
     return np.bincount(index, minlength=2 * N_LEVELS).reshape(N_LEVELS, 2).astype(np.int64)
+
+
+def joint_histogram(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
+    """Pixels per (prediction level, mask level): an int64 array of shape (256, 256), ``[v, g]``."""
+    _check_maps(pred_u8, gt_u8)
+    index = pred_u8.ravel().astype(np.intp) * N_LEVELS + gt_u8.ravel()
+    return np.bincount(index, minlength=N_LEVELS * N_LEVELS).reshape(N_LEVELS, N_LEVELS).astype(np.int64)
+
+
+def raw_mask_counts(joint: np.ndarray) -> np.ndarray:
+    """Level counts (256, 2) of the paper protocol from a joint histogram.
+
+    ``[v, 1]`` holds the pixels of level v with mask 255 and ``[v, 0]`` those
+    with mask 0; a soft mask pixel (1..254) is put in the column opposite to
+    its decision (v >= 128), so that every metric counts it as wrong.
+    """
+    soft = joint[:, 1:255].sum(axis=1)
+    foreground = joint[:, 255] + np.where(_DECIDES_FOREGROUND, 0, soft)
+    background = joint[:, 0] + np.where(_DECIDES_FOREGROUND, soft, 0)
+    return np.stack([background, foreground], axis=1)
 
 
 def _checked(counts: np.ndarray) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 Each diagram shows, per equal-width confidence bin, the pixel accuracy as a
 bar against the diagonal of perfect calibration, the gap between the bin's
-accuracy and its mean confidence shaded, and below it the share of pixels in
-each bin on a log scale (most pixels of a saliency map sit in the top bin).
+accuracy and its mean confidence as a hatched outline (above the bar where the
+bin is over-confident, over the bar's top where it is under-confident, so the
+bar always ends at the accuracy), and below it the share of pixels in each bin
+on a log scale (most pixels of a saliency map sit in the top bin).
 Confidence max(p, 1 - p) cannot be below 50 %, so the x axis spans 50-100 %.
 One PNG per dataset plus one figure with every dataset side by side. Figures
 are built with ``matplotlib.figure.Figure`` and the Agg canvas directly, so the
@@ -33,7 +35,7 @@ _OVER_COLOUR = "#d9534f"
 _UNDER_COLOUR = "#f0ad4e"
 _COUNT_COLOUR = "#7f7f7f"
 _DPI = 120
-_GAP_ALPHA = 0.75
+_GAP_LINEWIDTH = 1.2
 
 
 def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int) -> None:
@@ -56,6 +58,8 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int
     gap = np.abs(confidence - accuracy)
     gap_bottom = np.minimum(accuracy, confidence)
     over = confidence > accuracy
+    # Outlined and hatched, not filled: over an under-confident bin's bar a filled gap would hide
+    # the accuracy, and the bar would seem to end at the confidence.
     for mask, colour in ((over, _OVER_COLOUR), (~over, _UNDER_COLOUR)):
         top.bar(
             left[mask],
@@ -63,9 +67,9 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int
             bottom=gap_bottom[mask],
             width=width[mask],
             align="edge",
-            color=colour,
-            alpha=_GAP_ALPHA,
+            facecolor="none",
             edgecolor=colour,
+            linewidth=_GAP_LINEWIDTH,
             hatch="//",
         )
     top.plot([50, 100], [50, 100], linestyle="--", color="black", linewidth=1)
@@ -73,12 +77,8 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int
     legend = [
         Line2D([], [], linestyle="--", color="black", linewidth=1, label="Perfect calibration"),
         Patch(color=_ACCURACY_COLOUR, label="Accuracy"),
-        Patch(
-            facecolor=_OVER_COLOUR, alpha=_GAP_ALPHA, hatch="//", edgecolor=_OVER_COLOUR, label="Gap: over-confident"
-        ),
-        Patch(
-            facecolor=_UNDER_COLOUR, alpha=_GAP_ALPHA, hatch="//", edgecolor=_UNDER_COLOUR, label="Gap: under-confident"
-        ),
+        Patch(facecolor="none", hatch="//", edgecolor=_OVER_COLOUR, label="Gap to confidence: over-confident"),
+        Patch(facecolor="none", hatch="//", edgecolor=_UNDER_COLOUR, label="Gap to confidence: under-confident"),
     ]
     # Bars can fill any corner, so the legend sits between the title and the axes.
     top.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=7, frameon=False)

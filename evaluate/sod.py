@@ -14,7 +14,12 @@ F-measure, and the weighted F-measure's 7x7 Gaussian filter runs in OpenCV.
 The S-measure is the library's own ``Smeasure.cal_sm``. The formulas follow the
 library's classic classes operation by operation (beta^2 = 0.3 for F, 1 for the
 weighted F, the library's epsilon), and the test-suite checks every value
-against those classes. Per-image results are kept in :class:`SODAccumulator`,
+against those classes. AP and AUC, which the classic classes do not
+compute, come from the same threshold counts: per image, precision
+``tp / predicted`` (0 where nothing is predicted), recall = TPR ``tp / fg``
+(0 for an empty mask) and FPR ``fp / background`` (0 for a full mask) at the
+256 thresholds, averaged over images and summarised as in the authors' tool
+(:mod:`evaluate.curves`). Per-image results are kept in :class:`SODAccumulator`,
 which merges by concatenation (scalars) and addition (threshold curves), in
 image order, so that merged results equal a single pass.
 """
@@ -29,6 +34,8 @@ from py_sod_metrics import Smeasure, WeightedFmeasure
 from py_sod_metrics.utils import EPS, get_adaptive_threshold, prepare_data
 from scipy.ndimage import distance_transform_edt
 
+from evaluate.curves import average_precision, roc_auc
+
 F_BETA2 = 0.3
 WEIGHTED_F_BETA2 = 1.0
 _GAUSSIAN_7x7 = WeightedFmeasure().matlab_style_gauss2D((7, 7), sigma=5)
@@ -42,6 +49,9 @@ class SODImageStats:
 
     f_curve: np.ndarray
     e_curve: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    fpr: np.ndarray
     adaptive_f: float
     adaptive_e: float
     weighted_f: float
@@ -134,10 +144,14 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
     adaptive_predicted = int(np.count_nonzero(binary))
     adaptive_tp = int(np.count_nonzero(binary & gt))
 
+    predicted = tp_curve + fp_curve
     abs_error = np.abs(pred - gt)
     return SODImageStats(
-        f_curve=_f_measure_curve(tp_curve, tp_curve + fp_curve, fg),
+        f_curve=_f_measure_curve(tp_curve, predicted, fg),
         e_curve=_e_measure(tp_curve, fp_curve, fg, size),
+        precision=tp_curve / np.maximum(predicted, 1),
+        recall=tp_curve / max(fg, 1),
+        fpr=fp_curve / max(size - fg, 1),
         adaptive_f=_adaptive_f_measure(adaptive_tp, adaptive_predicted, fg),
         adaptive_e=float(_e_measure(adaptive_tp, adaptive_predicted - adaptive_tp, fg, size)),
         weighted_f=_weighted_f_measure(gt, abs_error),
@@ -152,6 +166,9 @@ class SODAccumulator:
 
     f_curve_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
     e_curve_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
+    precision_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
+    recall_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
+    fpr_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
     adaptive_f: list[float] = field(default_factory=list)
     adaptive_e: list[float] = field(default_factory=list)
     weighted_f: list[float] = field(default_factory=list)
@@ -167,6 +184,9 @@ class SODAccumulator:
         """Record one image."""
         self.f_curve_sum += stats.f_curve
         self.e_curve_sum += stats.e_curve
+        self.precision_sum += stats.precision
+        self.recall_sum += stats.recall
+        self.fpr_sum += stats.fpr
         self.adaptive_f.append(stats.adaptive_f)
         self.adaptive_e.append(stats.adaptive_e)
         self.weighted_f.append(stats.weighted_f)
@@ -177,6 +197,9 @@ class SODAccumulator:
         """Append the images of ``other`` (which come after this accumulator's images)."""
         self.f_curve_sum += other.f_curve_sum
         self.e_curve_sum += other.e_curve_sum
+        self.precision_sum += other.precision_sum
+        self.recall_sum += other.recall_sum
+        self.fpr_sum += other.fpr_sum
         self.adaptive_f += other.adaptive_f
         self.adaptive_e += other.adaptive_e
         self.weighted_f += other.weighted_f
@@ -189,6 +212,7 @@ class SODAccumulator:
             raise ValueError("no image was accumulated")
         f_curve = self.f_curve_sum / self.n_images
         e_curve = self.e_curve_sum / self.n_images
+        recall = self.recall_sum / self.n_images
         return {
             "maxF": float(f_curve.max()),
             "meanF": float(f_curve.mean()),
@@ -199,4 +223,6 @@ class SODAccumulator:
             "maxE": float(e_curve.max()),
             "meanE": float(e_curve.mean()),
             "adpE": float(np.mean(self.adaptive_e)),
+            "AP": average_precision(self.precision_sum / self.n_images, recall),
+            "AUC": roc_auc(recall, self.fpr_sum / self.n_images),
         }

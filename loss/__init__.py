@@ -39,12 +39,12 @@ __all__ = [
 
 
 def build_objective(method: str, **available: Any) -> Objective:
-    """The objective `method`, built from the entries of `available` that its constructor names."""
+    """The objective `method`, built from the entries of `available` that its constructor names
+    (those with a default may be left out)."""
     if method not in OBJECTIVES:
         raise ValueError(f"unknown METHOD {method!r}; choose one of {', '.join(OBJECTIVES)}")
-    cls = OBJECTIVES[method]
-    wanted = [name for name in inspect.signature(cls).parameters if name != "self"]
-    missing = [name for name in wanted if name not in available]
+    parameters = inspect.signature(OBJECTIVES[method]).parameters
+    missing = [name for name, p in parameters.items() if p.default is p.empty and name not in available]
     if missing:
         raise TypeError(f"{method} needs {', '.join(missing)}")
-    return cls(**{name: available[name] for name in wanted})
+    return OBJECTIVES[method](**{name: available[name] for name in parameters if name in available})

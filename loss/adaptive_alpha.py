@@ -9,6 +9,11 @@ from the logits of the step (detached); acc is the validation pixel accuracy of 
 The entropy term raises alpha; the penalty stops the expected label confidence 1 - alpha*BETA from
 falling below the model's accuracy. Alpha is then clamped to [0, 1/(2*BETA)) so the expected label
 never changes side.
+
+Modes. MC (maximum calibration) is the rule above and the only one in the authors' code. CS is this
+project's reading of the paper's second, conservative variant: the entropy term with the clamps
+only, no accuracy penalty (`accuracy=None`). The authors released no CS code, so CS numbers are not
+a reproduction of theirs.
 """
 from __future__ import annotations
 

@@ -19,12 +19,13 @@ class ASLPLoss(Objective):
         aslp_mode: str,
         generator: torch.Generator,
         device: torch.device | str,
+        perturb_noise: bool = False,
     ) -> None:
         self.alpha = AdaptiveAlpha(num_images, beta, eta, lam, start_epoch, aslp_mode, device)
-        self.beta, self.generator = beta, generator
+        self.beta, self.generator, self.noise = beta, generator, perturb_noise
 
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        return sc_bce(logits, perturb_labels(gt, self.alpha[index], self.beta, self.generator))
+        return sc_bce(logits, perturb_labels(gt, self.alpha[index], self.beta, self.generator, self.noise))
 
     def alpha_of(self, index: torch.Tensor) -> torch.Tensor:
         return self.alpha[index]

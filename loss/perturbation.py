@@ -5,18 +5,30 @@ import torch
 import torch.nn.functional as F
 
 
+NOISE_BOUND = 0.25
+
+
 def perturb_labels(
-    gt: torch.Tensor, alpha: torch.Tensor, beta: float, generator: torch.Generator | None = None
+    gt: torch.Tensor, alpha: torch.Tensor, beta: float, generator: torch.Generator | None = None,
+    noise: bool = False,
 ) -> torch.Tensor:
     """Each image of `gt` (N x 1 x H x W, values in [0, 1]) is, with probability alpha[i], replaced by
     (1 - 2*beta) * gt + beta; otherwise kept. Whole images are perturbed, never single pixels.
 
     beta = 1 flips the mask (DisturbLabel); the paper's beta = 2 pushes targets outside [0, 1], which
     BCE-with-logits accepts. In expectation the target is (1 - 2*alpha*beta) * gt + alpha*beta.
+    With `noise` (the authors' `perturb_noise` option, off by default there too), each pixel of a
+    perturbed image also gets noise from a standard normal truncated to [-0.25, 0.25].
     """
     draws = torch.rand(gt.shape[0], generator=generator, device=gt.device)
     perturbed = (draws < alpha.to(gt.dtype)).view(-1, *([1] * (gt.dim() - 1)))
-    return torch.where(perturbed, (1.0 - 2.0 * beta) * gt + beta, gt)
+    target = torch.where(perturbed, (1.0 - 2.0 * beta) * gt + beta, gt)
+    if noise:
+        # Drawn for every pixel (a fixed amount of randomness per step keeps resume exact), kept
+        # only on the perturbed images.
+        jitter = torch.nn.init.trunc_normal_(torch.empty_like(gt), 0.0, 1.0, -NOISE_BOUND, NOISE_BOUND, generator)
+        target = target + torch.where(perturbed, jitter, torch.zeros_like(jitter))
+    return target
 
 
 def sc_bce(logits: torch.Tensor, perturbed_gt: torch.Tensor) -> torch.Tensor:

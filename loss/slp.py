@@ -8,11 +8,11 @@ from loss.perturbation import perturb_labels, sc_bce
 
 
 class SLPLoss(Objective):
-    def __init__(self, slp_alpha: float, beta: float, generator: torch.Generator) -> None:
-        self.alpha, self.beta, self.generator = slp_alpha, beta, generator
+    def __init__(self, slp_alpha: float, beta: float, generator: torch.Generator, perturb_noise: bool = False) -> None:
+        self.alpha, self.beta, self.generator, self.noise = slp_alpha, beta, generator, perturb_noise
 
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        return sc_bce(logits, perturb_labels(gt, self.alpha_of(index), self.beta, self.generator))
+        return sc_bce(logits, perturb_labels(gt, self.alpha_of(index), self.beta, self.generator, self.noise))
 
     def alpha_of(self, index: torch.Tensor) -> torch.Tensor:
         return torch.full(index.shape, self.alpha, device=index.device)

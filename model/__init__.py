@@ -17,7 +17,8 @@ def build_model(
     device: torch.device | str = "cpu",
 ) -> SaliencyNet:
     """The network on `device`. `pretrained_backbone`: "imagenet" (torchvision's IMAGENET1K_V1 weights,
-    from its cache or a download), the path of a local copy of those weights, or "" (random init)."""
+    from its cache or a download), the path of a local copy of those weights, or "" (random init, only
+    when asked for: weights that cannot be had are a CheckpointError, never a silent random start)."""
     network = SaliencyNet(feat_channel)
     if pretrained_backbone:
         load_imagenet_backbone(network, None if pretrained_backbone == "imagenet" else pretrained_backbone)

@@ -24,15 +24,34 @@ def _listing(keys: list[str], limit: int = 10) -> str:
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
+def _looks_like_torch_save(path: Path) -> bool:
+    """torch.save writes a zip archive (since PyTorch 1.6) or, in the legacy format, a pickle (byte 0x80)."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    return start == b"PK\x03\x04" or start[:1] == b"\x80"
+
+
+def _reason(error: Exception) -> str:
+    """The informative line of torch.load's error, without its weights_only boilerplate (which advises
+    filing an issue with PyTorch)."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation", 1)[0]
+    return " ".join(text.split()) or type(error).__name__
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
+    if not _looks_like_torch_save(path):
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle); "
+                              f"pass a .pth file written by this project or the authors' Model_30_Gen.pth")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for files that are not checkpoints
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({type(error).__name__}: {error})") from error
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_reason(error)})") from error
     if isinstance(content, dict) and isinstance(content.get("model"), dict):
         content = content["model"]
     if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):

@@ -6,13 +6,15 @@ Module names mirror the released checkpoint (`resnet.layer3_1`, `conv1.conv2d_li
 """
 from __future__ import annotations
 
-import warnings
+import pickle
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
+
+from model.checkpoint import CheckpointError
 
 DILATIONS = (3, 6, 12, 18)
 STAGE_CHANNELS = (256, 512, 1024, 2048)
@@ -124,27 +126,27 @@ class SaliencyNet(nn.Module):
         return self.output_conv(fused)
 
 
-def load_imagenet_backbone(network: SaliencyNet, weights_file: str | Path | None = None) -> bool:
+def load_imagenet_backbone(network: SaliencyNet, weights_file: str | Path | None = None) -> None:
     """Initialise the encoder from torchvision's ResNet-50 IMAGENET1K_V1 weights (the authors' choice).
 
     `weights_file` may point to a local copy of those weights (`resnet50-0676ba61.pth`); otherwise
-    torchvision's cache or download is tried. Offline with no copy, warns once and returns False,
-    leaving the encoder randomly initialised.
+    torchvision's cache or download is tried. If neither works this stops with CheckpointError: the
+    authors' backbone always starts from ImageNet, and a silent random start would train a network
+    that has little to do with the paper's. A from-scratch run must be asked for (`""`).
     """
     try:
         if weights_file:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         else:
             state = ResNet50_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-    except (OSError, RuntimeError) as error:  # urllib's URLError is an OSError
-        source = weights_file or "torchvision's download"
-        warnings.warn(
-            f"ImageNet weights for the ResNet-50 backbone could not be loaded from {source} ({error}); "
-            "training continues from random initialisation. Set PRETRAINED_BACKBONE to a local "
-            "resnet50-0676ba61.pth to reproduce the paper.",
-            stacklevel=2,
-        )
-        return False
+    except (OSError, RuntimeError, pickle.UnpicklingError) as error:  # urllib's URLError is an OSError
+        source = weights_file or "torchvision's cache or download"
+        raise CheckpointError(
+            f"the ImageNet weights of the ResNet-50 backbone could not be loaded from {source} "
+            f"({str(error).splitlines()[0]}); pass --pretrained_backbone=PATH with a local copy of "
+            "resnet50-0676ba61.pth, or --pretrained_backbone=\"\" for a deliberate run from random "
+            "initialisation (far from the paper's setting)"
+        ) from error
     renamed = {
         key.replace("layer3.", "layer3_1.").replace("layer4.", "layer4_1."): value
         for key, value in state.items()

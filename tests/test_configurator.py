@@ -1,6 +1,6 @@
 import pytest
 
-from configurator import ConfigError, parse_overrides
+from configurator import ConfigError, check_limits, constants_help, parse_overrides
 
 DEFAULTS = {"EPOCHS": 30, "LR": 2.5e-5, "AMP": False, "DEMO": False, "TEST_DATASETS": ("A", "B"), "WEIGHTS": ""}
 
@@ -31,3 +31,38 @@ def test_non_boolean_needs_a_value_and_positionals_are_rejected():
         parse_overrides(DEFAULTS, ["--epochs"])
     with pytest.raises(ConfigError, match="unexpected argument"):
         parse_overrides(DEFAULTS, ["epochs=3"])
+
+
+LIMITS = {"EPOCHS": "at least 1", "LR": "positive", "TRAIN_SIZE": "a positive multiple of 32"}
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("EPOCHS", 0, "--epochs must be at least 1, got 0"), ("LR", -1.0, "--lr must be positive"),
+    ("LR", float("nan"), "--lr must be positive"), ("TRAIN_SIZE", 100, "--train_size must be a positive multiple of 32"),
+])
+def test_values_out_of_range_are_errors_naming_the_option(name, value, message):
+    values = {"EPOCHS": 30, "LR": 2.5e-5, "TRAIN_SIZE": 384, name: value}
+    with pytest.raises(ConfigError, match=message):
+        check_limits(values, LIMITS)
+
+
+def test_values_in_range_pass():
+    check_limits({"EPOCHS": 1, "LR": 1e-9, "TRAIN_SIZE": 32}, LIMITS)
+
+
+SOURCE = '''
+# ---- optimisation ----
+EPOCHS = 30                     # training epochs
+DATASETS = ("A",
+            "B")                # sets to test
+# ---- speed ----
+AMP = False                     # bfloat16 autocast
+helper = 3                      # not a constant
+'''
+
+
+def test_help_lists_every_constant_with_its_default_and_comment_under_its_section():
+    text = constants_help(SOURCE, {"EPOCHS": 30, "DATASETS": ("A", "B"), "AMP": False})
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    assert lines == [["optimisation:"], ["--epochs=30", "training", "epochs"], ["--datasets=A,B", "sets", "to", "test"],
+                     ["speed:"], ["--amp=false", "bfloat16", "autocast"]]

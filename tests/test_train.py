@@ -11,7 +11,10 @@ from data import inference_loader, load_or_make_split, pair_split, training_load
 from loss import build_objective
 from loss.aslp import ASLPLoss
 from model import build_model, load_weights
-from train import CHECKPOINT_NAME, TrainingError, atomic_save, decay_lr, seed_everything, train
+from model import CheckpointError
+from train import (
+    CHECKPOINT_NAME, TrainingError, TrainingInterrupted, atomic_save, decay_lr, run_record, seed_everything, train,
+)
 
 WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
 
@@ -50,10 +53,11 @@ class NaNInSecondEpoch(ASLPLoss):
         return loss * float("nan") if self.calls == 4 else loss
 
 
-def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=False, num_workers=0):
+def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=False, num_workers=0, run=None,
+                  feat_channel=8):
     """The tiny configuration, built the way main_ASLP.py builds it; returns (network, objective)."""
     seed_everything(1)
-    network = build_model(8)
+    network = build_model(feat_channel)
     image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
     train_stems, val_stems = load_or_make_split(demo_root, image_dir, 4, 1)
     pairs, val_pairs = pair_split(image_dir, mask_dir, train_stems, val_stems)
@@ -64,7 +68,7 @@ def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=F
     out_dir.mkdir(parents=True, exist_ok=True)
     train(network, objective, loader, val_loader, names=[s for s, _, _ in pairs], out_dir=out_dir,
           device=torch.device("cpu"), epochs=epochs, lr=1e-3, decay_rate=0.5, decay_epoch=1, seed=1,
-          generator=generator, resume=resume, log_every=2)
+          generator=generator, resume=resume, log_every=2, run=run)
     return network, objective
 
 
@@ -78,8 +82,10 @@ def deterministic():
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic, num_workers):
     network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3, num_workers=num_workers)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingInterrupted, match=rf"last checkpoint is {tmp_path / 'killed' / CHECKPOINT_NAME} "
+                       r"\(after epoch 2\)") as interrupt:
         tiny_training(demo_root, tmp_path / "killed", epochs=3, objective_class=CrashingASLP, num_workers=num_workers)
+    assert isinstance(interrupt.value, KeyboardInterrupt) and interrupt.value.resumable
     assert torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=True)["epoch"] == 2
     resumed, resumed_objective = tiny_training(demo_root, tmp_path / "killed", epochs=3, resume=True,
                                                num_workers=num_workers)
@@ -135,3 +141,39 @@ def test_two_gloo_processes_end_with_identical_weights_and_alpha(demo_root, tmp_
     assert torch.equal(first["alpha"], second["alpha"])
     for key, value in first["model"].items():
         assert torch.equal(value, second["model"][key]), key
+
+
+CONSTANTS = {"TRAIN_SET": "DUTS-TR", "FEAT_CHANNEL": 8, "TRAIN_SIZE": 32, "BATCH_SIZE": 8, "LR": 1e-3, "DECAY_RATE": 0.5,
+             "DECAY_EPOCH": 1, "SEED": 1, "ASLP_MODE": "MC", "BETA": 2.0, "ETA": 0.05, "LAMBDA": 2000.0, "START_EPOCH": 1,
+             "PERTURB_NOISE": False, "PROTOCOL": "paper"}
+
+
+def test_resume_under_another_configuration_is_refused_naming_both(demo_root, tmp_path):
+    tiny_training(demo_root, tmp_path, epochs=1, run=run_record(CONSTANTS, "ASLP"))
+    other = run_record({**CONSTANTS, "FEAT_CHANNEL": 16}, "BCE")
+    with pytest.raises(TrainingError) as error:
+        tiny_training(demo_root, tmp_path, epochs=2, resume=True, run=other, feat_channel=16)
+    message = str(error.value)
+    assert str(tmp_path / CHECKPOINT_NAME) in message
+    assert "--feat_channel=8 --method=ASLP" in message and "--feat_channel=16 --method=BCE" in message
+    assert "--experiment" in message and not (tmp_path / "Model_2_Gen.pth").exists()
+
+
+def test_resume_past_the_epochs_asked_for_is_refused_and_writes_nothing(demo_root, tmp_path):
+    tiny_training(demo_root, tmp_path, epochs=2)
+    with pytest.raises(TrainingError, match=r"already at epoch 2, beyond --epochs=1; resume with --epochs=2"):
+        tiny_training(demo_root, tmp_path, epochs=1, resume=True)
+    assert not (tmp_path / "Model_1_Gen.pth").exists()
+
+
+def test_checkpoint_without_a_record_of_another_architecture_is_a_checkpoint_error(demo_root, tmp_path):
+    tiny_training(demo_root, tmp_path, epochs=1)  # no run record, as an older checkpoint
+    with pytest.raises(CheckpointError, match="shape mismatches"):
+        tiny_training(demo_root, tmp_path, epochs=2, resume=True, feat_channel=16)
+
+
+def test_interrupt_in_the_first_epoch_says_there_is_no_checkpoint(demo_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(CrashingASLP, "crash_epoch", 1)
+    with pytest.raises(TrainingInterrupted, match="no checkpoint was written yet") as interrupt:
+        tiny_training(demo_root, tmp_path, epochs=2, objective_class=CrashingASLP)
+    assert not interrupt.value.resumable

@@ -73,11 +73,11 @@ def test_grey_and_rgba_images_are_converted(tmp_path):
     assert all(image.shape == (3, 16, 16) for image in images)
 
 
-def test_inference_set_keeps_name_size_and_binary_mask(tmp_path):
+def test_inference_set_keeps_name_size_and_8_bit_mask(tmp_path):
     write_pair(tmp_path, "a", size=(40, 30))
     item = InferenceSet([tmp_path / "Image" / "a.jpg"], 16, [tmp_path / "GT" / "a.png"])[0]
     assert item["name"] == "a" and item["size"] == (30, 40)
-    assert item["mask"].dtype == torch.bool and item["mask"].shape == (30, 40) and item["mask"].all()
+    assert item["mask"].dtype == torch.uint8 and item["mask"].shape == (30, 40) and (item["mask"] == 255).all()
 
 
 def test_split_is_seeded_written_and_then_reused(tmp_path, capsys):
@@ -151,3 +151,35 @@ def test_split_pairs_are_checked_once_and_kept_apart(tmp_path, capsys):
     write_pair(tmp_path, "v1", mask_size=(10, 10))
     with pytest.raises(DataError, match="no usable validation"):
         pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"])
+
+
+def test_upper_case_png_masks_are_found_and_counted(tmp_path, capsys):
+    write_pair(tmp_path, "a")
+    (tmp_path / "GT" / "a.png").rename(tmp_path / "GT" / "a.PNG")
+    Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray.PNG")
+    (stem, _, mask), = pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
+    assert stem == "a" and mask.name == "a.PNG"
+    assert "Ignored 1 masks" in capsys.readouterr().out
+
+
+def test_image_named_in_a_split_list_but_gone_names_the_list_and_the_fix(tmp_path):
+    for stem in ("t1", "t2", "v1"):
+        write_pair(tmp_path, stem)
+    (tmp_path / "Image" / "t2.jpg").unlink()
+    lists = (tmp_path / "X-Train.txt", tmp_path / "X-Validation.txt")
+    with pytest.raises(DataError) as error:
+        pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"], lists=lists)
+    assert "t2" in str(error.value) and f"named in {lists[0]}" in str(error.value)
+    assert f"delete {lists[0]} and {lists[1]}" in str(error.value)
+
+
+def test_corrupt_image_read_in_a_loader_worker_is_one_line_naming_it(tmp_path):
+    write_pair(tmp_path, "a", size=(64, 64))
+    image = tmp_path / "Image" / "a.jpg"
+    Image.effect_noise((64, 64), 50).convert("RGB").save(image)
+    image.write_bytes(image.read_bytes()[:400])  # the header is intact, the pixels are cut off
+    loader = torch.utils.data.DataLoader(TrainingSet([("a", image, tmp_path / "GT" / "a.png")], 32), num_workers=1)
+    with pytest.raises(DataError) as error:
+        next(iter(loader))
+    message = str(error.value)
+    assert "\n" not in message and str(image) in message and "Traceback" not in message

@@ -27,7 +27,7 @@ def fake_dtd(tmp_path):
 
 def test_seeded_selection_is_spread_over_categories_with_empty_masks(script, fake_dtd, tmp_path):
     out = tmp_path / "out"
-    script.main(["--dtd", str(fake_dtd), "--out", str(out), "--count", "7"])
+    script.main(["--dtd", str(fake_dtd), "--out", str(out), "--count", "7", "--spread"])
     names = sorted(p.name for p in (out / "Image").iterdir())
     per_category = {c: sum(n.startswith(c) for n in names) for c in ("banded", "woven", "pitted")}
     assert len(names) == 7 and sorted(per_category.values()) == [2, 2, 3]
@@ -48,3 +48,12 @@ def test_names_missing_from_dtd_are_an_error(script, fake_dtd, tmp_path):
     names.write_text("woven_0099.jpg\n")
     with pytest.raises(SystemExit, match="woven_0099"):
         script.main(["--dtd", str(fake_dtd), "--names", str(names), "--out", str(tmp_path / "o")])
+
+
+def test_default_is_the_authors_list_of_500_images(script, fake_dtd, tmp_path):
+    names = script.AUTHORS_NAMES.read_text().split()
+    categories = {name.rsplit("_", 1)[0] for name in names}
+    assert len(names) == len(set(names)) == 500 and len(categories) == 16
+    # The fake DTD lacks those images: the default run asks for them by name, proving it used the list.
+    with pytest.raises(SystemExit, match=r"\d+ images of .*Texture_Image_Names.txt are not in"):
+        script.main(["--dtd", str(fake_dtd), "--out", str(tmp_path / "o")])

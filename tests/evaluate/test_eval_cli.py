@@ -40,10 +40,13 @@ def test_single_set(tmp_path: Path) -> None:
     result = _run(f"--pred={pred}", f"--gt={tmp_path / 'ECSSD' / 'GT'}", "--name=ECSSD", "--workers=1")
     assert result.returncode == 0, result.stderr
     assert "| ECSSD" in result.stdout and "ECE %" in result.stdout
-    # Default output folder: the prediction folder.
+    # Default output folder: beside the predictions, never inside them.
+    out = tmp_path / "ECSSD" / "pred_eval"
     for name in ("results.md", "results.csv", "results.json", "reliability_ECSSD.png", "reliability_all.png"):
-        assert (pred / name).is_file(), name
-    assert json.loads((pred / "results.json").read_text())["ECSSD"]["n_images"] == 3
+        assert (out / name).is_file(), name
+        assert not (pred / name).exists(), name
+    written = json.loads((out / "results.json").read_text())["ECSSD"]
+    assert written["n_images"] == 3 and written["protocol"] == "paper"
 
 
 def test_several_sets_with_gt_root_layout(tmp_path: Path) -> None:
@@ -83,3 +86,28 @@ def test_package_never_imports_torch_or_the_model() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_unwritable_output_exits_2_before_scoring(tmp_path: Path) -> None:
+    _write(tmp_path / "S", n=2, seed=0)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "below"):
+        result = _run(f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}", f"--out={out}")
+        assert result.returncode == 2, result.stderr
+        assert f"evaluate: error: cannot write the results into {out}" in result.stderr
+        assert "Traceback" not in result.stderr and "| S" not in result.stdout
+
+
+def test_protocols_and_raw_maps(tmp_path: Path) -> None:
+    _write(tmp_path / "S", n=2, seed=1)
+    pred, gt = tmp_path / "S" / "pred", tmp_path / "S" / "GT"
+    out = tmp_path / "out"
+    result = _run(f"--pred={pred}", f"--gt={gt}", f"--prob={pred}", f"--out={out}", "--workers=1")
+    assert result.returncode == 0, result.stderr
+    assert "Calibration, paper protocol" in result.stdout and "raw p: ECE %" in result.stdout
+    assert json.loads((out / "results.json").read_text())["pred"]["calibrated_ECE"] is not None
+    result = _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--out={out}", "--workers=1")
+    assert result.returncode == 0 and "Calibration, calibrated protocol" in result.stdout
+    assert json.loads((out / "results.json").read_text())["pred"]["protocol"] == "calibrated"
+    assert _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--prob={pred}").returncode == 2

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
-from evaluate.io import mask_folder, pair_folders, read_map
+from evaluate.io import SIXTEEN_BIT_AS_8_BIT_NOTE, mask_folder, pair_folders, read_map
+from evaluate.runner import run_evaluation
 
 
 def _maps(rng: np.random.Generator, shape: tuple[int, int] = (40, 50)) -> tuple[np.ndarray, np.ndarray]:
@@ -113,8 +114,8 @@ def test_size_mismatch_resizes_prediction_bilinear(tmp_path: Path) -> None:
         cv2.imwrite(str(tmp_path / name / "x.png"), map_)
     (tmp_path / "gt").mkdir()
     cv2.imwrite(str(tmp_path / "gt" / "x.png"), gt)
-    mismatch = score_dataset(tmp_path / "mismatch", tmp_path / "gt", workers=1)
-    resized = score_dataset(tmp_path / "resized", tmp_path / "gt", workers=1)
+    mismatch = score_dataset(tmp_path / "mismatch", tmp_path / "gt", workers=1, protocol="calibrated")
+    resized = score_dataset(tmp_path / "resized", tmp_path / "gt", workers=1, protocol="calibrated")
     assert mismatch["n_resized"] == 1 and resized["n_resized"] == 0
     for key in ("ECE", "OE", "ACC", "maxF", "wF", "S", "MAE", "adpE"):
         assert mismatch[key] == resized[key], key
@@ -133,8 +134,8 @@ def test_colour_and_16_bit_maps_are_converted(tmp_path: Path) -> None:
     # Grey saved as 3-channel colour, and grey saved as 16 bits (v * 257 maps back to v exactly).
     cv2.imwrite(str(folders["converted"] / "a.png"), cv2.merge([pred, pred, pred]))
     cv2.imwrite(str(folders["converted"] / "b.png"), pred.astype(np.uint16) * 257)
-    grey = score_dataset(folders["grey"], folders["gt"], workers=1)
-    converted = score_dataset(folders["converted"], folders["gt"], workers=1)
+    grey = score_dataset(folders["grey"], folders["gt"], workers=1, protocol="calibrated")
+    converted = score_dataset(folders["converted"], folders["gt"], workers=1, protocol="calibrated")
     assert grey["n_converted"] == 0 and converted["n_converted"] == 2
     for key in ("ECE", "NLL", "maxF", "S", "wF"):
         assert converted[key] == grey[key], key
@@ -152,7 +153,7 @@ def test_read_map_conversions(tmp_path: Path) -> None:
     deep = np.array([[0, 128, 257, 65535]], dtype=np.uint16)
     cv2.imwrite(str(tmp_path / "deep.png"), deep)
     image, notes = read_map(tmp_path / "deep.png")
-    assert image.tolist() == [[0, 0, 1, 255]] and notes == ["16-bit scaled to 8-bit"]
+    assert image.tolist() == [[0, 0, 1, 255]] and notes == ["16-bit scaled to 8-bit (v * 255 / 65535)"]
 
     rgba = np.full((3, 3, 4), 90, np.uint8)
     cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
@@ -191,3 +192,64 @@ def test_every_folder_is_checked_before_scoring(tmp_path: Path) -> None:
     with pytest.raises(EvaluationInputError, match="typo"):
         evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A", "typo"], tmp_path / "out", workers=1)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("protocol", ["paper", "calibrated"])
+def test_masks_stored_as_0_1_are_refused_with_the_fix(tmp_path: Path, protocol: str) -> None:
+    pred_dir, gt_dir = _folders(tmp_path)
+    for path in gt_dir.iterdir():
+        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8))
+    with pytest.raises(EvaluationInputError, match=r"masks in .*gt hold only the values 0 and 1.*multiply them by 255"):
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=protocol)
+
+
+def test_maps_stored_as_0_1_are_refused_unless_every_mask_is_empty(tmp_path: Path) -> None:
+    pred_dir, gt_dir = _folders(tmp_path)
+    for path in pred_dir.iterdir():
+        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8))
+    with pytest.raises(EvaluationInputError, match=r"maps in .*pred hold only the values 0 and 1.*multiply"):
+        score_dataset(pred_dir, gt_dir, workers=1)
+    # On a set without objects, maps of 0 and 1 are what a confident model writes: scored, with a note.
+    for path in gt_dir.iterdir():
+        cv2.imwrite(str(path), np.zeros((40, 50), np.uint8))
+    out = tmp_path / "out"
+    results = run_evaluation([("S", pred_dir, gt_dir)], out, workers=1, protocol="calibrated")
+    assert results["S"]["n_images"] == 4
+    assert "holds only the values 0 and 1" in (out / "results.md").read_text()
+
+
+def test_16_bit_maps_are_read_by_their_values(tmp_path: Path) -> None:
+    low = np.array([[0, 7, 128, 255]], dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "low.png"), low)
+    image, notes = read_map(tmp_path / "low.png")
+    assert image.tolist() == [[0, 7, 128, 255]] and notes == [SIXTEEN_BIT_AS_8_BIT_NOTE]
+    cv2.imwrite(str(tmp_path / "high.png"), np.array([[0, 256, 65535]], dtype=np.uint16))
+    image, notes = read_map(tmp_path / "high.png")
+    assert image.tolist() == [[0, 1, 255]] and "scaled" in notes[0]
+
+
+def test_subfolders_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _folders(tmp_path, set_name="A")
+    (tmp_path / "pred" / "A" / "old_run").mkdir()
+    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1)
+    assert results["A"]["n_ignored_folders"] == 1
+    assert "1 subfolder(s) ignored" in capsys.readouterr().out
+    assert "old_run" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_own_outputs_are_not_stray_predictions(tmp_path: Path) -> None:
+    pred_dir, _ = _folders(tmp_path, set_name="A")
+    for _ in range(2):  # the second run finds the first run's results.* and reliability_*.png
+        results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], pred_dir, workers=1)
+    assert (pred_dir / "reliability_A.png").is_file()
+    assert results["A"]["n_pred_without_gt"] == 0 and results["A"]["n_ignored_files"] == 0
+
+
+def test_output_folder_is_checked_before_scoring(tmp_path: Path) -> None:
+    pred_dir, gt_dir = _folders(tmp_path, set_name="A")
+    (pred_dir / "im1.png").write_bytes(b"unreadable: would fail only once scoring starts")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "below"):
+        with pytest.raises(EvaluationInputError, match=f"cannot write the results into {out}"):
+            evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], out, workers=1)

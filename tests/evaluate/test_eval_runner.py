@@ -13,8 +13,8 @@ import pytest
 from evaluate import evaluate_datasets, expected_calibration_error, level_counts, score_dataset
 
 REQUIRED_KEYS = [
-    "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "maxF", "meanF", "adpF", "wF", "MAE", "S",
-    "maxE", "meanE", "adpE", "n_images",
+    "protocol", "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "maxF", "meanF", "adpF", "wF", "MAE", "S",
+    "maxE", "meanE", "adpE", "AP", "AUC", "n_images",
 ]  # fmt: skip
 
 
@@ -40,24 +40,29 @@ def _write_set(pred_dir: Path, gt_dir: Path, n: int, seed: int, empty_masks: boo
     return pairs
 
 
-def test_two_workers_equal_one_pass(tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["paper", "calibrated"])
+def test_two_workers_equal_one_pass(tmp_path: Path, protocol: str) -> None:
     _write_set(tmp_path / "pred", tmp_path / "gt", n=37, seed=0)
     # One prediction of the wrong size and one in colour, so that the merged notes are exercised too.
     small = cv2.imread(str(tmp_path / "pred" / "005.png"), cv2.IMREAD_GRAYSCALE)
     cv2.imwrite(str(tmp_path / "pred" / "005.png"), cv2.resize(small, (20, 20)))
     grey = cv2.imread(str(tmp_path / "pred" / "030.png"), cv2.IMREAD_GRAYSCALE)
     cv2.imwrite(str(tmp_path / "pred" / "030.png"), cv2.merge([grey] * 3))
-    single = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1)
-    parallel = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=2)
+    single = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, protocol=protocol)
+    parallel = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=2, protocol=protocol)
     assert single.keys() == parallel.keys()
     assert single["n_resized"] == 1 and single["n_converted"] == 1
+    assert single["protocol"] == parallel["protocol"] == protocol
     for key, value in single.items():
-        assert parallel[key] == pytest.approx(value, abs=1e-12, rel=0), key
+        if isinstance(value, float):
+            assert parallel[key] == pytest.approx(value, abs=1e-12, rel=0), key
+        else:
+            assert parallel[key] == value, key
 
 
 def test_pooled_values_and_per_image_ece(tmp_path: Path) -> None:
     pairs = _write_set(tmp_path / "pred", tmp_path / "gt", n=6, seed=1)
-    metrics = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1)
+    metrics = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, protocol="calibrated")
     pred = np.concatenate([p.ravel() for p, _ in pairs])[None]
     gt = np.concatenate([g.ravel() for _, g in pairs])[None]
     # Pooled over pixels, not averaged over images.
@@ -76,9 +81,11 @@ def test_ood_set_reports_mean_saliency_instead_of_f_and_s(tmp_path: Path) -> Non
     _write_set(tmp_path / "pred" / "SOD", tmp_path / "data" / "SOD" / "GT", n=4, seed=2)
     ood = _write_set(tmp_path / "pred" / "DTD", tmp_path / "data" / "DTD" / "GT", n=5, seed=3, empty_masks=True)
     out = tmp_path / "report"
-    results = evaluate_datasets(tmp_path / "pred", tmp_path / "data", ["SOD", "DTD"], out, workers=2)
+    results = evaluate_datasets(
+        tmp_path / "pred", tmp_path / "data", ["SOD", "DTD"], out, workers=2, protocol="calibrated"
+    )
 
-    for key in ("maxF", "meanF", "adpF", "wF", "S"):
+    for key in ("maxF", "meanF", "adpF", "wF", "S", "AP", "AUC"):
         assert results["DTD"][key] is None, key
         assert isinstance(results["SOD"][key], float), key
     for key in ("ECE", "OE", "ACC", "MAE", "maxE", "meanE", "adpE"):
@@ -100,13 +107,15 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
     for name, seed in (("A", 4), ("B", 5)):
         _write_set(tmp_path / "pred" / name, tmp_path / "gt" / name, n=3, seed=seed)
     out = tmp_path / "out"
-    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A", "B"], out, workers=1, n_bins=15)
+    results = evaluate_datasets(
+        tmp_path / "pred", tmp_path / "gt", ["A", "B"], out, workers=1, n_bins=15, protocol="calibrated"
+    )
 
     assert list(results) == ["A", "B"]
     for metrics in results.values():
         assert list(metrics)[: len(REQUIRED_KEYS)] == REQUIRED_KEYS
         assert metrics["n_images"] == 3
-        for key in REQUIRED_KEYS[:-1]:
+        for key in REQUIRED_KEYS[1:-1]:
             if key != "NLL":
                 assert 0.0 <= metrics[key] <= 1.0, key
     rows = list(csv.DictReader((out / "results.csv").open()))
@@ -117,3 +126,4 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
         assert image is not None and image.shape[0] > 300 and image.shape[1] > 300, name
     report = (out / "results.md").read_text()
     assert "15 equal-width bins" in report and "reliability_all.png" in report
+    assert "Calibration, calibrated protocol" in report and "Saliency metrics, calibrated protocol" in report

@@ -89,7 +89,7 @@ def test_dataset_from_disk_matches_library(tmp_path: Path) -> None:
         cv2.imwrite(str(tmp_path / "gt" / f"{index:03d}.png"), gt)
     expected = _library(pairs)
     for workers in (1, 2):
-        got = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=workers)
+        got = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=workers, protocol="calibrated")
         assert got["n_images"] == len(pairs)
         for key in SOD_KEYS:
             assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), (key, workers)

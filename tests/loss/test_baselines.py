@@ -9,7 +9,7 @@ from loss import OBJECTIVES, Objective, build_objective, perturb_labels
 # Every constructor argument the training script may supply, for ASLP and the baselines.
 ALL_ARGS = dict(
     ls_epsilon=0.1, dl_alpha=0.3, slp_alpha=0.1, beta=2.0, focal_gamma=2.0, mbls_margin=10.0, mbls_lambda=0.1,
-    eta=0.002, lam=2000.0, start_epoch=0, aslp_mode="MC", num_images=8, device="cpu",
+    eta=0.002, lam=2000.0, start_epoch=0, aslp_mode="MC", num_images=8, device="cpu", perturb_noise=False,
 )
 
 # One image of two pixels: a confident correct foreground and a mildly correct background.
@@ -123,3 +123,16 @@ def test_gradients_are_finite_for_saturated_logits(name):
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
     assert logits.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["ASLP", "SLP"])
+def test_perturb_noise_reaches_the_perturbing_objectives(name):
+    overrides = {"slp_alpha": 1.0} if name == "SLP" else {}
+    quiet, noisy = build(name, **overrides), build(name, perturb_noise=True, **overrides)
+    if name == "ASLP":
+        for objective in (quiet, noisy):
+            objective.alpha.alpha.fill_(1.0)  # perturb every image
+    logits, labels = torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    # Every pixel's target is -1 without noise, so BCE = softplus(1) + 1; noise moves the target.
+    assert quiet(logits, labels, INDEX).item() == pytest.approx(softplus(1.0) + 1.0)
+    assert noisy(logits, labels, INDEX).item() != pytest.approx(softplus(1.0) + 1.0, abs=1e-6)

@@ -66,3 +66,25 @@ def test_sc_bce_is_label_smoothing_in_expectation():
     tolerance = 4 * per_image.std(0) / draws ** 0.5 + 1e-6
     assert torch.all((per_image.mean(0) - expected).abs() <= tolerance)
     assert sc_bce(logits, smoothed).item() == pytest.approx(expected.mean().item(), rel=1e-6)
+
+
+def test_noise_stays_within_its_bounds_and_only_on_perturbed_images():
+    gt = (soft_masks(400, 8) > 0.5).float()
+    alpha = torch.full((400,), 0.5)
+    beta = 2.0
+    clean = perturb_labels(gt, alpha, beta, torch.Generator().manual_seed(7))
+    noisy = perturb_labels(gt, alpha, beta, torch.Generator().manual_seed(7), noise=True)
+    perturbed = (clean != gt).flatten(1).all(1)
+    assert perturbed.any() and (~perturbed).any()
+    assert torch.equal(noisy[~perturbed], gt[~perturbed])  # unperturbed images get no noise
+    jitter = noisy[perturbed] - clean[perturbed]
+    assert jitter.abs().max() <= 0.25 + 1e-6
+    # A standard normal truncated to [-0.25, 0.25] is nearly flat there: std about 0.144, mean 0.
+    assert 0.13 < jitter.std().item() < 0.155 and abs(jitter.mean().item()) < 0.01
+    assert (jitter != 0).float().mean() > 0.99  # per pixel, not one value per image
+
+
+def test_noise_off_by_default():
+    gt, alpha = soft_masks(32), torch.full((32,), 0.5)
+    assert torch.equal(perturb_labels(gt, alpha, 2.0, torch.Generator().manual_seed(1)),
+                       perturb_labels(gt, alpha, 2.0, torch.Generator().manual_seed(1), noise=False))

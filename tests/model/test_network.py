@@ -79,17 +79,20 @@ def test_imagenet_weights_from_a_local_file_fill_the_renamed_stages(tmp_path):
     path = tmp_path / "resnet50.pth"
     torch.save(reference, path)
     network = build_model(feat_channel=16)
-    assert load_imagenet_backbone(network, path)
+    load_imagenet_backbone(network, path)
     assert torch.equal(network.resnet.layer3_1[2].conv2.weight, reference["layer3.2.conv2.weight"])
     assert torch.equal(network.resnet.layer4_1[0].downsample[1].running_var, reference["layer4.0.downsample.1.running_var"])
 
 
-def test_missing_imagenet_weights_warn_and_fall_back_to_random_init(tmp_path):
-    network = build_model(feat_channel=16)
-    before = network.resnet.conv1.weight.clone()
-    with pytest.warns(UserWarning, match="random initialisation"):
-        assert not load_imagenet_backbone(network, tmp_path / "absent.pth")
-    assert torch.equal(before, network.resnet.conv1.weight)
+@pytest.mark.parametrize("content", [None, b"not a checkpoint"])
+def test_unloadable_imagenet_weights_stop_and_name_both_fixes(tmp_path, content):
+    path = tmp_path / "resnet50.pth"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as error:
+        build_model(feat_channel=16, pretrained_backbone=path)
+    message = str(error.value)
+    assert str(path) in message and "--pretrained_backbone=PATH" in message and '--pretrained_backbone=""' in message
 
 
 def test_dilated_heads_start_from_small_gaussian_weights():
