@@ -44,11 +44,10 @@ float64 where theirs are float32: values agree to about 1e-6.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from evaluate.curves import average_precision, roc_auc
 
 N_THRESHOLDS = 255
 F_BETA2 = 0.3
@@ -207,63 +206,3 @@ def paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray)
         mae=mae,
         s_measure=s_measure(pred_u8, gt_u8, low, high),
     )
-
-
-def _zeros() -> np.ndarray:
-    return np.zeros(N_THRESHOLDS)
-
-
-@dataclass
-class PaperSODAccumulator:
-    """Per-image paper-protocol results of a set of images, mergeable across processes."""
-
-    f_curve_sum: np.ndarray = field(default_factory=_zeros)
-    e_curve_sum: np.ndarray = field(default_factory=_zeros)
-    precision_sum: np.ndarray = field(default_factory=_zeros)
-    recall_sum: np.ndarray = field(default_factory=_zeros)
-    fpr_sum: np.ndarray = field(default_factory=_zeros)
-    mae: list[float] = field(default_factory=list)
-    s_measure: list[float] = field(default_factory=list)
-
-    @property
-    def n_images(self) -> int:
-        """Number of images accumulated."""
-        return len(self.mae)
-
-    def add(self, stats: PaperImageStats) -> None:
-        """Record one image."""
-        self.f_curve_sum += stats.f_curve
-        self.e_curve_sum += stats.e_curve
-        self.precision_sum += stats.precision
-        self.recall_sum += stats.recall
-        self.fpr_sum += stats.fpr
-        self.mae.append(stats.mae)
-        self.s_measure.append(stats.s_measure)
-
-    def merge(self, other: PaperSODAccumulator) -> None:
-        """Append the images of ``other`` (which come after this accumulator's images)."""
-        self.f_curve_sum += other.f_curve_sum
-        self.e_curve_sum += other.e_curve_sum
-        self.precision_sum += other.precision_sum
-        self.recall_sum += other.recall_sum
-        self.fpr_sum += other.fpr_sum
-        self.mae += other.mae
-        self.s_measure += other.s_measure
-
-    def results(self) -> dict[str, float]:
-        """Dataset-level metrics as the authors' tool reports them (S is NaN if any image's is)."""
-        if self.n_images == 0:
-            raise ValueError("no image was accumulated")
-        f_curve = self.f_curve_sum / self.n_images
-        e_curve = self.e_curve_sum / self.n_images
-        recall = self.recall_sum / self.n_images
-        return {
-            "maxF": float(f_curve.max()),
-            "meanF": float(f_curve.mean()),
-            "MAE": float(np.mean(self.mae)),
-            "S": float(np.mean(self.s_measure)),
-            "maxE": float(e_curve.max()),
-            "meanE": float(e_curve.mean()),
-            "AP": average_precision(self.precision_sum / self.n_images, recall),
-            "AUC": roc_auc(recall, self.fpr_sum / self.n_images),
-        }

@@ -55,10 +55,11 @@ from evaluate.io import (
     mask_folder,
     pair_folders,
 )
-from evaluate.paper import PaperSODAccumulator, paper_image_stats
+from evaluate.curves import ImageAccumulator, curve_results
+from evaluate.paper import paper_image_stats
 from evaluate.plots import save_reliability_plots
 from evaluate.report import DatasetScore, format_tables, write_reports
-from evaluate.sod import SODAccumulator, sod_image_stats
+from evaluate.sod import sod_image_stats, sod_results
 
 PROTOCOLS = ("paper", "calibrated")
 ADAPTIVE_BINS = 15
@@ -93,12 +94,9 @@ class DatasetAccumulator:
     pred_max: int = 0
     gt_max: int = 0
     raw_max: int = 0
-    sod: SODAccumulator | PaperSODAccumulator = field(init=False)
+    sod: ImageAccumulator = field(default_factory=ImageAccumulator)
     note_counts: Counter[str] = field(default_factory=Counter)
     note_examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.sod = PaperSODAccumulator() if self.protocol == "paper" else SODAccumulator()
 
     def add(self, pair: MapPair, n_bins: int) -> None:
         """Read and score one pair."""
@@ -116,7 +114,7 @@ class DatasetAccumulator:
             else:
                 self.counts += calibration.raw_mask_counts(joint)
             self.sod.add(paper_image_stats(loaded.pred, loaded.gt, joint))
-            if math.isnan(self.sod.s_measure[-1]):
+            if math.isnan(self.sod.values["s_measure"][-1]):
                 self._note(_S_NAN_NOTE, [pair.name], 1)
             if loaded.prob is not None:
                 self.raw_counts += calibration.level_counts(loaded.prob, loaded.gt)
@@ -291,7 +289,7 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator,
     _check_levels(paired, accumulator)
     counts = accumulator.counts
     paper = accumulator.protocol == "paper"
-    sod: dict[str, float | None] = dict(accumulator.sod.results())
+    sod: dict[str, float | None] = curve_results(accumulator.sod) if paper else sod_results(accumulator.sod)
     if accumulator.n_empty_masks == accumulator.n_images:
         sod.update(dict.fromkeys(NEEDS_FOREGROUND))
     if paper and sod["S"] is not None and math.isnan(sod["S"]):

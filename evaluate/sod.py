@@ -19,14 +19,13 @@ compute, come from the same threshold counts: per image, precision
 ``tp / predicted`` (0 where nothing is predicted), recall = TPR ``tp / fg``
 (0 for an empty mask) and FPR ``fp / background`` (0 for a full mask) at the
 256 thresholds, averaged over images and summarised as in the authors' tool
-(:mod:`evaluate.curves`). Per-image results are kept in :class:`SODAccumulator`,
-which merges by concatenation (scalars) and addition (threshold curves), in
-image order, so that merged results equal a single pass.
+(:mod:`evaluate.curves`). Per-image results are kept in an
+:class:`evaluate.curves.ImageAccumulator` and summarised by :func:`sod_results`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -34,7 +33,7 @@ from py_sod_metrics import Smeasure, WeightedFmeasure
 from py_sod_metrics.utils import EPS, get_adaptive_threshold, prepare_data
 from scipy.ndimage import distance_transform_edt
 
-from evaluate.curves import average_precision, roc_auc
+from evaluate.curves import ImageAccumulator, curve_results
 
 F_BETA2 = 0.3
 WEIGHTED_F_BETA2 = 1.0
@@ -160,69 +159,7 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
     )
 
 
-@dataclass
-class SODAccumulator:
-    """Per-image SOD results of a set of images, mergeable across processes."""
-
-    f_curve_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
-    e_curve_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
-    precision_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
-    recall_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
-    fpr_sum: np.ndarray = field(default_factory=lambda: np.zeros(256))
-    adaptive_f: list[float] = field(default_factory=list)
-    adaptive_e: list[float] = field(default_factory=list)
-    weighted_f: list[float] = field(default_factory=list)
-    mae: list[float] = field(default_factory=list)
-    s_measure: list[float] = field(default_factory=list)
-
-    @property
-    def n_images(self) -> int:
-        """Number of images accumulated."""
-        return len(self.mae)
-
-    def add(self, stats: SODImageStats) -> None:
-        """Record one image."""
-        self.f_curve_sum += stats.f_curve
-        self.e_curve_sum += stats.e_curve
-        self.precision_sum += stats.precision
-        self.recall_sum += stats.recall
-        self.fpr_sum += stats.fpr
-        self.adaptive_f.append(stats.adaptive_f)
-        self.adaptive_e.append(stats.adaptive_e)
-        self.weighted_f.append(stats.weighted_f)
-        self.mae.append(stats.mae)
-        self.s_measure.append(stats.s_measure)
-
-    def merge(self, other: SODAccumulator) -> None:
-        """Append the images of ``other`` (which come after this accumulator's images)."""
-        self.f_curve_sum += other.f_curve_sum
-        self.e_curve_sum += other.e_curve_sum
-        self.precision_sum += other.precision_sum
-        self.recall_sum += other.recall_sum
-        self.fpr_sum += other.fpr_sum
-        self.adaptive_f += other.adaptive_f
-        self.adaptive_e += other.adaptive_e
-        self.weighted_f += other.weighted_f
-        self.mae += other.mae
-        self.s_measure += other.s_measure
-
-    def results(self) -> dict[str, float]:
-        """Dataset-level metrics, averaged over images as PySODMetrics does."""
-        if self.n_images == 0:
-            raise ValueError("no image was accumulated")
-        f_curve = self.f_curve_sum / self.n_images
-        e_curve = self.e_curve_sum / self.n_images
-        recall = self.recall_sum / self.n_images
-        return {
-            "maxF": float(f_curve.max()),
-            "meanF": float(f_curve.mean()),
-            "adpF": float(np.mean(self.adaptive_f)),
-            "wF": float(np.mean(self.weighted_f)),
-            "MAE": float(np.mean(self.mae)),
-            "S": float(np.mean(self.s_measure)),
-            "maxE": float(e_curve.max()),
-            "meanE": float(e_curve.mean()),
-            "adpE": float(np.mean(self.adaptive_e)),
-            "AP": average_precision(self.precision_sum / self.n_images, recall),
-            "AUC": roc_auc(recall, self.fpr_sum / self.n_images),
-        }
+def sod_results(accumulator: ImageAccumulator) -> dict[str, float]:
+    """Dataset-level metrics of ``sod_image_stats`` results, averaged over images as PySODMetrics does."""
+    return {**curve_results(accumulator), "adpF": accumulator.mean("adaptive_f"), "wF": accumulator.mean("weighted_f"),
+            "adpE": accumulator.mean("adaptive_e")}

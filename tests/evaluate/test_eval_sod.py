@@ -11,7 +11,8 @@ import py_sod_metrics
 import pytest
 
 from evaluate import score_dataset
-from evaluate.sod import SODAccumulator, sod_image_stats
+from evaluate.curves import ImageAccumulator
+from evaluate.sod import sod_image_stats, sod_results
 
 SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
 CASES = ("soft", "soft_small", "all_black", "all_white", "constant", "empty_mask", "full_mask", "mask_128", "tiny")
@@ -71,10 +72,10 @@ def _library(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
 @pytest.mark.parametrize("case", CASES)
 def test_single_image_matches_library(case: str) -> None:
     pair = _map_pair(case, np.random.default_rng(CASES.index(case)))
-    accumulator = SODAccumulator()
+    accumulator = ImageAccumulator()
     accumulator.add(sod_image_stats(*pair))
     expected = _library([pair])
-    got = accumulator.results()
+    got = sod_results(accumulator)
     for key in SOD_KEYS:
         assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), key
 
