@@ -1,7 +1,7 @@
 """The real-image calibration study: several methods, several seeds, on PASCAL-S.
 
     python benchmarks/real_study.py              # full study: 7 methods x 3 seeds, 384 px, 30 epochs (a GPU)
-    python benchmarks/real_study.py --reduced    # what fits 2 CPU cores: BCE and ASLP x 2 seeds, 96 px
+    python benchmarks/real_study.py --reduced    # what fits 2 CPU cores: BCE, ASLP and TS x 3 seeds, 96 px
 
 PASCAL-S is split once into 600 training, 100 validation and 150 test images (lists committed in
 `Dataset/PASCAL-S-study/`) and laid out as a data root (`data/pascal_s.py`); then `main_ASLP.py`
@@ -38,7 +38,7 @@ from evaluate.io import load_pair, pair_folders  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 FULL = dict(methods="BCE,LS,SLP,ASLP,Focal,MbLS,TS", seeds="1,2,3", size=384, epochs=30, feat_channel=256)
-REDUCED = dict(methods="BCE,ASLP", seeds="1,2", size=96, epochs=16, feat_channel=32)
+REDUCED = dict(methods="BCE,ASLP,TS", seeds="1,2,3", size=96, epochs=16, feat_channel=32)
 
 
 def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> list[str]:
