@@ -1,0 +1,45 @@
+"""Every number of both protocols stays what it was before the evaluator was restructured.
+
+`golden/golden_results.json` was recorded from a fixed set of maps (`golden/make_golden_maps.py`)
+before the protocol became one object; any later change of a value fails here. Deliberate
+changes of meaning are listed in CHANGED, each with its reason.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(GOLDEN))
+from make_golden_maps import write_golden_maps  # noqa: E402
+
+from evaluate import score_dataset  # noqa: E402
+
+RECORDED = json.loads((GOLDEN / "golden_results.json").read_text())
+# (case, key) -> value now expected, for deliberate changes of meaning.
+CHANGED: dict[tuple[str, str], object] = {}
+
+
+@pytest.fixture(scope="module")
+def maps(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("golden")
+    write_golden_maps(out)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(RECORDED))
+def test_scores_equal_the_recorded_ones(maps: Path, case: str) -> None:
+    protocol, name = case.split("/")
+    pred, prob, gt = ("pred", "prob", "gt") if name == "objects" else ("texture_pred", "texture_prob", "texture_gt")
+    kwargs = {"prob_dir": maps / prob} if protocol == "paper" else {}
+    scores = score_dataset(maps / (pred if protocol == "paper" else prob), maps / gt, workers=1, protocol=protocol,
+                           **kwargs)
+    for key, recorded in RECORDED[case].items():
+        expected = CHANGED.get((case, key), recorded)
+        if isinstance(expected, float):
+            assert scores[key] == pytest.approx(expected, rel=0, abs=1e-12), key
+        else:
+            assert scores[key] == expected, key
