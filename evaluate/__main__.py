@@ -1,19 +1,19 @@
-"""Command line: ``python -m evaluate``, scoring prediction folders against mask folders.
+"""Command line: scoring prediction folders against mask folders.
 
-One set: ``--pred=DIR --gt=DIR [--name=NAME] [--prob=DIR]``. Several sets laid
-out as ``<root>/<set>/``: ``--pred-root=DIR --gt-root=DIR --datasets=A,B,...
-[--prob-root=DIR]`` (masks of set A in ``<gt-root>/A/GT/`` if that folder
-exists, else ``<gt-root>/A/``). ``--protocol=paper`` (default) scores the maps
-as the authors' code does (their maps are stretched per image); ``--prob`` /
-``--prob-root`` then name the raw round(255 p) maps, whose calibrated-protocol
-ECE / OE / ACC are reported beside. ``--protocol=calibrated`` scores raw
-probability maps (see ``evaluate.runner``). Prints the tables and writes
-``results.md/.csv/.json`` and reliability diagrams into ``--out``, by default a
-folder beside the predictions named after them with ``_eval`` appended
-(``maps/ECSSD`` -> ``maps/ECSSD_eval``), so that the outputs never mix with the
-maps. Bad input (missing or empty folder, unreadable file, nothing to pair, an
-output folder that cannot be written) prints a message on stderr and exits
-with status 2 before any image is scored.
+Run as ``python -m evaluate`` from the repository root, or from anywhere as ``python PATH/TO/REPO/evaluate``
+(the package folder) or ``python PATH/TO/REPO/evaluate/__main__.py``. One set: ``--pred=DIR --gt=DIR
+[--name=NAME] [--probabilities=DIR]``. Several sets laid out as ``<root>/<set>/``: ``--pred-root=DIR
+--gt-root=DIR --datasets=A,B,... [--probabilities-root=DIR]`` (masks of set A in ``<gt-root>/A/GT/`` if that
+folder exists, else ``<gt-root>/A/``). ``--protocol`` picks what the numbers mean (:mod:`evaluate.protocol`);
+under a protocol whose test maps are not the probability maps themselves (paper: stretched maps),
+``--probabilities`` / ``--probabilities-root`` name the probability maps, whose calibration is reported beside.
+``--trust-map-levels`` scores maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255
+nearly everywhere) instead of refusing them as binary maps stored as 0/1. Prints the tables and writes
+``results.md/.csv/.json`` and reliability diagrams into ``--out``, by default a folder beside the predictions
+named after them with ``_eval`` appended (``maps/ECSSD`` -> ``maps/ECSSD_eval``), so that the outputs never mix
+with the maps. Bad input prints ``evaluate: error: ...`` on stderr and exits with status 2 before any image is
+scored; Ctrl-C prints one line and exits with status 130. The scoring libraries are imported only after the
+arguments are parsed, so ``--help`` and usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -22,10 +22,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from evaluate.io import EvaluationInputError, mask_folder
-from evaluate.runner import PROTOCOLS, run_evaluation
+if not __package__:
+    # Run as a file, Python put this folder, not the repository root, first on sys.path: `import evaluate` would
+    # fail, and this folder's modules would pass for top-level ones. Import the package from the root instead.
+    _PACKAGE_FOLDER = Path(__file__).resolve().parent
+    if sys.path and Path(sys.path[0] or ".").resolve() == _PACKAGE_FOLDER:
+        del sys.path[0]
+    sys.path.insert(0, str(_PACKAGE_FOLDER.parent))
+
+from evaluate.protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
 
 Jobs = list[tuple[str, Path, Path]]
+# The protocols whose test maps are not the probability maps, which therefore read those beside them.
+READING_PROBABILITY_MAPS = [name for name, protocol in PROTOCOLS.items() if protocol.writes_probability_maps]
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, as shells report it and as training exits
 
 
 def _positive_int(text: str) -> int:
@@ -42,17 +52,33 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pred", type=Path, help="folder of prediction maps (one set)")
     parser.add_argument("--gt", type=Path, help="folder of masks (one set)")
-    parser.add_argument("--prob", type=Path, help="folder of raw round(255 p) maps (one set, paper protocol)")
+    protocols = "/".join(READING_PROBABILITY_MAPS)
+    parser.add_argument(
+        "--probabilities",
+        type=Path,
+        help=f"folder of the probability maps round(255 p) of the --pred maps (one set; --protocol={protocols})",
+    )
     parser.add_argument("--name", help="name of the set in the report (default: the --pred folder name)")
     parser.add_argument("--pred-root", type=Path, help="folder holding one prediction folder per set")
     parser.add_argument("--gt-root", type=Path, help="folder holding one folder per set (masks in it or in its GT/)")
-    parser.add_argument("--prob-root", type=Path, help="folder holding one raw-map folder per set (paper protocol)")
+    parser.add_argument(
+        "--probabilities-root",
+        type=Path,
+        help=f"folder holding one probability-map folder per set (--protocol={protocols})",
+    )
     parser.add_argument("--datasets", help="comma-separated set names, with --pred-root/--gt-root")
     parser.add_argument(
         "--protocol",
-        choices=PROTOCOLS,
-        default="paper",
-        help="paper: as the authors' code (default); calibrated: raw probability maps, masks thresholded at 128",
+        choices=list(PROTOCOLS),
+        default=DEFAULT_PROTOCOL,
+        help="; ".join(f"{name}: {protocol.description}" for name, protocol in PROTOCOLS.items())
+        + f" (default {DEFAULT_PROTOCOL})",
+    )
+    parser.add_argument(
+        "--trust-map-levels",
+        action="store_true",
+        help="score maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255 nearly everywhere "
+        "writes such probability maps) instead of refusing them as binary maps stored as 0/1",
     )
     parser.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
     parser.add_argument("--bins", type=_positive_int, default=10, help="equal-width confidence bins (default 10)")
@@ -67,43 +93,76 @@ def _default_out(pred: Path) -> Path:
     return resolved.with_name(f"{resolved.name}_eval")
 
 
-def _jobs(
-    parser: argparse.ArgumentParser, args: argparse.Namespace
-) -> tuple[Jobs, dict[str, Path] | None, Path]:
-    single = args.pred is not None or args.gt is not None or args.prob is not None
-    multi = any(value is not None for value in (args.pred_root, args.gt_root, args.prob_root, args.datasets))
+def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
+    """Refuse options that do not go together; True for one set, False for several."""
+    single = any(value is not None for value in (args.pred, args.gt, args.probabilities))
+    multi = any(
+        value is not None for value in (args.pred_root, args.gt_root, args.probabilities_root, args.datasets)
+    )
     if single == multi:
         parser.error("give either --pred and --gt, or --pred-root, --gt-root and --datasets")
-    if (args.prob or args.prob_root) and args.protocol != "paper":
-        parser.error("--prob/--prob-root are read by the paper protocol only")
-    if single:
-        if args.pred is None or args.gt is None:
-            parser.error("--pred and --gt go together")
-        name = args.name or args.pred.resolve().name
-        probs = {name: args.prob} if args.prob is not None else None
-        return [(name, args.pred, args.gt)], probs, args.out or _default_out(args.pred)
-    if args.pred_root is None or args.gt_root is None or not args.datasets:
+    if (args.probabilities or args.probabilities_root) and not get_protocol(args.protocol).writes_probability_maps:
+        parser.error(
+            f"--probabilities/--probabilities-root go with --protocol={'/'.join(READING_PROBABILITY_MAPS)}; the "
+            f"{args.protocol} protocol scores the --pred maps as probability maps"
+        )
+    if single and (args.pred is None or args.gt is None):
+        parser.error("--pred and --gt go together")
+    if multi and (args.pred_root is None or args.gt_root is None or not args.datasets):
         parser.error("--pred-root, --gt-root and --datasets go together")
-    if args.name is not None:
+    if multi and args.name is not None:
         parser.error("--name is for one set; with --datasets the set names are used")
+    return single
+
+
+def _jobs(args: argparse.Namespace, single: bool) -> tuple[Jobs, dict[str, Path] | None, Path]:
+    from evaluate.io import mask_folder
+
+    if single:
+        name = args.name or args.pred.resolve().name
+        probabilities = {name: args.probabilities} if args.probabilities is not None else None
+        return [(name, args.pred, args.gt)], probabilities, args.out or _default_out(args.pred)
     names = [name.strip() for name in args.datasets.split(",") if name.strip()]
     jobs = [(name, args.pred_root / name, mask_folder(args.gt_root, name)) for name in names]
-    probs = {name: args.prob_root / name for name in names} if args.prob_root is not None else None
-    return jobs, probs, args.out or _default_out(args.pred_root)
+    probabilities = (
+        {name: args.probabilities_root / name for name in names} if args.probabilities_root is not None else None
+    )
+    return jobs, probabilities, args.out or _default_out(args.pred_root)
+
+
+def _score(args: argparse.Namespace, single: bool) -> int:
+    from data.files import DataError
+    from evaluate.runner import run_evaluation
+
+    jobs, probability_dirs, out_dir = _jobs(args, single)
+    try:
+        run_evaluation(
+            jobs,
+            out_dir,
+            protocol=get_protocol(args.protocol),
+            workers=args.workers,
+            n_bins=args.bins,
+            probability_dirs=probability_dirs,
+            trust_map_levels=args.trust_map_levels,
+        )
+    except DataError as error:
+        print(f"evaluate: error: {error}", file=sys.stderr)
+        return 2
+    print(f"\nResults written to {out_dir}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    jobs, probs, out_dir = _jobs(parser, args)
+    single = _check_combination(parser, args)
     try:
-        run_evaluation(jobs, out_dir, workers=args.workers, n_bins=args.bins, protocol=args.protocol, prob_dirs=probs)
-    except EvaluationInputError as error:
-        print(f"evaluate: error: {error}", file=sys.stderr)
-        return 2
-    print(f"\nResults written to {out_dir}")
-    return 0
+        # The scoring libraries are imported only now, so that --help and usage errors answer at once.
+        return _score(args, single)
+    except KeyboardInterrupt:
+        print("\nevaluate: interrupted (Ctrl-C) before the results were written", file=sys.stderr)
+        return INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from data import make_demo_dataset
+from data.demo import make_demo_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"

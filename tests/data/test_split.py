@@ -3,7 +3,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from data import load_or_make_split
+from data.split import load_or_make_split
 from data.split import split_list_names
 
 DATASET = Path(__file__).resolve().parents[2] / "Dataset"

@@ -1,17 +1,28 @@
-"""The ``python -m evaluate`` command line, run as a subprocess."""
+"""The ``python -m evaluate`` command line, run as a subprocess (and its Ctrl-C path in-process)."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
+
+import evaluate.runner
+from evaluate.__main__ import INTERRUPTED_STATUS, main
 
 REPO = Path(__file__).resolve().parents[2]
+# What --help must not load: the scoring libraries (and never torch).
+HEAVY_MODULES = ("numpy", "cv2", "scipy", "py_sod_metrics", "sklearn", "matplotlib", "torch")
+
+
+def _env_without_repo() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,9 +53,10 @@ def test_single_set(tmp_path: Path) -> None:
     assert "| ECSSD" in result.stdout and "ECE %" in result.stdout
     # Default output folder: beside the predictions, never inside them.
     out = tmp_path / "ECSSD" / "pred_eval"
-    for name in ("results.md", "results.csv", "results.json", "reliability_ECSSD.png", "reliability_all.png"):
+    for name in ("results.md", "results.csv", "results.json"):
         assert (out / name).is_file(), name
-        assert not (pred / name).exists(), name
+    assert list(out.glob("reliability_ECSSD*.png"))
+    assert sorted(path.name for path in pred.iterdir()) == ["0.png", "1.png", "2.png"]
     written = json.loads((out / "results.json").read_text())["ECSSD"]
     assert written["n_images"] == 3 and written["protocol"] == "paper"
 
@@ -95,19 +107,109 @@ def test_unwritable_output_exits_2_before_scoring(tmp_path: Path) -> None:
     for out in (blocker, blocker / "below"):
         result = _run(f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}", f"--out={out}")
         assert result.returncode == 2, result.stderr
-        assert f"evaluate: error: cannot write the results into {out}" in result.stderr
+        assert f"evaluate: error: cannot write to the output folder {out}" in result.stderr
         assert "Traceback" not in result.stderr and "| S" not in result.stdout
 
 
-def test_protocols_and_raw_maps(tmp_path: Path) -> None:
+def test_protocols_and_probability_maps(tmp_path: Path) -> None:
     _write(tmp_path / "S", n=2, seed=1)
     pred, gt = tmp_path / "S" / "pred", tmp_path / "S" / "GT"
     out = tmp_path / "out"
-    result = _run(f"--pred={pred}", f"--gt={gt}", f"--prob={pred}", f"--out={out}", "--workers=1")
+    result = _run(f"--pred={pred}", f"--gt={gt}", f"--probabilities={pred}", f"--out={out}", "--workers=1")
     assert result.returncode == 0, result.stderr
-    assert "Calibration, paper protocol" in result.stdout and "raw p: ECE %" in result.stdout
+    assert "Calibration, paper protocol" in result.stdout
     assert json.loads((out / "results.json").read_text())["pred"]["calibrated_ECE"] is not None
     result = _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--out={out}", "--workers=1")
     assert result.returncode == 0 and "Calibration, calibrated protocol" in result.stdout
     assert json.loads((out / "results.json").read_text())["pred"]["protocol"] == "calibrated"
-    assert _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--prob={pred}").returncode == 2
+    refused = _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--probabilities={pred}")
+    assert refused.returncode == 2 and "--probabilities/--probabilities-root go with --protocol=paper" in refused.stderr
+
+
+@pytest.mark.parametrize(("entry", "workers"), [("evaluate", 2), ("evaluate/__main__.py", 1)])
+def test_runs_from_any_working_directory(tmp_path: Path, entry: str, workers: int) -> None:
+    # `python REPO/evaluate` (the package folder) and `python REPO/evaluate/__main__.py`, from elsewhere and
+    # without the repository on PYTHONPATH; with two workers, whose processes must find the package too.
+    _write(tmp_path / "S", n=3, seed=2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(REPO / entry), "--pred=../S/pred", "--gt=../S/GT", "--out=out", f"--workers={workers}"],
+        cwd=elsewhere, env=_env_without_repo(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((elsewhere / "out" / "results.json").read_text())["pred"]["n_images"] == 3
+
+
+def test_help_loads_no_scoring_library() -> None:
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['evaluate', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('evaluate', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"loaded = [name for name in {HEAVY_MODULES!r} if name in sys.modules]\n"
+        "sys.exit(f'--help imported {loaded}' if loaded else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for option in ("--probabilities", "--probabilities-root", "--trust-map-levels", "paper", "calibrated"):
+        assert option in result.stdout, option
+
+
+def _binary_maps(folder: Path) -> None:
+    for path in (folder / "pred").iterdir():
+        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8))
+
+
+def test_maps_holding_only_0_and_1_stop_with_both_ways_on(tmp_path: Path) -> None:
+    _write(tmp_path / "S", n=2, seed=3)
+    _binary_maps(tmp_path / "S")
+    pred, gt = tmp_path / "S" / "pred", tmp_path / "S" / "GT"
+    refused = _run(f"--pred={pred}", f"--gt={gt}", f"--out={tmp_path / 'out'}", "--workers=1")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "hold only the levels 0 and 1" in refused.stderr and "multiply them by 255" in refused.stderr
+    assert "--trust-map-levels" in refused.stderr
+    trusted = _run(f"--pred={pred}", f"--gt={gt}", f"--out={tmp_path / 'out'}", "--workers=1", "--trust-map-levels")
+    assert trusted.returncode == 0, trusted.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["pred"]["n_images"] == 2
+
+
+def test_ctrl_c_anywhere_in_scoring_is_one_line_and_status_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path / "S", n=1, seed=0)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate.runner, "run_evaluation", interrupted)
+    status = main([f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}"])
+    assert status == INTERRUPTED_STATUS == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "evaluate: interrupted (Ctrl-C) before the results were written"
+    ]
+
+
+def test_ctrl_c_at_the_terminal_while_workers_score(tmp_path: Path) -> None:
+    # A terminal's Ctrl-C signals the whole process group: the command and its worker processes.
+    _write(tmp_path / "S", n=40, seed=4)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
+               f"--out={tmp_path / 'out'}", "--workers=2"]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    seen = b""
+    while b"%|" not in seen:  # the progress bar: scoring has started
+        chunk = os.read(process.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    os.killpg(process.pid, signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    stderr = (seen + rest).decode()
+    assert b"%|" in seen, f"no progress bar before the end: {stderr}"
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert stderr.rstrip().endswith("evaluate: interrupted (Ctrl-C) before the results were written")

@@ -1,16 +1,22 @@
-"""Bad and unusual input: missing folders, unreadable files, unpaired maps, conversions, resizing."""
+"""Bad and unusual input: missing folders, unreadable files, unpaired maps, lossy masks, photographs, conversions,
+resizing (and rotated maps)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from data.files import LOSSY_NOTE, DataError
 from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
-from evaluate.io import SIXTEEN_BIT_AS_8_BIT_NOTE, mask_folder, pair_folders, read_map
+from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, MapPair, load_pair, mask_folder, pair_folders
+from evaluate.protocol import get_protocol
 from evaluate.runner import run_evaluation
+
+PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 
 
 def _maps(rng: np.random.Generator, shape: tuple[int, int] = (40, 50)) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +43,7 @@ def test_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     pred_dir, _ = _folders(tmp_path)
     missing = tmp_path / "no_such_masks"
     with pytest.raises(EvaluationInputError, match="no_such_masks"):
-        score_dataset(pred_dir, missing, workers=1)
+        score_dataset(pred_dir, missing, workers=1, protocol=PAPER)
 
 
 def test_empty_folder_is_an_error_naming_it(tmp_path: Path) -> None:
@@ -46,13 +52,13 @@ def test_empty_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     empty.mkdir()
     (empty / "readme.txt").write_text("not a map")
     with pytest.raises(EvaluationInputError, match="empty_preds.*no .png"):
-        score_dataset(empty, gt_dir, workers=1)
+        score_dataset(empty, gt_dir, workers=1, protocol=PAPER)
 
 
 def test_file_instead_of_folder(tmp_path: Path) -> None:
     pred_dir, gt_dir = _folders(tmp_path)
     with pytest.raises(EvaluationInputError, match="not a folder"):
-        score_dataset(pred_dir / "im0.png", gt_dir, workers=1)
+        score_dataset(pred_dir / "im0.png", gt_dir, workers=1, protocol=PAPER)
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -60,14 +66,14 @@ def test_unreadable_file_is_an_error_naming_it(tmp_path: Path, workers: int) -> 
     pred_dir, gt_dir = _folders(tmp_path)
     (pred_dir / "im2.png").write_bytes(b"this is no png")
     with pytest.raises(EvaluationInputError, match="im2.png"):
-        score_dataset(pred_dir, gt_dir, workers=workers)
+        score_dataset(pred_dir, gt_dir, workers=workers, protocol=PAPER)
 
 
 def test_empty_file_is_an_error(tmp_path: Path) -> None:
     pred_dir, gt_dir = _folders(tmp_path)
     (gt_dir / "im1.png").write_bytes(b"")
     with pytest.raises(EvaluationInputError, match="im1.png"):
-        score_dataset(pred_dir, gt_dir, workers=1)
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
 
 
 def test_nothing_to_pair_is_an_error(tmp_path: Path) -> None:
@@ -75,14 +81,14 @@ def test_nothing_to_pair_is_an_error(tmp_path: Path) -> None:
     for path in gt_dir.iterdir():
         path.rename(path.with_name("other_" + path.name))
     with pytest.raises(EvaluationInputError, match="same file stem"):
-        score_dataset(pred_dir, gt_dir, workers=1)
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
 
 
 def test_two_maps_with_one_stem_is_an_error(tmp_path: Path) -> None:
     pred_dir, gt_dir = _folders(tmp_path)
     cv2.imwrite(str(pred_dir / "im0.bmp"), np.zeros((40, 50), np.uint8))
     with pytest.raises(EvaluationInputError, match="im0"):
-        score_dataset(pred_dir, gt_dir, workers=1)
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
 
 
 def test_unpaired_maps_are_counted_and_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +96,7 @@ def test_unpaired_maps_are_counted_and_listed(tmp_path: Path, capsys: pytest.Cap
     (pred_dir / "im0.png").rename(pred_dir / "extra_pred.png")
     (gt_dir / "im3.png").unlink()
     (gt_dir / "notes.txt").write_text("ignored")
-    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1)
+    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1, protocol=PAPER)
     metrics = results["A"]
     # im0 lost its prediction (renamed) and im3 its mask: im1, im2 remain.
     assert metrics["n_images"] == 2
@@ -114,8 +120,8 @@ def test_size_mismatch_resizes_prediction_bilinear(tmp_path: Path) -> None:
         cv2.imwrite(str(tmp_path / name / "x.png"), map_)
     (tmp_path / "gt").mkdir()
     cv2.imwrite(str(tmp_path / "gt" / "x.png"), gt)
-    mismatch = score_dataset(tmp_path / "mismatch", tmp_path / "gt", workers=1, protocol="calibrated")
-    resized = score_dataset(tmp_path / "resized", tmp_path / "gt", workers=1, protocol="calibrated")
+    mismatch = score_dataset(tmp_path / "mismatch", tmp_path / "gt", workers=1, protocol=CALIBRATED)
+    resized = score_dataset(tmp_path / "resized", tmp_path / "gt", workers=1, protocol=CALIBRATED)
     assert mismatch["n_resized"] == 1 and resized["n_resized"] == 0
     for key in ("ECE", "OE", "ACC", "maxF", "wF", "S", "MAE", "adpE"):
         assert mismatch[key] == resized[key], key
@@ -134,32 +140,20 @@ def test_colour_and_16_bit_maps_are_converted(tmp_path: Path) -> None:
     # Grey saved as 3-channel colour, and grey saved as 16 bits (v * 257 maps back to v exactly).
     cv2.imwrite(str(folders["converted"] / "a.png"), cv2.merge([pred, pred, pred]))
     cv2.imwrite(str(folders["converted"] / "b.png"), pred.astype(np.uint16) * 257)
-    grey = score_dataset(folders["grey"], folders["gt"], workers=1, protocol="calibrated")
-    converted = score_dataset(folders["converted"], folders["gt"], workers=1, protocol="calibrated")
+    grey = score_dataset(folders["grey"], folders["gt"], workers=1, protocol=CALIBRATED)
+    converted = score_dataset(folders["converted"], folders["gt"], workers=1, protocol=CALIBRATED)
     assert grey["n_converted"] == 0 and converted["n_converted"] == 2
     for key in ("ECE", "NLL", "maxF", "S", "wF"):
         assert converted[key] == grey[key], key
 
 
-def test_read_map_conversions(tmp_path: Path) -> None:
-    colour = np.zeros((4, 4, 3), np.uint8)
-    colour[..., 2] = 200  # red in OpenCV's BGR order
-    cv2.imwrite(str(tmp_path / "colour.png"), colour)
-    image, notes = read_map(tmp_path / "colour.png")
-    assert image.shape == (4, 4) and image.dtype == np.uint8
-    assert notes == ["colour converted to grey"]
-    assert int(image[0, 0]) == round(0.299 * 200)
-
-    deep = np.array([[0, 128, 257, 65535]], dtype=np.uint16)
-    cv2.imwrite(str(tmp_path / "deep.png"), deep)
-    image, notes = read_map(tmp_path / "deep.png")
-    assert image.tolist() == [[0, 0, 1, 255]] and notes == ["16-bit scaled to 8-bit (v * 255 / 65535)"]
-
-    rgba = np.full((3, 3, 4), 90, np.uint8)
-    cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
-    image, notes = read_map(tmp_path / "alpha.png")
-    assert image.tolist() == [[90] * 3] * 3
-    assert notes == ["alpha channel dropped", "grey stored as colour: one channel kept"]
+def test_a_photograph_given_as_maps_is_refused(tmp_path: Path) -> None:
+    pred_dir, gt_dir = _folders(tmp_path)
+    photo = np.zeros((40, 50, 3), np.uint8)
+    photo[..., 1] = 120  # green: channels differ, as in any photograph
+    cv2.imwrite(str(pred_dir / "im1.png"), photo)
+    with pytest.raises(EvaluationInputError, match=r"im1\.png is a colour image .* looks like a photograph"):
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
 
 
 def test_jpg_and_bmp_are_paired_by_stem(tmp_path: Path) -> None:
@@ -170,7 +164,47 @@ def test_jpg_and_bmp_are_paired_by_stem(tmp_path: Path) -> None:
     cv2.imwrite(str(gt_dir / "photo.bmp"), gt)
     paired = pair_folders(pred_dir, gt_dir)
     assert [pair.name for pair in paired.pairs] == ["im0", "im1", "im2", "photo"]
-    assert score_dataset(pred_dir, gt_dir, workers=1)["n_images"] == 4
+    # A JPEG prediction is scored, and its notes say it is lossy.
+    assert load_pair(paired.pairs[-1]).notes == [f"prediction: {LOSSY_NOTE}"]
+    assert score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)["n_images"] == 4
+
+
+def test_lossy_masks_are_refused_before_any_image_is_scored(tmp_path: Path) -> None:
+    _folders(tmp_path, n=3, set_name="A")
+    gt_dir = tmp_path / "gt" / "A"
+    for path in sorted(gt_dir.iterdir()):
+        cv2.imwrite(str(path.with_suffix(".jpg")), cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        path.unlink()
+    (tmp_path / "pred" / "A" / "im2.png").write_bytes(b"unreadable: would fail only once scoring starts")
+    with pytest.raises(EvaluationInputError) as caught:
+        evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1, protocol=PAPER)
+    message = str(caught.value)
+    assert str(gt_dir / "im0.jpg") in message and "im0.png" in message
+    assert "masks must be lossless" in message and "original PNG masks" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_scoring_errors_are_data_errors(tmp_path: Path) -> None:
+    # One error type for bad input whichever stage reads it: training and the CLI catch DataError.
+    assert issubclass(EvaluationInputError, DataError)
+    with pytest.raises(DataError, match="no_such_folder"):
+        pair_folders(tmp_path / "no_such_folder", tmp_path)
+
+
+@pytest.mark.parametrize(("pred_shape", "rotated"), [((50, 40), True), ((20, 25), False), ((40, 40), False)])
+def test_a_map_of_the_masks_size_transposed_is_noted_as_rotated(
+    tmp_path: Path, pred_shape: tuple[int, int], rotated: bool
+) -> None:
+    gt = np.zeros((40, 50), np.uint8)
+    gt[10:30, 10:40] = 255
+    cv2.imwrite(str(tmp_path / "gt.png"), gt)
+    cv2.imwrite(str(tmp_path / "pred.png"), np.full(pred_shape, 100, np.uint8))
+    cv2.imwrite(str(tmp_path / "probability.png"), np.full(pred_shape, 90, np.uint8))
+    loaded = load_pair(MapPair("x", tmp_path / "pred.png", tmp_path / "gt.png", tmp_path / "probability.png"))
+    assert loaded.pred.shape == loaded.probability.shape == (40, 50)
+    assert RESIZE_NOTE in loaded.notes and "probability map resized to mask size" in loaded.notes
+    assert (ROTATED_NOTE in loaded.notes) == rotated
+    assert any(note.startswith("probability map looks rotated") for note in loaded.notes) == rotated
 
 
 def test_mask_folder_prefers_gt_subfolder(tmp_path: Path) -> None:
@@ -184,22 +218,24 @@ def test_mask_folder_prefers_gt_subfolder(tmp_path: Path) -> None:
 def test_bad_worker_count(tmp_path: Path, workers: object) -> None:
     pred_dir, gt_dir = _folders(tmp_path)
     with pytest.raises(EvaluationInputError, match="workers"):
-        score_dataset(pred_dir, gt_dir, workers=workers)  # type: ignore[arg-type]
+        score_dataset(pred_dir, gt_dir, workers=workers, protocol=PAPER)  # type: ignore[arg-type]
 
 
 def test_every_folder_is_checked_before_scoring(tmp_path: Path) -> None:
     _folders(tmp_path, set_name="A")
     with pytest.raises(EvaluationInputError, match="typo"):
-        evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A", "typo"], tmp_path / "out", workers=1)
+        evaluate_datasets(
+            tmp_path / "pred", tmp_path / "gt", ["A", "typo"], tmp_path / "out", workers=1, protocol=PAPER
+        )
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("protocol", ["paper", "calibrated"])
-def test_masks_stored_as_0_1_are_refused_with_the_fix(tmp_path: Path, protocol: str) -> None:
+@pytest.mark.parametrize("protocol", [PAPER, CALIBRATED], ids=["paper", "calibrated"])
+def test_masks_stored_as_0_1_are_refused_with_the_fix(tmp_path: Path, protocol: object) -> None:
     pred_dir, gt_dir = _folders(tmp_path)
     for path in gt_dir.iterdir():
         cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8))
-    with pytest.raises(EvaluationInputError, match=r"masks in .*gt hold only the values 0 and 1.*multiply them by 255"):
+    with pytest.raises(EvaluationInputError, match=r"masks .*gt hold only the levels 0 and 1.*multiply them by 255"):
         score_dataset(pred_dir, gt_dir, workers=1, protocol=protocol)
 
 
@@ -207,31 +243,22 @@ def test_maps_stored_as_0_1_are_refused_unless_every_mask_is_empty(tmp_path: Pat
     pred_dir, gt_dir = _folders(tmp_path)
     for path in pred_dir.iterdir():
         cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8))
-    with pytest.raises(EvaluationInputError, match=r"maps in .*pred hold only the values 0 and 1.*multiply"):
-        score_dataset(pred_dir, gt_dir, workers=1)
+    refusal = r"maps .*pred hold only the levels 0 and 1.*multiply them by 255.*--trust-map-levels"
+    with pytest.raises(EvaluationInputError, match=refusal):
+        score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
     # On a set without objects, maps of 0 and 1 are what a confident model writes: scored, with a note.
     for path in gt_dir.iterdir():
         cv2.imwrite(str(path), np.zeros((40, 50), np.uint8))
     out = tmp_path / "out"
-    results = run_evaluation([("S", pred_dir, gt_dir)], out, workers=1, protocol="calibrated")
+    results = run_evaluation([("S", pred_dir, gt_dir)], out, workers=1, protocol=CALIBRATED)
     assert results["S"]["n_images"] == 4
-    assert "holds only the values 0 and 1" in (out / "results.md").read_text()
-
-
-def test_16_bit_maps_are_read_by_their_values(tmp_path: Path) -> None:
-    low = np.array([[0, 7, 128, 255]], dtype=np.uint16)
-    cv2.imwrite(str(tmp_path / "low.png"), low)
-    image, notes = read_map(tmp_path / "low.png")
-    assert image.tolist() == [[0, 7, 128, 255]] and notes == [SIXTEEN_BIT_AS_8_BIT_NOTE]
-    cv2.imwrite(str(tmp_path / "high.png"), np.array([[0, 256, 65535]], dtype=np.uint16))
-    image, notes = read_map(tmp_path / "high.png")
-    assert image.tolist() == [[0, 1, 255]] and "scaled" in notes[0]
+    assert "holds only the levels 0 and 1" in (out / "results.md").read_text()
 
 
 def test_subfolders_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _folders(tmp_path, set_name="A")
     (tmp_path / "pred" / "A" / "old_run").mkdir()
-    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1)
+    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], tmp_path / "out", workers=1, protocol=PAPER)
     assert results["A"]["n_ignored_folders"] == 1
     assert "1 subfolder(s) ignored" in capsys.readouterr().out
     assert "old_run" in (tmp_path / "out" / "results.md").read_text()
@@ -240,8 +267,8 @@ def test_subfolders_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_own_outputs_are_not_stray_predictions(tmp_path: Path) -> None:
     pred_dir, _ = _folders(tmp_path, set_name="A")
     for _ in range(2):  # the second run finds the first run's results.* and reliability_*.png
-        results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], pred_dir, workers=1)
-    assert (pred_dir / "reliability_A.png").is_file()
+        results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], pred_dir, workers=1, protocol=PAPER)
+    assert list(pred_dir.glob("reliability_A*.png"))
     assert results["A"]["n_pred_without_gt"] == 0 and results["A"]["n_ignored_files"] == 0
 
 
@@ -251,5 +278,5 @@ def test_output_folder_is_checked_before_scoring(tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     for out in (blocker, blocker / "below"):
-        with pytest.raises(EvaluationInputError, match=f"cannot write the results into {out}"):
-            evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], out, workers=1)
+        with pytest.raises(EvaluationInputError, match=re.escape(f"cannot write to the output folder {out}")):
+            evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], out, workers=1, protocol=PAPER)

@@ -1,0 +1,286 @@
+"""What a photograph, a mask and a map is on disk, and how each is read: one set of rules for training,
+testing and scoring.
+
+- A **photo** (a network input) is a ``.jpg``, ``.jpeg``, ``.png`` or ``.bmp`` file, read as RGB.
+- A **mask** must be lossless, ``.png`` or ``.bmp``: JPEG noise would turn background and edges into soft mask
+  levels. A mask stored only as ``.jpg``/``.jpeg`` is refused, naming the file and the fix.
+- A **map** (prediction or probability map) is best lossless; a ``.jpg``/``.jpeg`` map is read with a note that
+  it is lossy.
+
+Suffixes match in any letter case. Masks and maps are read as 8-bit grey by :func:`read_grey`, which says what it
+converted; a colour file whose channels differ is a photograph and is refused. Every problem is a
+:class:`DataError` naming the file or folder and the fix. This module must not import torch: the evaluator,
+which never loads the model, reads files through it too.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+SIXTEEN_BIT_AS_8_BIT_NOTE = "16-bit map whose values all lie in 0..255: values taken as 8-bit levels, not scaled"
+SIXTEEN_BIT_SCALED_NOTE = "16-bit scaled to 8-bit (v * 255 / 65535)"
+LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the file or folder and the fix."""
+
+    def __init__(self, message: str) -> None:
+        # Raised in a DataLoader worker, the error is rebuilt in the main process with the worker's
+        # whole traceback as its message; keep the original sentence, the traceback's last line.
+        if message.startswith(f"Caught {type(self).__name__} in DataLoader worker"):
+            message = message.rstrip().splitlines()[-1].split(": ", 1)[-1] + " (read in a DataLoader worker)"
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """The suffixes one kind of file may have, preferred first, and those refused with a reason."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    refused_suffixes: tuple[str, ...] = ()
+    refusal: str = ""
+    zero_one_fix: str = ""  # what to do when the files hold only the levels 0 and 1
+
+    def suffix_list(self) -> str:
+        return "/".join(self.suffixes)
+
+
+FILE_KINDS = {
+    kind.name: kind
+    for kind in (
+        FileKind("photo", (".jpg", ".jpeg", ".png", ".bmp")),
+        FileKind(
+            "mask",
+            (".png", ".bmp"),
+            refused_suffixes=LOSSY_SUFFIXES,
+            refusal="masks must be lossless; JPEG compression noise turns background and edges into soft mask "
+            "levels that the paper protocol counts as errors; use the set's original PNG masks",
+            zero_one_fix="they must mark the object with 255 (multiply them by 255)",
+        ),
+        FileKind(
+            "map",
+            (".png", ".bmp", *LOSSY_SUFFIXES),
+            zero_one_fix="binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); "
+            "probability maps of a model whose p <= 1/255 nearly everywhere can hold only these levels: score "
+            "them as they are with --trust-map-levels (trust_map_levels=True in Python)",
+        ),
+    )
+}
+
+
+def file_kind(name: str) -> FileKind:
+    """The rules of the kind ``name``: "photo", "mask" or "map"."""
+    if name not in FILE_KINDS:
+        raise ValueError(f"unknown kind of file {name!r}; choose one of {', '.join(FILE_KINDS)}")
+    return FILE_KINDS[name]
+
+
+def abbreviate(names: Sequence[str], shown: int = 5, total: int | None = None) -> str:
+    """The first ``shown`` names, and how many there are when that is more: "a, b, c, ... (12 in all)".
+
+    ``total``: the number in all, when ``names`` holds only the first of them."""
+    total = len(names) if total is None else total
+    listed = list(names[:shown])
+    return ", ".join(listed) + (f", ... ({total} in all)" if total > len(listed) else "")
+
+
+def require_folder(path: Path, role: str = "", hint: str = "") -> Path:
+    """``path``, if it is a folder; else a DataError naming it (``role``: e.g. "mask" in "mask folder")."""
+    described = f"{role} folder" if role else "folder"
+    hint = f" ({hint})" if hint else ""
+    if not path.exists():
+        raise DataError(f"{described} not found: {path}{hint}")
+    if not path.is_dir():
+        raise DataError(f"{described} {path} is not a folder{hint}")
+    return path
+
+
+def require_writable_folder(path: Path) -> None:
+    """Create ``path`` and prove a file can be written in it, before hours of work would fail on it."""
+    path = Path(path)
+    # os.path (unlike Path) answers False rather than raising for a folder it may not look into.
+    blocker = next((p for p in (path, *path.parents) if os.path.exists(p) and not os.path.isdir(p)), None)
+    if blocker is not None:
+        raise DataError(f"cannot write to the output folder {path}: {blocker} is a file; choose another folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as error:
+        raise DataError(
+            f"cannot write to the output folder {path} ({error.strerror or error}); choose another folder or make "
+            "it writable"
+        ) from error
+
+
+def check_levels(max_level: int, folder: Path, kind: str, count: int | None = None) -> None:
+    """Refuse masks or maps (``kind``) whose highest level, over the ``count`` files read, is 1: stored as 0/1.
+
+    Such files would silently train on or score near-empty objects. Call it only where a 0/1 set is surely an
+    error (maps: when some mask has an object and the maps are not trusted)."""
+    spec = file_kind(kind)
+    if max_level == 1:
+        which = f"{count} {spec.name}s read from" if count is not None else f"{spec.name}s in"
+        raise DataError(f"the {which} {folder} hold only the levels 0 and 1; {spec.zero_one_fix}")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The files of one kind in a folder by stem, and what else the folder holds (as path strings)."""
+
+    files: dict[str, Path]
+    ignored_files: list[str]
+    ignored_folders: list[str]
+
+
+def _lossy_mask_error(spec: FileKind, refused: Sequence[Path]) -> DataError:
+    first = refused[0]
+    twins = " or ".join(f"{first.stem}{suffix}" for suffix in spec.suffixes)
+    more = f"; {len(refused)} such files in {first.parent}: {abbreviate([p.name for p in refused])}"
+    return DataError(
+        f"{spec.name} {first} is a lossy file and no {twins} is beside it: {spec.refusal}"
+        + (more if len(refused) > 1 else "")
+    )
+
+
+def list_files(
+    folder: Path, kind: str, role: str = "", skip: Callable[[str], bool] | None = None
+) -> Listing:
+    """The files of ``kind`` in ``folder``, by stem; other files and subfolders are returned, never dropped.
+
+    ``role`` names the folder in messages (default: the kind); ``skip(file_name)`` True leaves a file out
+    unlisted (e.g. the evaluator's own outputs). Two files of one stem, a file of a refused suffix without an
+    accepted twin, or no file at all is a DataError."""
+    spec = file_kind(kind)
+    role = role or spec.name
+    require_folder(folder, role)
+    files: dict[str, Path] = {}
+    refused: dict[str, Path] = {}
+    ignored_files: list[str] = []
+    ignored_folders: list[str] = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir():
+            ignored_folders.append(str(path))
+        elif skip is not None and skip(path.name):
+            continue
+        elif path.is_file() and path.suffix.lower() in spec.suffixes:
+            if path.stem in files:
+                raise DataError(
+                    f"{role} folder {folder} holds two files with the stem {path.stem!r}: {files[path.stem].name} "
+                    f"and {path.name}; keep one"
+                )
+            files[path.stem] = path
+        elif path.is_file() and path.suffix.lower() in spec.refused_suffixes:
+            refused[path.stem] = path
+        else:
+            ignored_files.append(str(path))
+    without_twin = [path for stem, path in refused.items() if stem not in files]
+    if without_twin:
+        raise _lossy_mask_error(spec, without_twin)
+    ignored_files += [str(path) for stem, path in refused.items() if stem in files]
+    if not files:
+        raise DataError(f"{role} folder {folder} contains no {spec.suffix_list()} files")
+    return Listing(files, sorted(ignored_files), ignored_folders)
+
+
+def list_stems(folder: Path, kind: str) -> list[str]:
+    """Sorted stems of the files of ``kind`` in ``folder`` (see :func:`list_files`)."""
+    return sorted(list_files(folder, kind).files)
+
+
+def find_file(folder: Path, stem: str, kind: str) -> Path:
+    """The file of ``kind`` named ``stem`` in ``folder``, the first accepted suffix first (any letter case)."""
+    spec = file_kind(kind)
+    for suffix in spec.suffixes:
+        for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    # Only when the usual names are missing: mixed-case suffixes, and a refused file to name in the error.
+    require_folder(folder, spec.name)
+    present = sorted(p for p in folder.glob(f"{glob.escape(stem)}.*") if p.stem == stem and p.is_file())
+    accepted = [p for p in present if p.suffix.lower() in spec.suffixes]
+    if accepted:
+        return accepted[0]
+    refused = [p for p in present if p.suffix.lower() in spec.refused_suffixes]
+    if refused:
+        raise _lossy_mask_error(spec, refused)
+    raise DataError(
+        f"{spec.name} not found: {folder / stem}{spec.suffixes[0]} (looked for {stem} with the suffixes "
+        f"{', '.join(spec.suffixes)} in any letter case in {folder})"
+    )
+
+
+def find_mask(mask_dir: Path, stem: str) -> Path:
+    """The lossless mask of ``stem``; a lossy ``stem.jpg`` alone is refused, naming it and the fix."""
+    return find_file(mask_dir, stem, "mask")
+
+
+def find_photo(image_dir: Path, stem: str) -> Path:
+    """The photograph of ``stem`` (``.jpg`` preferred, as the training sets store them)."""
+    return find_file(image_dir, stem, "photo")
+
+
+def read_photo(path: Path) -> Image.Image:
+    """``path`` as an RGB image (grey, RGBA and palette files converted), as the network reads it."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError as error:
+        raise DataError(f"file not found: {path}") from error
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"cannot read image {path}: {error}") from error
+
+
+def read_grey(path: Path) -> tuple[np.ndarray, list[str]]:
+    """A mask or map as a 2-D uint8 array, and the notes on what was converted to get it.
+
+    An alpha channel is dropped; grey stored as colour (all channels equal) keeps one channel; a 16-bit file
+    keeps its values if they all lie in 0..255, else its values v become round(v * 255 / 65535); a JPEG file is
+    noted as lossy. A colour file whose channels differ is a photograph, not a map: refused."""
+    path = Path(path)
+    try:
+        buffer = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error}") from error
+    # imdecode (unlike imread) reports undecodable data the same way for every path.
+    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
+    if image is None:
+        raise DataError(f"cannot read {path}: not a decodable image")
+
+    notes: list[str] = []
+    if image.ndim == 3:
+        channels = image.shape[2]
+        if channels in (2, 4):
+            notes.append("alpha channel dropped")
+            image = image[:, :, : channels - 1]
+        if image.shape[2] == 1:
+            image = image[:, :, 0]
+        elif (image == image[:, :, :1]).all():
+            notes.append("grey stored as colour: one channel kept")
+            image = image[:, :, 0]
+        else:
+            raise DataError(
+                f"{path} is a colour image whose channels differ: it looks like a photograph, not a grey map or "
+                "mask; point at the folder of maps or masks, not at the folder of images"
+            )
+    if image.dtype == np.uint16 and image.max() <= 255:
+        notes.append(SIXTEEN_BIT_AS_8_BIT_NOTE)
+        image = image.astype(np.uint8)
+    elif image.dtype == np.uint16:
+        notes.append(SIXTEEN_BIT_SCALED_NOTE)
+        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise DataError(f"cannot read {path}: unsupported pixel type {image.dtype}; save it as 8-bit grey")
+    if path.suffix.lower() in LOSSY_SUFFIXES:
+        notes.append(LOSSY_NOTE)
+    return np.ascontiguousarray(image), notes
