@@ -1,19 +1,24 @@
 """The real-image calibration study: several methods, several seeds, on PASCAL-S.
 
-    python benchmarks/real_study.py              # full study: 7 methods x 3 seeds, 384 px, 30 epochs (a GPU)
-    python benchmarks/real_study.py --reduced    # what fits 2 CPU cores: BCE, ASLP and TS x 3 seeds, 96 px
+    python benchmarks/real_study.py             # full study: every method and post-hoc row x 3 seeds, 384 px (a GPU)
+    python benchmarks/real_study.py --reduced   # what fits 2 CPU cores: BCE, ASLP, TS, LTS, ASLP+TS, ASLP+LTS x 3 seeds
+    python benchmarks/real_study.py --reduced --source=PATH/TO/PASCAL-S   # PASCAL-S kept elsewhere
 
-PASCAL-S is split once into 600 training, 100 validation and 150 test images (lists committed in
-`Dataset/PASCAL-S-study/`) and laid out as a data root (`data/pascal_s.py`); then `main_ASLP.py`
-trains and scores each method once per seed (`--compare`, `--seeds`) and writes the mean ± std
-table, `comparison.md`, beside the runs, under the paper protocol with the raw-probability ECE / OE
-beside it. This script adds `reliability_study.png`: per method, accuracy against confidence of
-every seed's raw probabilities, pooled over the test images.
+The source folder (--source, default ../shared/data/PASCAL-S beside the repository) must hold
+PASCAL-S's Image/ (the 850 photographs) and GT/ (their binary masks, <stem>.png). It is split once
+into 600 training, 100 validation and 150 test images (lists committed in `Dataset/PASCAL-S-study/`)
+and laid out as a data root (`data/pascal_s.py`); then `main_ASLP.py` trains and scores each method
+once per seed (`--compare`, `--seeds`) and writes the mean ± std table (`comparison.md`, `.tex`) and
+the SOD curves beside the runs, under the paper protocol with the probability maps' ECE / OE beside
+it. Post-hoc rows (TS, LTS, ASLP+TS, ASLP+LTS) reuse a trained network: they need no training. This
+script adds `reliability_study.png`: per method, accuracy against confidence of every seed's
+probability maps, pooled over the test images.
 
 ImageNet weights cannot be had on the machines this was written on, so the backbone starts from
 random initialisation (`--pretrained_backbone=""`) with the demo's learning rate: not the paper's
 setting, and said so wherever the numbers are shown. A method whose final weights exist is not
-retrained, so an interrupted study continues where it stopped.
+retrained, so an interrupted study continues where it stopped. Arguments this script does not know
+go to main_ASLP.py (e.g. --device=cuda).
 """
 from __future__ import annotations
 
@@ -25,20 +30,38 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+import main_ASLP  # noqa: E402
+from configurator import ConfigError  # noqa: E402
 from data.pascal_s import SET_NAME, lay_out  # noqa: E402
-from evaluate.calibration import calibration_bins, level_counts  # noqa: E402
-from evaluate.io import load_pair, pair_folders  # noqa: E402
+from evaluate.calibration import calibration_bins  # noqa: E402
+from evaluate.io import EvaluationInputError, load_pair, pair_folders  # noqa: E402
+from evaluate.protocol import level_counts  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
-FULL = dict(methods="BCE,LS,SLP,ASLP,Focal,MbLS,TS", seeds="1,2,3", size=384, epochs=30, feat_channel=256)
-REDUCED = dict(methods="BCE,ASLP,TS", seeds="1,2,3", size=96, epochs=16, feat_channel=32)
+SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
+FULL = dict(methods="BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3",
+            size=384, epochs=30, feat_channel=256)
+REDUCED = dict(methods="BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3", size=96, epochs=16, feat_channel=32)
+PLOT = "reliability_study.png"
+
+
+class StudyError(RuntimeError):
+    """The study found nothing to show."""
+
+
+def source_problem(source: Path) -> str | None:
+    """Why `source` is not a PASCAL-S folder (naming what it must hold and --source), or None if it is."""
+    missing = [name for name in SOURCE_FOLDERS if not (source / name).is_dir()]
+    if not missing:
+        return None
+    needed = " and ".join(f"{name}/ ({what})" for name, what in SOURCE_FOLDERS.items())
+    return (f"PASCAL-S not found at {source} (no {' or '.join(m + '/' for m in missing)} there): the source folder "
+            f"must hold {needed}; set it with --source=PATH")
 
 
 def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> list[str]:
@@ -52,67 +75,122 @@ def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> lis
     ]
 
 
-def method_folder(method: str) -> str:
-    return "ASLP_MC" if method == "ASLP" else method
+def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int],
+                aslp_mode: str) -> dict[str, dict[int, Path]]:
+    """method -> seed -> the folder main_ASLP.py, run in `cwd`, writes that run into (a study always
+    compares, so with one seed experiments/<experiment>/<method>/, with several .../seed<s>/<method>/)."""
+    several = len(seeds) > 1
+    return {method: {seed: cwd / main_ASLP.experiment_dir(experiment, method, aslp_mode, comparing=True,
+                                                          seed=seed if several else None)
+                     for seed in seeds} for method in methods}
 
 
-def plot_study(run_dir: Path, methods: list[str], seeds: list[int], root: Path, out: Path, n_bins: int = 10) -> None:
-    """One panel per method: accuracy against confidence of each seed's raw probability maps."""
-    gt_dir = root / "Test" / SET_NAME / "GT"
-    figure, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.4), squeeze=False)
-    for axis, method in zip(axes[0], methods):
-        for seed in seeds:
-            maps = run_dir / f"seed{seed}" / method_folder(method) / "probabilities" / SET_NAME
-            if not maps.is_dir():
+def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, n_bins: int = 10) -> tuple[Figure, list[str]]:
+    """One panel per method: accuracy against confidence of each seed's probability maps
+    (probabilities/<set>/, written under the paper protocol). Also returns one line per run whose maps
+    were not found; its panel says so too."""
+    figure = Figure(figsize=(3.2 * len(folders), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(folders), squeeze=False)[0]
+    missing = []
+    for axis, (method, per_seed) in zip(axes, folders.items(), strict=True):
+        absent = []
+        for seed, folder in per_seed.items():
+            maps = folder / "probabilities" / SET_NAME
+            try:
+                if not maps.is_dir():
+                    raise EvaluationInputError(f"{maps} does not exist")
+                pairs = pair_folders(maps, gt_dir).pairs
+            except EvaluationInputError as error:
+                absent.append(seed)
+                missing.append(f"{method}, seed {seed}: no probability maps ({error})")
                 continue
-            counts = sum(level_counts(pair.pred, pair.gt) for pair in map(load_pair, pair_folders(maps, gt_dir).pairs))
+            counts = sum(level_counts(pair.pred, pair.gt) for pair in map(load_pair, pairs))
             stats = calibration_bins(counts, n_bins)
             filled = stats.count > 0
             axis.plot(stats.confidence[filled], stats.accuracy[filled], "o-", ms=3, label=f"seed {seed}")
         axis.plot([0.5, 1], [0.5, 1], "k--", lw=0.8, label="calibrated")
         axis.set(title=method, xlabel="confidence", xlim=(0.5, 1), ylim=(0.3, 1))
-    axes[0, 0].set_ylabel("accuracy")
-    axes[0, 0].legend(fontsize=7)
-    figure.suptitle(f"PASCAL-S test images, raw probabilities (random-init backbone, {len(seeds)} seeds)", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(out, dpi=120)
-    plt.close(figure)
+        if absent:
+            text = ("no probability maps found" if len(absent) == len(per_seed)
+                    else f"no probability maps for seed {', '.join(map(str, absent))}")
+            axis.text(0.5, 0.5, text, transform=axis.transAxes, ha="center", va="center", fontsize=8, color="red")
+        axis.legend(fontsize=7)
+    axes[0].set_ylabel("accuracy")
+    seeds = sorted({seed for per_seed in folders.values() for seed in per_seed})
+    figure.suptitle(f"{SET_NAME} test images, probability maps (random-init backbone, {len(seeds)} "
+                    f"seed{'s' if len(seeds) > 1 else ''})", fontsize=9)
+    return figure, missing
+
+
+def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: Path) -> list[Path]:
+    """Draw `PLOT` into `study_dir`, warn about each run without maps and return the study's outputs
+    that exist. Raises StudyError if no run has maps (then nothing is drawn)."""
+    figure, missing = reliability_figure(folders, gt_dir)
+    for line in missing:
+        print(f"warning: {line}", file=sys.stderr)
+    if len(missing) == sum(len(per_seed) for per_seed in folders.values()):
+        raise StudyError(f"no run of the study has probability maps under {study_dir} (looked in "
+                         f"{', '.join(str(f) for per_seed in folders.values() for f in per_seed.values())}); "
+                         "did main_ASLP.py run its test stage under the paper protocol?")
+    FigureCanvasAgg(figure)
+    figure.savefig(study_dir / PLOT, dpi=120)
+    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT)]
+    runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
+    return [path for path in outputs + runs if path.exists()]
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reduced", action="store_true", help="the CPU study: " + ", ".join(f"{k}={v}" for k, v in REDUCED.items()))
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the PASCAL-S folder (Image/, GT/)")
-    parser.add_argument("--experiment", default="real_study", help="runs go to experiments/<experiment>/seed<s>/<method>/")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reduced", action="store_true",
+                        help="the CPU study: " + ", ".join(f"{k}={v}" for k, v in REDUCED.items()))
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the PASCAL-S folder; it must hold "
+                        + " and ".join(f"{name}/ ({what})" for name, what in SOURCE_FOLDERS.items())
+                        + f" (default {DEFAULT_SOURCE})")
+    parser.add_argument("--experiment", default="real_study", help="runs go to experiments/<experiment>/<method>/ "
+                        "(one seed) or experiments/<experiment>/seed<s>/<method>/ (several)")
     parser.add_argument("--methods", help=f"default {FULL['methods']}")
     parser.add_argument("--seeds", help=f"default {FULL['seeds']}")
     parser.add_argument("--size", type=int, help=f"train and test resolution, default {FULL['size']}")
     parser.add_argument("--epochs", type=int, help=f"default {FULL['epochs']}")
     parser.add_argument("--feat-channel", type=int, help=f"decoder channels, default {FULL['feat_channel']}")
-    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (the demo's, for a random-init backbone)")
+    parser.add_argument("--lr", type=float, default=5e-4,
+                        help="Adam learning rate (the demo's, for a random-init backbone)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader processes")
     args, extra = parser.parse_known_args(argv)  # the rest goes to main_ASLP.py, e.g. --device=cuda
+    problem = source_problem(args.source)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     for key, value in (REDUCED if args.reduced else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if not (args.source / "Image").is_dir():
-        print(f"error: PASCAL-S not found at {args.source} (expected Image/ and GT/ there); pass --source=PATH",
-              file=sys.stderr)
-        return 2
 
-    root = lay_out(args.source, PROJECT / "experiments" / args.experiment / "data")
+    study_dir = PROJECT / main_ASLP.EXPERIMENTS / args.experiment
+    root = study_dir / "data"
     command = study_command(args, root.relative_to(PROJECT), extra)
-    print("Running:", shlex.join(command[1:]), f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
+    try:  # main_ASLP.py's own check of the command line, before the data is laid out
+        c = main_ASLP.configure(command[2:], announce=False)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    methods, seeds = main_ASLP.method_list(c), main_ASLP.parse_seeds(c.SEEDS, c.SEED)
+    if len(methods) == 1 and len(seeds) == 1:
+        print("error: a study compares runs: give two or more --methods or --seeds", file=sys.stderr)
+        return 2
+    lay_out(args.source, root)
+    print("Running:", shlex.join(command[1:]),
+          f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
     started = time.monotonic()
     status = subprocess.call(command, cwd=PROJECT)
     if status != 0:
         return status
-    run_dir = PROJECT / "experiments" / args.experiment
-    methods = [m for m in args.methods.split(",") if m]
-    seeds = [int(s) for s in args.seeds.split(",") if s]
-    plot_study(run_dir, methods, seeds, root, run_dir / "reliability_study.png")
-    print(f"\nStudy done in {(time.monotonic() - started) / 60:.1f} min: {run_dir / 'comparison.md'}, "
-          f"{run_dir / 'reliability_study.png'}, per-run reliability diagrams in {run_dir}/seed*/<method>/")
+    folders = run_folders(PROJECT, c.EXPERIMENT, methods, seeds, c.ASLP_MODE)
+    try:
+        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT")
+    except StudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"\nStudy done in {(time.monotonic() - started) / 60:.1f} min:\n  " + "\n  ".join(map(str, outputs)))
     return 0
 
 

@@ -1,11 +1,13 @@
 """The comparison table of several methods' results.json files, over one or several seeds.
 
 Rows are methods; columns are datasets x (ECE, OE, ACC, maxF, and under the paper protocol also the
-calibrated ECE / OE / ACC of the raw probabilities), then a mean over the in-distribution sets and one over
-the out-of-distribution sets (those whose masks are all empty; only for groups of two or more sets).
+calibrated ECE / OE / ACC of the probability maps), then a mean over the in-distribution sets and one
+over the out-of-distribution sets (those whose masks are all empty; only for groups of two or more sets).
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
-run-to-run spread, not evidence. The best mean of each column is in bold.
+run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
+second best underlined). Written as comparison.md/.csv/.json/.tex, and with the runs' curves.json
+contents the SOD curves of every method in curves/ (`evaluate.sod_plots`).
 """
 from __future__ import annotations
 
@@ -14,23 +16,28 @@ import json
 import math
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evaluate.sod_plots import CURVES_FOLDER, save_sod_curves
+
+if TYPE_CHECKING:
+    from evaluate.protocol import Protocol
 
 # (metric, header, lower is better, scale, format)
 COLUMNS = (("ECE", "ECE %", True, 100.0, "{:.2f}"), ("OE", "OE %", True, 100.0, "{:.2f}"),
            ("ACC", "ACC %", False, 100.0, "{:.2f}"), ("maxF", "maxF", False, 1.0, "{:.3f}"),
-           ("calibrated_ECE", "ECE % (raw p)", True, 100.0, "{:.2f}"),
-           ("calibrated_OE", "OE % (raw p)", True, 100.0, "{:.2f}"),
-           ("calibrated_ACC", "ACC % (raw p)", False, 100.0, "{:.2f}"))
+           ("calibrated_ECE", "ECE % (probability maps)", True, 100.0, "{:.2f}"),
+           ("calibrated_OE", "OE % (probability maps)", True, 100.0, "{:.2f}"),
+           ("calibrated_ACC", "ACC % (probability maps)", False, 100.0, "{:.2f}"))
 ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
-PROTOCOL_NOTES = {
-    "paper": "paper protocol: the authors' per-image stretched maps scored against raw mask values (soft mask "
-             "pixels count as wrong); 'raw p' columns: the raw probabilities under the calibrated protocol",
-    "calibrated": "calibrated protocol: raw probabilities round(255 p) scored against masks thresholded at 128",
-}
+# LaTeX's special characters, written so that they print as themselves.
+LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"$\sim$", "^": r"\textasciicircum{}", "±": r"$\pm$"}
 
 Runs = dict[str, dict[int, dict[str, dict]]]  # method -> seed -> dataset -> metrics (results.json)
+Curves = dict[str, dict[int, dict]]  # method -> seed -> curves.json content
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -77,17 +84,24 @@ def comparison_table(runs: Runs) -> dict[str, dict[str, dict[str, dict | None]]]
     return table
 
 
-def best_methods(table: dict[str, dict[str, dict]]) -> dict[tuple[str, str], set[str]]:
-    """(group, metric) -> the methods with the best mean (ties all marked)."""
-    best = {}
+def column_ranks(table: dict[str, dict[str, dict]]) -> dict[tuple[str, str], list[set[str]]]:
+    """(group, metric) -> the methods by mean, best first, as tiers of methods with equal means (a tie
+    shares its tier, and the next mean is the next tier: ranks do not depend on the methods' order)."""
+    ranks = {}
     groups = next(iter(table.values())).keys() if table else []
     for group in groups:
         for metric, _, lower, *_ in COLUMNS:
-            scored = {m: row[group][metric]["mean"] for m, row in table.items() if row[group][metric] is not None}
-            if scored:
-                target = (min if lower else max)(scored.values())
-                best[(group, metric)] = {m for m, v in scored.items() if math.isclose(v, target, rel_tol=1e-12)}
-    return best
+            scored = sorted(((row[group][metric]["mean"], m) for m, row in table.items()
+                             if row[group][metric] is not None), reverse=not lower)
+            tiers: list[tuple[float, set[str]]] = []
+            for value, method in scored:
+                if tiers and math.isclose(value, tiers[-1][0], rel_tol=1e-12):
+                    tiers[-1][1].add(method)
+                else:
+                    tiers.append((value, {method}))
+            if tiers:
+                ranks[(group, metric)] = [methods for _, methods in tiers]
+    return ranks
 
 
 def within_spread(table: dict[str, dict[str, dict]], reference: str = REFERENCE) -> set[tuple[str, str, str]]:
@@ -114,38 +128,88 @@ def _cell(summary: dict | None, scale: float, fmt: str) -> str:
     return f"{text} ± {fmt.format(summary['std'] * scale)}" if summary["n"] > 1 else text
 
 
-def write_comparison(runs: Runs, out_dir: Path, protocol: str) -> str:
-    """Write comparison.md/.csv/.json into `out_dir` and return the Markdown table.
+def latex_escape(text: str) -> str:
+    """`text` with LaTeX's special characters escaped (and ± as $\\pm$)."""
+    return "".join(LATEX_ESCAPES.get(character, character) for character in text)
 
-    `runs` maps method -> seed -> the run's results.json content; `protocol` names the protocol the
-    results were computed under, stated above the table. The CSV and JSON keep one row per method
-    and seed (fractions, unrounded), and the JSON also the summaries."""
+
+def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, tuple]],
+           notes: list[str]) -> str:
+    """The table as a booktabs LaTeX table: one header row of groups over one of metrics."""
+    spans: list[tuple[str, int]] = []  # (group, number of its columns), in order
+    for group, _ in present:
+        if spans and spans[-1][0] == group:
+            spans[-1] = (group, spans[-1][1] + 1)
+        else:
+            spans.append((group, 1))
+    group_row, rules, first = [""], [], 2
+    for group, width in spans:
+        group_row.append(rf"\multicolumn{{{width}}}{{c}}{{{latex_escape(group)}}}")
+        rules.append(rf"\cmidrule(lr){{{first}-{first + width - 1}}}")
+        first += width
+    lines = ["% The comparison table (evaluate/comparison.py); needs \\usepackage{booktabs}.",
+             r"\begin{table}", r"\centering", rf"\caption{{{latex_escape(' '.join(notes))}}}",
+             rf"\begin{{tabular}}{{l{'r' * len(present)}}}", r"\toprule",
+             " & ".join(group_row) + r" \\", " ".join(rules),
+             " & ".join(["Method"] + [latex_escape(column[1]) for _, column in present]) + r" \\", r"\midrule"]
+    for method, cells in rows.items():
+        texts = [latex_escape(method)]
+        for text, rank, spread in cells:
+            text = latex_escape(text)
+            text = rf"\textbf{{{text}}}" if rank == 0 else rf"\underline{{{text}}}" if rank == 1 else text
+            texts.append(text + (" " + latex_escape(WITHIN_SPREAD) if spread else ""))
+        lines.append(" & ".join(texts) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curves | None = None) -> str:
+    """Write comparison.md/.csv/.json/.tex into `out_dir` and return the Markdown table.
+
+    `runs` maps method -> seed -> the run's results.json content; `protocol` is the protocol the
+    results were computed under, described above the table. The CSV and JSON keep one row per method
+    and seed (fractions, unrounded), and the JSON also the summaries. `curves` maps method -> seed ->
+    the run's curves.json content: each method's precision-recall and F-measure curves, averaged over
+    its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
     table = comparison_table(runs)
-    best, marked = best_methods(table), within_spread(table)
+    ranks, marked = column_ranks(table), within_spread(table)
     groups = list(next(iter(table.values())).keys())
     present = [(g, c) for g in groups for c in COLUMNS if any(row[g][c[0]] is not None for row in table.values())]
+    rows = {}  # method -> (cell text, rank 0/1 for the best/second tier or None, within BCE's spread)
+    for method, row in table.items():
+        cells = []
+        for group, (metric, _, _, scale, fmt) in present:
+            tiers = ranks.get((group, metric), [])
+            rank = next((index for index, tier in enumerate(tiers[:2]) if method in tier), None)
+            cells.append((_cell(row[group][metric], scale, fmt), rank, (method, group, metric) in marked))
+        rows[method] = cells
     header = ["Method"] + [f"{g} {c[1]}" for g, c in present]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(present)) + "|"]
-    for method, row in table.items():
-        cells = [method]
-        for group, (metric, _, _, scale, fmt) in present:
-            text = _cell(row[group][metric], scale, fmt)
-            if method in best.get((group, metric), ()):
-                text = f"**{text}**"
-            cells.append(text + (f" {WITHIN_SPREAD}" if (method, group, metric) in marked else ""))
-        lines.append("| " + " | ".join(cells) + " |")
+    for method, cells in rows.items():
+        texts = [(f"**{text}**" if rank == 0 else text) + (f" {WITHIN_SPREAD}" if spread else "")
+                 for text, rank, spread in cells]
+        lines.append("| " + " | ".join([method] + texts) + " |")
     seeds = sorted({seed for per_seed in runs.values() for seed in per_seed})
     several = any(len(per_seed) > 1 for per_seed in runs.values())
-    notes = [f"Protocol: {PROTOCOL_NOTES.get(protocol, protocol)}.",
+    notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
              "Bold: best mean of the column (lowest ECE/OE, highest ACC/maxF)."]
-    if several and REFERENCE in table:
-        notes.append(f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
-                     f"intersect): the difference from {REFERENCE} is within the run-to-run spread.")
-    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+    spread_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
+                    f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
+                    ] if several and REFERENCE in table else []
     out_dir.mkdir(parents=True, exist_ok=True)
+    curve_notes = []
+    if curves:
+        save_sod_curves({method: list(curves[method].values()) for method in runs if curves.get(method)},
+                        out_dir / CURVES_FOLDER)
+        without = [method for method in runs if not curves.get(method)]
+        curve_notes.append(f"Precision-recall and F-measure curves: {out_dir / CURVES_FOLDER}"
+                           + (f" (no curves.json for {', '.join(without)})." if without else "."))
+    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + spread_notes + curve_notes) + "\n"
     (out_dir / "comparison.md").write_text(markdown)
+    underline_note = "Underlined: second best mean (tied means share a mark)."
+    (out_dir / "comparison.tex").write_text(_latex(rows, present, notes + [underline_note] + spread_notes))
 
     datasets, ood = _groups(runs)
     per_run = {method: {seed: run_row(result, datasets, ood) for seed, result in per_seed.items()}
@@ -155,10 +219,11 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: str) -> str:
         writer.writerow(["method", "seed", "protocol"] + [f"{g} {c[0]}" for g, c in present])
         for method, per_seed in per_run.items():
             for seed, row in per_seed.items():
-                writer.writerow([method, seed, protocol] + ["" if row[g][c[0]] is None else f"{row[g][c[0]]:.6g}"
-                                                            for g, c in present])
+                writer.writerow([method, seed, protocol.name] + ["" if row[g][c[0]] is None else f"{row[g][c[0]]:.6g}"
+                                                                 for g, c in present])
     (out_dir / "comparison.json").write_text(json.dumps(
-        {"protocol": protocol, "seeds": seeds, "summary": table,
-         "runs": [{"method": m, "seed": s, "metrics": row} for m, per_seed in per_run.items() for s, row in per_seed.items()]},
+        {"protocol": protocol.name, "seeds": seeds, "summary": table,
+         "runs": [{"method": m, "seed": s, "metrics": row}
+                  for m, per_seed in per_run.items() for s, row in per_seed.items()]},
         indent=1) + "\n")
     return markdown

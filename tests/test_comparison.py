@@ -1,8 +1,16 @@
 import json
+import re
+from types import SimpleNamespace
 
 import pytest
 
-from evaluate.comparison import best_methods, comparison_table, summarise, within_spread, write_comparison
+from evaluate.comparison import (
+    column_ranks, comparison_table, latex_escape, summarise, within_spread, write_comparison,
+)
+
+# Stand-ins for evaluate.protocol's objects: the table needs only a name and a one-line description.
+PAPER = SimpleNamespace(name="paper", description="stretched maps against mask levels")
+CALIBRATED = SimpleNamespace(name="calibrated", description="probability maps, masks at 128.")
 
 
 def metrics(ece, oe, acc, max_f):
@@ -35,19 +43,19 @@ def test_a_group_of_one_set_gets_no_mean_columns():
 
 
 def test_best_is_lowest_error_and_highest_accuracy_with_ties_shared():
-    best = best_methods(comparison_table(ONE_SEED))
+    best = {column: tiers[0] for column, tiers in column_ranks(comparison_table(ONE_SEED)).items()}
     assert best[("A", "ECE")] == {"ASLP"} and best[("A", "maxF")] == {"BCE"}
     assert best[("B", "ACC")] == {"BCE", "ASLP"}
     assert ("T", "maxF") not in best
 
 
 def test_markdown_marks_the_best_cells_drops_empty_columns_and_names_the_protocol(tmp_path):
-    markdown = write_comparison(ONE_SEED, tmp_path, "calibrated")
+    markdown = write_comparison(ONE_SEED, tmp_path, CALIBRATED)
     rows = {line.split(" | ")[0].strip("| "): line for line in markdown.splitlines() if line.startswith("| ")}
-    assert "T maxF" not in rows["Method"] and "raw p" not in rows["Method"]
+    assert "T maxF" not in rows["Method"] and "probability maps" not in rows["Method"]
     assert rows["ASLP"].startswith("| ASLP | **2.00** |") and "| **0.800** |" in rows["BCE"]
     assert "±" not in markdown  # one seed: plain values
-    assert "Protocol: calibrated protocol" in markdown
+    assert "Protocol: calibrated protocol: probability maps, masks at 128.\n" in markdown
     assert (tmp_path / "comparison.csv").read_text().splitlines()[0].startswith("method,seed,protocol,A ECE")
 
 
@@ -71,10 +79,11 @@ def test_several_seeds_give_mean_plus_minus_std_and_mark_overlaps_with_bce(tmp_p
     assert mean_of(table, "ASLP", "A", "ECE") == pytest.approx(0.04)
     assert table["ASLP"]["A"]["ECE"]["std"] == pytest.approx(0.01)
     assert within_spread(table) == {("ASLP", "A", "ACC"), ("ASLP", "A", "maxF")}
-    markdown = write_comparison(runs, tmp_path, "paper")
+    markdown = write_comparison(runs, tmp_path, PAPER)
     aslp = next(line for line in markdown.splitlines() if line.startswith("| ASLP"))
     assert "**4.00 ± 1.00**" in aslp and "**92.33 ± 0.76** ~" in aslp
-    assert "A ECE % (raw p)" in markdown and "Protocol: paper protocol" in markdown and "Seeds: 1, 2, 3" in markdown
+    assert "A ECE % (probability maps)" in markdown
+    assert "Protocol: paper protocol" in markdown and "Seeds: 1, 2, 3" in markdown
     rows = (tmp_path / "comparison.csv").read_text().splitlines()
     assert len(rows) == 1 + 6 and rows[1].startswith("BCE,1,paper,")
     saved = json.loads((tmp_path / "comparison.json").read_text())
@@ -86,3 +95,69 @@ def test_nothing_is_marked_with_a_single_seed_or_without_bce():
     runs = seeded_runs()
     assert within_spread(comparison_table({m: {1: r[1]} for m, r in runs.items()})) == set()
     assert within_spread(comparison_table({"ASLP": runs["ASLP"]})) == set()
+
+
+def three_methods():
+    """Set DTD_Texture_500 (no F-measure): ECE 5 / 3 / 4 % (lower is better), ACC 90 / 80 / 85 %;
+    the post-hoc ASLP+TS keeps ASLP's decisions, so their ACC ties."""
+    return {"BCE": {1: {"DTD_Texture_500": metrics(0.05, 0.02, 0.90, None)}},
+            "ASLP": {1: {"DTD_Texture_500": metrics(0.03, 0.01, 0.85, None)}},
+            "ASLP+TS": {1: {"DTD_Texture_500": metrics(0.04, 0.03, 0.85, None)}}}
+
+
+def tex_rows(tex: str) -> dict[str, list[str]]:
+    return {cells[0]: cells[1:] for line in tex.splitlines() if line.endswith(r"\\")
+            for cells in [[c.strip() for c in line.removesuffix(r"\\").split(" & ")]]}
+
+
+def test_ranks_are_tiers_of_equal_means_best_first():
+    ranks = column_ranks(comparison_table(three_methods()))
+    assert ranks[("DTD_Texture_500", "ECE")] == [{"ASLP"}, {"ASLP+TS"}, {"BCE"}]
+    assert ranks[("DTD_Texture_500", "ACC")] == [{"BCE"}, {"ASLP", "ASLP+TS"}]
+    assert ranks[("DTD_Texture_500", "OE")] == [{"ASLP"}, {"BCE"}, {"ASLP+TS"}]
+
+
+def test_latex_table_bolds_the_best_underlines_the_second_and_escapes(tmp_path):
+    write_comparison(three_methods(), tmp_path, PAPER)
+    tex = (tmp_path / "comparison.tex").read_text()
+    assert r"\usepackage{booktabs}" in tex and r"\toprule" in tex and r"\bottomrule" in tex
+    assert r"\multicolumn{3}{c}{DTD\_Texture\_500}" in tex and r"\cmidrule(lr){2-4}" in tex
+    rows = tex_rows(tex)
+    assert rows["Method"] == [r"ECE \%", r"OE \%", r"ACC \%"]
+    assert rows["BCE"] == ["5.00", r"\underline{2.00}", r"\textbf{90.00}"]
+    assert rows["ASLP"] == [r"\textbf{3.00}", r"\textbf{1.00}", r"\underline{85.00}"]
+    assert rows["ASLP+TS"] == [r"\underline{4.00}", "3.00", r"\underline{85.00}"]
+    # Every value of the Markdown table is in the LaTeX one.
+    markdown = (tmp_path / "comparison.md").read_text()
+    md_values = re.findall(r"\d+\.\d+", markdown.split("\n\n")[0])
+    assert md_values == re.findall(r"\d+\.\d+", "\n".join(" ".join(r) for r in rows.values()))
+    assert r"\caption{Protocol: paper protocol: stretched maps against mask levels." in tex
+
+
+def test_latex_cells_of_several_seeds_write_plus_minus_and_the_spread_mark(tmp_path):
+    write_comparison(seeded_runs(), tmp_path, PAPER)
+    rows = tex_rows((tmp_path / "comparison.tex").read_text())
+    assert rows["ASLP"][0] == r"\textbf{4.00 $\pm$ 1.00}"
+    assert rows["ASLP"][2] == r"\textbf{92.33 $\pm$ 0.76} $\sim$"
+    assert rows["BCE"][0] == r"\underline{11.00 $\pm$ 1.00}"
+    assert "±" not in (tmp_path / "comparison.tex").read_text()
+
+
+def test_latex_escape_keeps_special_characters_printable():
+    assert latex_escape("a_b 5% #1 & {x} ~ ^ $ \\ ±") == (
+        r"a\_b 5\% \#1 \& \{x\} $\sim$ \textasciicircum{} \$ \textbackslash{} $\pm$")
+
+
+def curves_of(offset):
+    return {"protocol": "paper", "sets": {"A": {"threshold": [0.0, 0.5, 1.0], "precision": [0.3, 0.6 + offset, 1.0],
+                                                "recall": [1.0, 0.5, 0.0], "f_measure": [0.4, 0.6, 0.0],
+                                                "fpr": [1.0, 0.2, 0.0]}}}
+
+
+def test_curves_are_drawn_beside_the_table_and_methods_without_them_are_named(tmp_path):
+    runs = seeded_runs()
+    markdown = write_comparison(runs, tmp_path, PAPER, curves={"BCE": {1: curves_of(0), 2: curves_of(0.1)}})
+    assert sorted(p.name for p in (tmp_path / "curves").iterdir()) == ["f_measure_A.png", "pr_A.png"]
+    assert f"curves: {tmp_path / 'curves'} (no curves.json for ASLP)." in markdown
+    write_comparison(runs, tmp_path / "none", PAPER)
+    assert not (tmp_path / "none" / "curves").exists()

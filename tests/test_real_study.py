@@ -1,0 +1,109 @@
+"""benchmarks/real_study.py without training: it finds the run folders main_ASLP.py writes, reports
+runs without probability maps instead of drawing empty panels, and checks its source folder first."""
+import cv2
+import numpy as np
+import pytest
+
+import main_ASLP
+from benchmarks import real_study
+from data.pascal_s import SET_NAME
+
+
+def write_maps(folder, levels=(200, 150)):
+    """One 8x8 map per level, named 0.png, 1.png, ..."""
+    folder.mkdir(parents=True)
+    for index, level in enumerate(levels):
+        cv2.imwrite(str(folder / f"{index}.png"), np.full((8, 8), level, np.uint8))
+
+
+@pytest.fixture
+def gt_dir(tmp_path):
+    """Masks whose top half is foreground: a map predicting foreground everywhere is right on half."""
+    folder = tmp_path / "GT"
+    folder.mkdir()
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:4] = 255
+    for index in range(2):
+        cv2.imwrite(str(folder / f"{index}.png"), mask)
+    return folder
+
+
+def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
+    study = tmp_path / "experiments" / "exp"
+    assert folders == {"BCE": {1: study / "BCE"}, "ASLP": {1: study / "ASLP_MC"}}
+    for per_seed in folders.values():
+        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    assert missing == []
+    for axis in figure.axes:
+        seed_line = axis.lines[0]
+        assert seed_line.get_label() == "seed 1"
+        assert np.allclose(seed_line.get_xdata(), [150 / 255, 200 / 255], atol=1e-6)  # confidence of each map
+        assert np.allclose(seed_line.get_ydata(), [0.5, 0.5])
+    outputs = real_study.report_study(study, folders, gt_dir)
+    assert outputs == [study / real_study.PLOT, study / "BCE", study / "ASLP_MC"]
+
+
+def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1, 2], "MC")
+    study = tmp_path / "experiments" / "exp"
+    assert folders["BCE"] == {1: study / "seed1" / "BCE", 2: study / "seed2" / "BCE"}
+    assert folders["ASLP"][2] == study / "seed2" / "ASLP_MC"
+    for per_seed in folders.values():
+        for folder in per_seed.values():
+            write_maps(folder / "probabilities" / SET_NAME)
+    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
+
+
+def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, gt_dir, capsys):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
+    for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
+        write_maps(folder / "probabilities" / SET_NAME)
+    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    panel_texts = [[text.get_text() for text in axis.texts] for axis in figure.axes]
+    assert panel_texts == [[], ["no probability maps for seed 2"], ["no probability maps found"]]
+    assert [line.split(":")[0] for line in missing] == ["ASLP, seed 2", "TS, seed 1", "TS, seed 2"]
+    assert f"{folders['TS'][1] / 'probabilities' / SET_NAME} does not exist" in missing[1]
+    study = tmp_path / "experiments" / "exp"
+    outputs = real_study.report_study(study, folders, gt_dir)
+    assert "warning: TS, seed 2: no probability maps" in capsys.readouterr().err
+    assert folders["TS"][1] not in outputs and folders["BCE"][1] in outputs  # only what exists is listed
+
+
+def test_no_maps_at_all_is_an_error_and_draws_nothing(tmp_path, gt_dir):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
+    study = tmp_path / "experiments" / "exp"
+    with pytest.raises(real_study.StudyError, match="no run of the study has probability maps"):
+        real_study.report_study(study, folders, gt_dir)
+    assert not (study / real_study.PLOT).exists()
+
+
+def test_a_missing_source_says_what_it_must_hold_and_names_the_option(tmp_path, capsys):
+    assert real_study.main(["--reduced", f"--source={tmp_path / 'nowhere'}"]) == 2
+    error = capsys.readouterr().err
+    assert f"PASCAL-S not found at {tmp_path / 'nowhere'}" in error and "set it with --source=PATH" in error
+    assert "Image/ (the 850 photographs) and GT/" in error
+    (tmp_path / "Image").mkdir()
+    assert real_study.main([f"--source={tmp_path}"]) == 2
+    assert "(no GT/ there)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        real_study.main(["--help"])
+    assert "--source=PATH" in capsys.readouterr().out
+
+
+def test_a_study_of_one_run_is_refused_before_the_data_is_laid_out(tmp_path, capsys):
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--methods=BCE", "--seeds=1", "--experiment=never_laid_out"]) == 2
+    assert "a study compares runs" in capsys.readouterr().err
+    assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
+
+
+def test_the_studies_run_the_post_hoc_rows_and_the_full_one_every_method():
+    assert real_study.REDUCED["methods"] == "BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS"
+    full = real_study.FULL["methods"].split(",")
+    assert set(main_ASLP.TRAINED_METHODS) | set(main_ASLP.POST_HOC) | {"ASLP+TS", "ASLP+LTS"} == set(full)
+    for study in (real_study.REDUCED, real_study.FULL):
+        main_ASLP.configure([f"--compare={study['methods']}"], announce=False)  # main_ASLP.py accepts them
