@@ -4,7 +4,7 @@ maps for the test sets, and score them (ECE, OE, accuracy, F-measure, ...).
     CUDA_VISIBLE_DEVICES=0 python main_ASLP.py            # the paper's full reproduction
     python main_ASLP.py --demo                            # the whole pipeline on synthetic data, CPU
     python main_ASLP.py --weights=Model_30_Gen.pth --stages=test,eval
-    python main_ASLP.py --compare=BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS
+    python main_ASLP.py --compare=BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS,LTS,ASLP+TS,ASLP+LTS
 
 Every constant below can be overridden on the command line: --epochs=2 --train_size=64.
 """
@@ -20,12 +20,13 @@ SEEDS = ""                      # e.g. "1,2,3": every method once per seed, comp
 DEVICE = "auto"                 # "auto" (CUDA if present, else CPU), "cuda", "cuda:1" or "cpu"
 # ---- data ---------------------------------------------------------------------------------------
 DATASET_ROOT = "Dataset"        # holds Train/DUTS-TR/{Image,GT}, Test/<set>/{Image,GT} and the split lists
+SPLIT_DIR = ""                  # folder of the split lists <TRAIN_SET>-Train/-Validation.txt; "" = DATASET_ROOT
 TRAIN_SET = "DUTS-TR"           # training set under DATASET_ROOT/Train/
 TEST_DATASETS = ("DUTS-TE", "DUT-OMRON", "PASCAL-S", "SOD", "HKU-IS", "ECSSD", "DTD_Texture_500")  # under Test/
 VALIDATION_SIZE = 1000          # DUTS-TR images held out when no split lists exist
 TRAIN_SIZE = 384                # training resolution (square)
 TEST_SIZE = 384                 # inference resolution (square); maps are resized back
-NUM_WORKERS = 8                 # DataLoader processes
+NUM_WORKERS = 8                 # DataLoader processes (never more than the cores there are)
 # ---- model --------------------------------------------------------------------------------------
 FEAT_CHANNEL = 256              # channels of the decoder
 PRETRAINED_BACKBONE = "imagenet"  # "imagenet" (torchvision IMAGENET1K_V1), a local .pth of those weights, or ""
@@ -36,7 +37,7 @@ BATCH_SIZE = 10                 # images per step
 DECAY_RATE = 0.95               # lr *= DECAY_RATE ** (epoch // DECAY_EPOCH) after every epoch (compounds)
 DECAY_EPOCH = 10                # see DECAY_RATE
 # ---- ASLP ---------------------------------------------------------------------------------------
-METHOD = "ASLP"                 # ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS, or TS (post-hoc, on BCE)
+METHOD = "ASLP"                 # ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS; TS, LTS (post-hoc, on BCE); X+TS, X+LTS
 ASLP_MODE = "MC"                # MC: entropy gain + accuracy penalty (the authors' only rule); CS: entropy gain, clamps only
 BETA = 2.0                      # perturbation strength: perturbed label = (1 - 2 BETA) y + BETA (ASLP, SLP)
 ETA = 0.002                     # step size of the alpha update
@@ -51,8 +52,10 @@ FOCAL_GAMMA = 3.0               # Focal: focusing exponent
 MBLS_MARGIN = 10.0              # MbLS: logits beyond +-margin are penalised
 MBLS_LAMBDA = 0.1               # MbLS: weight of that penalty
 TS_PIXELS_PER_IMAGE = 4096      # TS: validation pixels sampled per image to fit the temperature
+LTS_EPOCHS = 40                 # LTS: passes over the validation maps to fit the local temperature network
+LTS_LR = 0.01                   # LTS: Adam learning rate of that fit
 # ---- test and evaluation ------------------------------------------------------------------------
-PROTOCOL = "paper"              # "paper": the authors' maps, validation accuracy and metrics; "calibrated": raw p (README)
+PROTOCOL = "paper"              # "paper": the authors' maps, validation accuracy and metrics; "calibrated": probability maps
 TEST_BATCH_SIZE = 10            # images per inference batch
 N_BINS = 10                     # confidence bins of ECE / OE
 EVAL_WORKERS = 0                # evaluation processes (0: all cores)
@@ -71,16 +74,6 @@ DEMO_PRESET = dict(
     PRETRAINED_BACKBONE="", EPOCHS=20, LR=5e-4, BATCH_SIZE=10, DECAY_EPOCH=10, START_EPOCH=6, LOG_EVERY=5,
 )
 
-# The range of each numeric constant (a rule of configurator.RULES), checked with the command line.
-LIMITS = dict(
-    VALIDATION_SIZE="at least 1", TRAIN_SIZE="a positive multiple of 32", TEST_SIZE="a positive multiple of 32",
-    NUM_WORKERS="at least 0", FEAT_CHANNEL="at least 1", EPOCHS="at least 1", LR="positive", BATCH_SIZE="at least 1",
-    DECAY_RATE="positive", DECAY_EPOCH="at least 1", BETA="positive", ETA="at least 0", LAMBDA="at least 0",
-    START_EPOCH="at least 0", LS_EPSILON="between 0 and 1", DL_ALPHA="between 0 and 1", SLP_ALPHA="between 0 and 1",
-    FOCAL_GAMMA="at least 0", MBLS_MARGIN="at least 0", MBLS_LAMBDA="at least 0", TS_PIXELS_PER_IMAGE="at least 1",
-    TEST_BATCH_SIZE="at least 1", N_BINS="at least 1", EVAL_WORKERS="at least 0", LOG_EVERY="at least 1",
-)
-
 import shlex
 import sys
 import textwrap
@@ -88,10 +81,31 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from configurator import HELP_FLAGS, ConfigError, check_limits, constants_help, format_value, parse_overrides
+from evaluate.protocol import PROTOCOLS
+from settings import LIMITS
 
 STAGE_NAMES = ("train", "test", "eval")
-METHODS = ("BCE", "ASLP", "LS", "DisturbLabel", "SLP", "Focal", "Brier", "MbLS", "TS")  # loss.OBJECTIVES + TS (tested)
-PROTOCOLS = ("paper", "calibrated")
+TRAINED_METHODS = ("BCE", "ASLP", "LS", "DisturbLabel", "SLP", "Focal", "Brier", "MbLS")  # = loss.OBJECTIVES (tested)
+POST_HOC = ("TS", "LTS")  # calibrations fitted on the validation split on top of a trained network
+POST_HOC_BASE = "BCE"     # the network TS and LTS calibrate when named alone
+
+
+def network_method(method: str) -> str:
+    """The trained method whose network `method` uses: ASLP+TS -> ASLP, TS -> BCE, ASLP -> ASLP."""
+    base, _, calibration = method.rpartition("+")
+    if calibration in POST_HOC:
+        return base or POST_HOC_BASE
+    return method
+
+
+def post_hoc(method: str) -> str | None:
+    """The post-hoc calibration of `method` (TS, LTS), or None for a method trained as it is."""
+    calibration = method.rpartition("+")[2]
+    return calibration if calibration in POST_HOC else None
+
+
+def known_method(method: str) -> bool:
+    return network_method(method) in TRAINED_METHODS and (post_hoc(method) is not None or "+" not in method)
 
 
 def configure(argv: list[str], announce: bool = True) -> SimpleNamespace:
@@ -129,6 +143,17 @@ def parse_seeds(text: str, default: int) -> list[int]:
     return seeds or [default]
 
 
+def check_weights_file(weights: str) -> None:
+    path = Path(weights)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.pth"))
+        hint = f" it holds {', '.join(found[:5])}" + (" ..." if len(found) > 5 else "") if found else " it holds no .pth file"
+        raise ConfigError(f"--weights={weights} is a folder; pass the checkpoint file inside it (e.g. "
+                          f"{path / 'Model_30_Gen.pth'});{hint}")
+    if not path.is_file():
+        raise ConfigError(f"--weights: file not found: {weights}")
+
+
 def check_arguments(c: SimpleNamespace) -> None:
     """Refuse a command line that cannot work, before anything is imported, read or written."""
     check_limits(vars(c), LIMITS)
@@ -136,14 +161,20 @@ def check_arguments(c: SimpleNamespace) -> None:
     if set(stages) - set(STAGE_NAMES):
         raise ConfigError(f"--stages: unknown stage(s) {', '.join(sorted(set(stages) - set(STAGE_NAMES)))}; "
                           f"use {','.join(STAGE_NAMES)}")
-    if set(methods) - set(METHODS):
-        raise ConfigError(f"unknown method(s) {', '.join(sorted(set(methods) - set(METHODS)))}; "
-                          f"choose from {', '.join(METHODS)}")
+    unknown = [m for m in methods if not known_method(m)]
+    if unknown:
+        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(TRAINED_METHODS)}, the "
+                          f"post-hoc {' and '.join(POST_HOC)} (on {POST_HOC_BASE}), or METHOD+TS / METHOD+LTS")
+    if len(set(methods)) != len(methods):
+        raise ConfigError(f"--compare lists a method twice: {c.COMPARE}")
     parse_seeds(c.SEEDS, c.SEED)
     if c.PROTOCOL not in PROTOCOLS:
         raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {c.PROTOCOL!r}")
-    if c.WEIGHTS and not Path(c.WEIGHTS).is_file():
-        raise ConfigError(f"--weights: file not found: {c.WEIGHTS}")
+    if ("test" in stages or "eval" in stages) and not c.TEST_DATASETS:
+        raise ConfigError("--test_datasets is empty: name at least one set under DATASET_ROOT/Test/, or run "
+                          "--stages=train")
+    if c.WEIGHTS:
+        check_weights_file(c.WEIGHTS)
     if c.WEIGHTS and stages == ["train"]:
         raise ConfigError(f"--weights skips training, so --stages=train would do nothing; drop --weights={c.WEIGHTS} "
                           "to train, or test those weights with --stages=test,eval")
@@ -173,18 +204,26 @@ import json
 
 import torch
 
-from data import (
-    DataError, inference_loader, load_or_make_split, make_demo_dataset, pair_split, require_dir, training_loader,
-)
-from data.split import split_list_names
+from data.datasets import check_test_set, pair_split, require_dir
+from data.demo import make_demo_dataset
+from data.files import DataError, require_writable_folder
+from data.loaders import inference_loader, training_loader, usable_workers
+from data.split import load_or_make_split, split_list_names
 from distributed import DeviceError, barrier, setup, teardown
 from evaluate import EvaluationInputError, evaluate_datasets
 from evaluate.comparison import write_comparison
-from loss import build_objective, fit_temperature
+from evaluate.sod_plots import save_run_curves
+from evaluate.protocol import Protocol, get_protocol
+from loss import build_objective, fit_local_temperature, fit_temperature, inert_reason, training_note
 from model import CheckpointError, build_model, load_weights
-from predict import validation_pixels, write_predictions
+from predict import Inference, Temperature, validation_batch, validation_pixels, write_predictions
+from settings import (
+    ASLPSettings, BaselineSettings, DataSettings, EvaluationSettings, ModelSettings, OptimisationSettings,
+    PostHocSettings, SpeedSettings, from_constants,
+)
 from train import (
-    TrainingError, TrainingInterrupted, final_weights_name, previous_run, run_record, seed_everything, train,
+    TrainingError, TrainingInterrupted, TrainingRun, final_weights_name, previous_run, run_record, seed_everything,
+    train,
 )
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
@@ -193,35 +232,12 @@ EXPERIMENTS = Path("experiments")
 
 def experiment_dir(experiment: str, method: str, aslp_mode: str, comparing: bool, seed: int | None = None) -> Path:
     """experiments/<EXPERIMENT or method>/; when comparing, experiments/<EXPERIMENT or compare>/<method>/,
-    or .../seed<seed>/<method>/ when several seeds are run."""
-    auto = f"ASLP_{aslp_mode}" if method == "ASLP" else method
+    or .../seed<seed>/<method>/ when several seeds are run. ASLP is named with its mode (ASLP_MC,
+    ASLP_MC+TS)."""
+    auto = method.replace("ASLP", f"ASLP_{aslp_mode}", 1) if network_method(method) == "ASLP" else method
     if not comparing:
         return EXPERIMENTS / (experiment or auto)
     return EXPERIMENTS / (experiment or "compare") / ("" if seed is None else f"seed{seed}") / auto
-
-
-def check_inputs(root: Path, train_set: str, test_sets: list[str], stages: list[str], needs_train_set: bool) -> None:
-    """Fail at once, before any training, if a folder that a later stage needs is missing."""
-    if needs_train_set:
-        for sub in ("Image", "GT"):
-            require_dir(root / "Train" / train_set / sub, README_DATA)
-    for name in test_sets:
-        if "test" in stages:
-            require_dir(root / "Test" / name / "Image", README_DATA)
-        if "eval" in stages:
-            require_dir(root / "Test" / name / "GT", README_DATA)
-
-
-def prepare_output(out_dir: Path) -> None:
-    """Create `out_dir` and prove it writable now, rather than after hours of training."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write_test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise DataError(f"cannot write to the output folder {out_dir} ({error}); choose another --experiment "
-                        "or fix its permissions") from error
 
 
 def check_fresh_outputs(c: SimpleNamespace, out_dirs: list[Path], training: bool, comparing: bool) -> None:
@@ -240,9 +256,35 @@ def check_fresh_outputs(c: SimpleNamespace, out_dirs: list[Path], training: bool
                               f"continue that run with --resume, or delete {out_dir}")
 
 
+def check_networks(c: SimpleNamespace, methods: list[str], trained: list[str], folder_of) -> None:
+    """Every method tested needs a network: --weights, one trained by this run, or the final weights
+    of an earlier run of its network's method. Say which is missing before any work."""
+    if c.WEIGHTS or "test" not in stage_list(c):
+        return
+    for method in methods:
+        base = network_method(method)
+        if base in trained or (folder_of(base) / final_weights_name(c.EPOCHS)).is_file():
+            continue
+        what = f"{method} calibrates a {base} network" if base != method else f"{method} is not trained by this run"
+        raise ConfigError(f"{what}, and none exists in {folder_of(base)}: add {base} to --compare (it is "
+                          f"trained first), train it with --stages=train, or pass --weights=FILE")
+
+
+def check_perturbation(methods: list[str], aslp: ASLPSettings, baselines: BaselineSettings, epochs: int) -> None:
+    """A perturbation method whose perturbation never happens would train plain BCE and print a row
+    equal to BCE's: refuse it, saying why and how to fix it."""
+    for method in methods:
+        reason = inert_reason(method, aslp, baselines, epochs)
+        if reason:
+            raise ConfigError(f"{method} would train exactly as BCE: {reason}")
+        note = training_note(method, aslp, baselines, epochs)
+        if note:
+            print(f"Note on {method}: {note}")
+
+
 def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
     """Where the run's files are: the network, maps, results and plots in each output folder."""
-    kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("raw maps", "probabilities/*"),
+    kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("prob. maps", "probabilities/*"),
              ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"))
     lines = ["Outputs:"]
     for folder in [*out_dirs, *([table_dir] if table_dir else [])]:
@@ -254,125 +296,170 @@ def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
     return "\n".join(lines)
 
 
+def fit_post_hoc(
+    calibration: str, network: torch.nn.Module, val_pairs: list, inference: Inference, post: PostHocSettings,
+    seed: int, out_dir: Path, weights: Path,
+) -> Temperature:
+    """Fit TS or LTS on all validation images (not a DDP shard) with the network frozen; write what
+    was fitted into `out_dir` and return the temperature to divide the logits by."""
+    images, masks = [p for _, p, _ in val_pairs], [m for _, _, m in val_pairs]
+    loader = inference_loader(images, inference.size, inference.batch_size, inference.num_workers,
+                              inference.device.type == "cuda", masks)
+    if calibration == "TS":
+        logits, labels = validation_pixels(network, loader, inference, post.ts_pixels_per_image, seed)
+        fit = fit_temperature(logits, labels)
+        record = {"temperature": fit.temperature, "nll_before": fit.nll_before, "nll_after": fit.nll_after,
+                  "converged": fit.converged, "at_bound": fit.at_bound, "pixels": fit.pixels,
+                  "positive_fraction": fit.positive_fraction, "evaluations": fit.evaluations}
+
+        def result(logits: torch.Tensor, images: torch.Tensor) -> float:
+            return fit.temperature
+    else:
+        logits, images_at_size, labels = validation_batch(network, loader, inference)
+        fit = fit_local_temperature(logits, images_at_size, labels, epochs=post.lts_epochs, lr=post.lts_lr,
+                                    batch_size=inference.batch_size, seed=seed, device=inference.device)
+        torch.save(fit.module.state_dict(), out_dir / "local_temperature.pth")
+        record = {"nll_before": fit.nll_before, "nll_after": fit.nll_after, "converged": fit.converged,
+                  "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "held_out_images": fit.held_out_images,
+                  "temperature_range": list(fit.temperature_range)}
+        result = fit.module.to(inference.device)
+    print(f"{calibration} on {weights}: {fit.describe()}")
+    (out_dir / f"{calibration.lower()}_fit.json").write_text(
+        json.dumps({**record, "weights": str(weights), "description": fit.describe()}, indent=1) + "\n")
+    return result
+
+
 def main(argv: list[str]) -> int:
     c = configure(argv)
+    constants = vars(c)
+    data, model_settings = from_constants(DataSettings, constants), from_constants(ModelSettings, constants)
+    optimisation, aslp = from_constants(OptimisationSettings, constants), from_constants(ASLPSettings, constants)
+    baselines, post = from_constants(BaselineSettings, constants), from_constants(PostHocSettings, constants)
+    speed, evaluation = from_constants(SpeedSettings, constants), from_constants(EvaluationSettings, constants)
+    protocol: Protocol = get_protocol(evaluation.protocol)
     stages, methods, seeds = stage_list(c), method_list(c), parse_seeds(c.SEEDS, c.SEED)
     comparing = len(methods) > 1 or len(seeds) > 1
-    training = "train" in stages and not c.WEIGHTS and methods != ["TS"]
-    needs_validation = training or "TS" in methods
-    root, test_sets = Path(c.DATASET_ROOT), list(c.TEST_DATASETS)
+    several_seeds = len(seeds) > 1
+
+    def folder_of(method: str, seed: int = seeds[0]) -> Path:
+        return experiment_dir(c.EXPERIMENT, method, aslp.aslp_mode, comparing, seed if several_seeds else None)
+
+    # What this run trains: each listed method that is not post-hoc (post-hoc ones reuse a network).
+    trained = [m for m in methods if post_hoc(m) is None] if "train" in stages and not c.WEIGHTS else []
+    calibrated = [m for m in methods if post_hoc(m) is not None] if "test" in stages else []
+    needs_validation = bool(trained or calibrated)
+    check_perturbation(trained, aslp, baselines, optimisation.epochs)
+    check_networks(c, methods, trained, folder_of)
     if c.WEIGHTS:  # read it now, not at the test stage: a file that is no checkpoint of this network stops here
-        load_weights(build_model(c.FEAT_CHANNEL), c.WEIGHTS)
-    out_dirs = [experiment_dir(c.EXPERIMENT, method, c.ASLP_MODE, comparing, seed if len(seeds) > 1 else None)
-                for seed in seeds for method in methods]
-    check_fresh_outputs(c, out_dirs, training, comparing)
+        load_weights(build_model(model_settings.feat_channel), c.WEIGHTS)
+    out_dirs = [folder_of(method, seed) for seed in seeds for method in methods]
+    check_fresh_outputs(c, out_dirs, bool(trained), comparing)
     context = setup(c.DEVICE)
-    device, pin = context.device, context.device.type == "cuda"
+    device = context.device
+    workers = usable_workers(data.num_workers)
+    if workers < data.num_workers and context.is_main:
+        print(f"NUM_WORKERS={data.num_workers} but this machine has {workers} core(s): using {workers} DataLoader "
+              "process(es)")
+    inference = Inference(device, data.test_size, data.test_batch_size, workers, speed.amp)
+    root = Path(data.dataset_root)
     if c.DEMO and context.is_main:
         make_demo_dataset(root, seed=c.SEED)
     barrier()
-    check_inputs(root, c.TRAIN_SET, test_sets, stages, needs_validation)
+
+    # ---- check every input and output before epoch 1 -----------------------------------------
+    image_dir, mask_dir = root / "Train" / data.train_set / "Image", root / "Train" / data.train_set / "GT"
+    if needs_validation:
+        for folder in (image_dir, mask_dir):
+            require_dir(folder, README_DATA)
+    if context.is_main:
+        for name in data.test_datasets if {"test", "eval"} & set(stages) else ():
+            check_test_set(root / "Test" / name, needs_images="test" in stages, needs_masks="eval" in stages,
+                           hint=README_DATA)
+        for out_dir in out_dirs:
+            require_writable_folder(out_dir)
     seed_everything(c.SEED + context.rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
     # ---- data: the train/validation split of TRAIN_SET ------------------------------------------
     if needs_validation:
-        image_dir, mask_dir = root / "Train" / c.TRAIN_SET / "Image", root / "Train" / c.TRAIN_SET / "GT"
+        list_dir = Path(data.split_dir or data.dataset_root)
         if context.is_main:  # the first call may write the split lists; the other processes then read them
-            load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED, c.TRAIN_SET)
+            load_or_make_split(list_dir, image_dir, data.validation_size, c.SEED, data.train_set)
         barrier()
-        train_stems, val_stems = load_or_make_split(root, image_dir, c.VALIDATION_SIZE, c.SEED, c.TRAIN_SET)
+        train_stems, val_stems = load_or_make_split(list_dir, image_dir, data.validation_size, c.SEED,
+                                                    data.train_set, report=False)
         train_pairs, val_pairs = pair_split(image_dir, mask_dir, train_stems, val_stems, report=context.is_main,
-                                            lists=tuple(root / name for name in split_list_names(c.TRAIN_SET)))
-        val_loader = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE, c.NUM_WORKERS,
-                                      pin, [m for _, _, m in val_pairs], context.rank, context.world_size)
+                                            lists=tuple(list_dir / name for name in split_list_names(data.train_set)))
+        val_loader = inference_loader([p for _, p, _ in val_pairs], data.test_size, data.test_batch_size, workers,
+                                      device.type == "cuda", [m for _, _, m in val_pairs], context.rank,
+                                      context.world_size)
 
     runs: dict[str, dict[int, dict]] = {}  # method -> seed -> results, for the comparison table
+    curves: dict[str, dict[int, dict]] = {}
     for seed in seeds:
-        for method in methods:
-            seed_folder = seed if len(seeds) > 1 else None
-            out_dir = experiment_dir(c.EXPERIMENT, method, c.ASLP_MODE, comparing, seed_folder)
-            if context.is_main:
-                prepare_output(out_dir)
-            weights = Path(c.WEIGHTS) if c.WEIGHTS else out_dir / final_weights_name(c.EPOCHS)
-            if method == "TS" and not c.WEIGHTS:  # temperature scaling sits on top of the BCE baseline
-                bce_dir = experiment_dir(c.EXPERIMENT, "BCE", c.ASLP_MODE, comparing, seed_folder)
-                weights = bce_dir / final_weights_name(c.EPOCHS)
+        # Networks first: a post-hoc method needs its network trained before it is fitted.
+        for method in sorted(methods, key=lambda m: post_hoc(m) is not None):
+            out_dir = folder_of(method, seed)
+            weights = Path(c.WEIGHTS) if c.WEIGHTS else folder_of(network_method(method), seed) / final_weights_name(
+                optimisation.epochs)
 
             # ---- train --------------------------------------------------------------------------
-            if training and method != "TS" and comparing and weights.is_file() and not c.RESUME:
+            if method in trained and comparing and weights.is_file() and not c.RESUME:
                 if context.is_main:
                     print(f"{method}: {weights} exists, so {method} is not retrained (this continues the "
                           f"comparison; delete {out_dir} to retrain it)")
-            elif training and method != "TS":
+            elif method in trained:
                 seed_everything(seed + context.rank)
-                network = build_model(c.FEAT_CHANNEL, c.PRETRAINED_BACKBONE, device)
-                train_loader = training_loader(train_pairs, c.TRAIN_SIZE, c.BATCH_SIZE, c.NUM_WORKERS, pin, seed,
-                                               context.rank, context.world_size)
+                network = build_model(model_settings.feat_channel, model_settings.pretrained_backbone, device)
+                train_loader = training_loader(train_pairs, data.train_size, optimisation.batch_size, workers,
+                                               device.type == "cuda", seed, context.rank, context.world_size)
                 generator = torch.Generator(device).manual_seed(seed + context.rank)
-                objective = build_objective(
-                    method, num_images=len(train_pairs), beta=c.BETA, eta=c.ETA, lam=c.LAMBDA,
-                    start_epoch=c.START_EPOCH, aslp_mode=c.ASLP_MODE, generator=generator, device=device,
-                    perturb_noise=c.PERTURB_NOISE, ls_epsilon=c.LS_EPSILON, dl_alpha=c.DL_ALPHA,
-                    slp_alpha=c.SLP_ALPHA, focal_gamma=c.FOCAL_GAMMA, mbls_margin=c.MBLS_MARGIN,
-                    mbls_lambda=c.MBLS_LAMBDA,
-                )
+                objective = build_objective(method, aslp, baselines, num_images=len(train_pairs),
+                                            generator=generator, device=device)
                 if context.is_main:
                     print(f"Training {method} (seed {seed}) on {len(train_pairs)} images ({len(val_pairs)} for "
-                          f"validation), {c.EPOCHS} epochs at {c.TRAIN_SIZE}px on {context.world_size} x "
-                          f"{device.type}: batch {c.BATCH_SIZE} per process, {c.BATCH_SIZE * context.world_size} "
-                          f"effective -> {out_dir}")
-                weights = train(
-                    network, objective, train_loader, val_loader, names=[stem for stem, _, _ in train_pairs],
-                    out_dir=out_dir, device=device, epochs=c.EPOCHS, lr=c.LR, decay_rate=c.DECAY_RATE,
-                    decay_epoch=c.DECAY_EPOCH, seed=seed, generator=generator, resume=c.RESUME, amp=c.AMP,
-                    channels_last=c.CHANNELS_LAST, log_every=c.LOG_EVERY, protocol=c.PROTOCOL,
-                    run=run_record({**vars(c), "SEED": seed}, method),
-                )
+                          f"validation), {optimisation.epochs} epochs at {data.train_size}px on "
+                          f"{context.world_size} x {device.type}: batch {optimisation.batch_size} per process, "
+                          f"{optimisation.batch_size * context.world_size} effective -> {out_dir}")
+                run = TrainingRun(out_dir, inference, seed, generator, run_record({**constants, "SEED": seed}, method),
+                                  [stem for stem, _, _ in train_pairs], c.RESUME)
+                weights = train(network, objective, train_loader, val_loader, run, optimisation, speed, protocol)
                 if context.is_main:
                     print(f"Saved {weights}")
             if not context.is_main:
                 continue
 
-            # ---- test: maps (TS first fits its temperature on the validation split) ----------------
-            # Paper protocol: the authors' stretched maps in predictions/, and the raw round(255 p)
-            # in probabilities/ from the same forward pass; calibrated: round(255 p) in predictions/.
-            paper = c.PROTOCOL == "paper"
+            # ---- test: maps (a post-hoc method first fits its calibration on the validation split) ---
             if "test" in stages:
-                network = load_weights(build_model(c.FEAT_CHANNEL, device=device), weights)
-                temperature = 1.0
-                if method == "TS":
-                    all_val = inference_loader([p for _, p, _ in val_pairs], c.TEST_SIZE, c.TEST_BATCH_SIZE,
-                                               c.NUM_WORKERS, pin, [m for _, _, m in val_pairs])  # all, not a shard
-                    logits, labels = validation_pixels(network, all_val, device, c.TS_PIXELS_PER_IMAGE, seed, c.AMP)
-                    temperature = fit_temperature(logits, labels)
-                    (out_dir / "temperature.json").write_text(json.dumps({"temperature": temperature,
-                                                                          "weights": str(weights)}) + "\n")
-                    print(f"TS: temperature {temperature:.4f} fitted on {labels.numel()} validation pixels of {weights}")
-                for name in test_sets:
-                    count = write_predictions(
-                        network, root / "Test" / name / "Image", out_dir / "predictions" / name, size=c.TEST_SIZE,
-                        device=device, batch_size=c.TEST_BATCH_SIZE, num_workers=c.NUM_WORKERS, stretched=paper,
-                        probability_dir=out_dir / "probabilities" / name if paper else None, amp=c.AMP,
-                        temperature=temperature, desc=f"Testing {name}",
-                    )
-                    print(f"Wrote {count} maps to {out_dir / 'predictions' / name}"
-                          + (f" (stretched) and {out_dir / 'probabilities' / name} (raw)" if paper else ""))
+                network = load_weights(build_model(model_settings.feat_channel, device=device), weights)
+                calibration = post_hoc(method)
+                temperature = None if calibration is None else fit_post_hoc(
+                    calibration, network, val_pairs, inference, post, seed, out_dir, weights)
+                for name in data.test_datasets:
+                    count = write_predictions(network, root / "Test" / name / "Image", out_dir, name, protocol,
+                                              inference, temperature)
+                    print(f"Wrote {count} maps of {name} to {out_dir}")
 
             # ---- evaluate: calibration and SOD metrics from the maps on disk ---------------------
             if "eval" in stages:
-                print(f"Evaluating {method} ({out_dir}, {c.PROTOCOL} protocol)")
+                print(f"Evaluating {method} ({out_dir}, {protocol.name} protocol)")
+                probability_root = out_dir / "probabilities"
                 runs.setdefault(method, {})[seed] = evaluate_datasets(
-                    out_dir / "predictions", root / "Test", test_sets, out_dir, workers=c.EVAL_WORKERS or None,
-                    n_bins=c.N_BINS, protocol=c.PROTOCOL,
-                    prob_root=out_dir / "probabilities" if (out_dir / "probabilities").is_dir() and paper else None,
+                    out_dir / "predictions", root / "Test", list(data.test_datasets), out_dir, protocol=protocol,
+                    workers=speed.eval_workers or None, n_bins=evaluation.n_bins,
+                    probability_root=probability_root if probability_root.is_dir() else None, trust_map_levels=True,
                 )
+                curves_file = out_dir / "curves.json"
+                if curves_file.is_file():  # only sets with foreground have curves
+                    curves.setdefault(method, {})[seed] = json.loads(curves_file.read_text())
+                    save_run_curves(out_dir, method)
 
     table_dir = EXPERIMENTS / (c.EXPERIMENT or "compare")
     if comparing and runs:
         print(f"\nComparison ({table_dir / 'comparison.md'})\n")
-        print(write_comparison(runs, table_dir, c.PROTOCOL))
+        ordered = {method: runs[method] for method in methods if method in runs}
+        print(write_comparison(ordered, table_dir, protocol, curves))
     if context.is_main:
         print(outputs_summary(out_dirs, table_dir if comparing else None))
     return 0

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,25 +21,25 @@ from tqdm import tqdm
 from configurator import format_value
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from evaluate.alpha_plot import plot_alpha_history
-from loss import Objective, image_statistics
+from evaluate.protocol import Protocol
+from loss import Objective, image_statistics, objective_constants
 from model.checkpoint import check_state_dict
-from predict import pixel_correct, predict_maps
+from predict import Inference, predict_maps
+from settings import OptimisationSettings, SpeedSettings
 
 CHECKPOINT_NAME = "checkpoint.pth"
 ALPHA_LOG_NAME = "alpha_log.csv"
-LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_mean", "val_accuracy", "lr")
+# alpha_used_mean: the mean alpha the epoch's steps drew their perturbations with (each before that
+# step's update); alpha_log.csv holds the distribution after the epoch's last update.
+LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "val_accuracy", "lr")
 FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
 
-# The constants a checkpoint records (see `run_record`); --resume refuses a run that differs in any
-# of them. EPOCHS is not among them: a run may be continued to more epochs (the lr schedule does not
-# depend on the total). PROTOCOL sets the validation accuracy that steers ASLP's alpha.
-RUN_CONSTANTS = ("TRAIN_SET", "FEAT_CHANNEL", "TRAIN_SIZE", "BATCH_SIZE", "LR", "DECAY_RATE", "DECAY_EPOCH", "SEED")
-METHOD_CONSTANTS = {
-    "ASLP": ("ASLP_MODE", "BETA", "ETA", "LAMBDA", "START_EPOCH", "PERTURB_NOISE", "PROTOCOL"),
-    "SLP": ("SLP_ALPHA", "BETA", "PERTURB_NOISE"),
-    "LS": ("LS_EPSILON",), "DisturbLabel": ("DL_ALPHA",), "Focal": ("FOCAL_GAMMA",),
-    "MbLS": ("MBLS_MARGIN", "MBLS_LAMBDA"),
-}
+# The constants every checkpoint records besides its objective's own (`loss.objective_constants`);
+# --resume refuses a run that differs in any of them. EPOCHS is not among them: a run may be continued
+# to more epochs (the lr schedule does not depend on the total). PROTOCOL sets the validation accuracy
+# that steers ASLP's alpha and is logged for every method.
+RUN_CONSTANTS = ("TRAIN_SET", "FEAT_CHANNEL", "TRAIN_SIZE", "BATCH_SIZE", "LR", "DECAY_RATE", "DECAY_EPOCH", "SEED",
+                 "PROTOCOL")
 
 
 class TrainingError(RuntimeError):
@@ -56,8 +57,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def run_record(constants: dict[str, object], method: str) -> dict[str, object]:
     """What a run of `method` is trained with, as stored in its checkpoint: METHOD, RUN_CONSTANTS and
-    the method's own constants (taken from `constants`, e.g. main_ASLP.py's)."""
-    names = (*RUN_CONSTANTS, *METHOD_CONSTANTS.get(method, ()))
+    the constants its objective is built from (taken from `constants`, e.g. main_ASLP.py's)."""
+    names = (*RUN_CONSTANTS, *objective_constants(method))
     return {"METHOD": method, **{name: constants[name] for name in names}}
 
 
@@ -68,17 +69,17 @@ def previous_run(out_dir: Path) -> list[Path]:
     return sorted([*out_dir.glob(FINAL_WEIGHTS_PATTERN), *out_dir.glob(CHECKPOINT_NAME)])
 
 
-def check_resumable(checkpoint_path: Path, state: dict, run: dict[str, object] | None, epochs: int) -> None:
+def check_resumable(checkpoint_path: Path, state: dict, record: dict[str, object] | None, epochs: int) -> None:
     """Refuse to continue a checkpoint under another configuration, or past the epochs asked for."""
     recorded = state.get("run")
-    if run is not None and recorded is not None:
+    if record is not None and recorded is not None:
         # Another METHOD brings other method constants: only the constants both record are compared.
-        differ = sorted(name for name in run.keys() & recorded.keys() if run[name] != recorded[name])
+        differ = sorted(name for name in record.keys() & recorded.keys() if record[name] != recorded[name])
         if differ:
             def options(values: dict) -> str:
                 return " ".join(f"--{name.lower()}={format_value(values[name])}" for name in differ)
             raise TrainingError(f"{checkpoint_path} was trained with {options(recorded)}, but this run has "
-                                f"{options(run)}; resume with the checkpoint's values, or train afresh into a "
+                                f"{options(record)}; resume with the checkpoint's values, or train afresh into a "
                                 "new --experiment")
     if state["epoch"] > epochs:
         raise TrainingError(f"{checkpoint_path} is already at epoch {state['epoch']}, beyond --epochs={epochs}; "
@@ -108,18 +109,15 @@ def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, de
 
 
 @torch.no_grad()
-def validation_accuracy(
-    network: nn.Module, loader: DataLoader, device: torch.device, amp: bool = False, protocol: str = "paper",
-) -> torch.Tensor:
+def validation_accuracy(network: nn.Module, loader: DataLoader, inference: Inference, protocol: Protocol) -> torch.Tensor:
     """Pixel accuracy pooled over the validation images at their original size, summed over the
-    processes' shards under DDP; `protocol` says how soft mask pixels count (`predict.pixel_correct`).
+    processes' shards under DDP; the protocol says which pixels count as correct (soft mask pixels).
 
     p >= 0.5 is the authors' decision on the 8-bit maps they write, as round(255 p) >= 128 iff p >= 0.5.
     """
-    counts = torch.zeros(2, dtype=torch.float64, device=device)  # correct, total
-    for _, logit, mask in predict_maps(network, loader, device, amp, desc="Validation",
-                                       show_progress=is_main_process()):
-        counts[0] += pixel_correct(torch.sigmoid(logit), mask, protocol).sum()
+    counts = torch.zeros(2, dtype=torch.float64, device=inference.device)  # correct, total
+    for _, logit, mask in predict_maps(network, loader, inference, desc="Validation", show_progress=is_main_process()):
+        counts[0] += protocol.pixel_correct(torch.sigmoid(logit) >= 0.5, mask).sum()
         counts[1] += mask.numel()
     correct, total = all_reduce(counts).unbind()
     return (correct / total.clamp(min=1)).float()
@@ -209,49 +207,49 @@ def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None
     path.write_text(json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """One training run: where it writes, how it is seeded, and what its checkpoint records."""
+
+    out_dir: Path
+    inference: Inference            # device, and how validation images are run (size, batch, workers, AMP)
+    seed: int
+    generator: torch.Generator | None  # the objective's random stream (label perturbation), saved for resume
+    record: dict[str, object]       # `run_record`: resuming under another configuration is refused
+    image_names: list[str]          # training images in dataset-index order (for alpha.json)
+    resume: bool = False
+
+
 def train(
     network: nn.Module,
     objective: Objective,
     train_loader: DataLoader,
     val_loader: DataLoader,
-    *,
-    names: list[str],
-    out_dir: Path,
-    device: torch.device,
-    epochs: int,
-    lr: float,
-    decay_rate: float,
-    decay_epoch: int,
-    seed: int,
-    generator: torch.Generator | None = None,
-    resume: bool = False,
-    amp: bool = False,
-    channels_last: bool = False,
-    log_every: int = 20,
-    protocol: str = "paper",
-    run: dict[str, object] | None = None,
+    run: TrainingRun,
+    optimisation: OptimisationSettings,
+    speed: SpeedSettings,
+    protocol: Protocol,
 ) -> Path:
-    """Train for `epochs` epochs into `out_dir`; returns the path of the final weights.
+    """Train for `optimisation.epochs` epochs into `run.out_dir`; returns the path of the final weights.
 
-    `generator` is the objective's random generator (label perturbation), saved for exact resume.
-    `protocol` ("paper" or "calibrated") decides how the validation accuracy, which sets ASLP's
-    penalty, counts soft mask pixels.
-    `run` (see `run_record`) is stored in the checkpoint; resuming under another one is refused.
-    Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and shows progress.
-    Ctrl-C raises TrainingInterrupted, naming the checkpoint to resume from.
+    The protocol decides how the validation accuracy, which sets ASLP's penalty, counts soft mask
+    pixels. Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and shows
+    progress. Ctrl-C raises TrainingInterrupted, naming the checkpoint to resume from.
     """
+    out_dir, device, generator, seed = run.out_dir, run.inference.device, run.generator, run.seed
+    epochs, amp = optimisation.epochs, speed.amp
     main_process = is_main_process()
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
     network.to(device, memory_format=memory_format).train()
     model = network
     if is_distributed():
         model = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.Adam(network.parameters(), lr)
+    optimizer = torch.optim.Adam(network.parameters(), optimisation.lr)
     first_epoch, best_accuracy, accuracy = 1, 0.0, None
     checkpoint_path = out_dir / CHECKPOINT_NAME
-    if resume and checkpoint_path.is_file():
+    if run.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        check_resumable(checkpoint_path, state, run, epochs)
+        check_resumable(checkpoint_path, state, run.record, epochs)
         network.load_state_dict(check_state_dict(network, state["model"], source=str(checkpoint_path)))
         optimizer.load_state_dict(state["optimizer"])
         objective.load_state_dict(state["objective"])
@@ -267,7 +265,7 @@ def train(
             print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}"
                   + (f" (it was started for {state['epochs']} epochs, now {epochs})"
                      if state.get("epochs", epochs) != epochs else ""))
-    elif resume and main_process:
+    elif run.resume and main_process:
         print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
 
     log_path = out_dir / "log.csv"
@@ -280,6 +278,7 @@ def train(
             # Seeding the loader per epoch fixes its shuffle and worker seeds, so a resumed run sees
             # exactly the batches of an uninterrupted one.
             train_loader.generator.manual_seed(seed + epoch)
+            train_loader.dataset.set_epoch(epoch)
             if isinstance(train_loader.sampler, DistributedSampler):
                 train_loader.sampler.set_epoch(epoch)
             sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
@@ -298,7 +297,7 @@ def train(
                 if alpha_sum is not None:
                     sums[3] += alpha_sum
                 first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(loss), step)
-                if step % log_every == 0 or step == len(train_loader):
+                if step % speed.log_every == 0 or step == len(train_loader):
                     # The only host synchronisation of the loop, every `log_every` steps.
                     bad_step = int(all_reduce(first_bad_step.clone(), dist.ReduceOp.MAX))
                     if bad_step >= 0:
@@ -317,10 +316,10 @@ def train(
             bar.close()
             broadcast_buffers(network)
 
-            accuracy = validation_accuracy(network, val_loader, device, amp, protocol)
+            accuracy = validation_accuracy(network, val_loader, run.inference, protocol)
             best_accuracy = max(best_accuracy, float(accuracy))
             lr_used = optimizer.param_groups[0]["lr"]
-            decay_lr(optimizer, epoch, decay_rate, decay_epoch)
+            decay_lr(optimizer, epoch, optimisation.decay_rate, optimisation.decay_epoch)
             means = (all_reduce(sums) / all_reduce(torch.tensor(float(max(images_seen, 1)), device=device))).tolist()
             rng_states = gather_objects(rng_state(generator))
             if main_process:
@@ -336,7 +335,7 @@ def train(
                     "model": network.state_dict(), "optimizer": optimizer.state_dict(),
                     "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
                     "best_accuracy": best_accuracy, "accuracy": float(accuracy), "rng": rng_states,
-                    "epochs": epochs, "run": run,
+                    "epochs": epochs, "run": run.record,
                 }, checkpoint_path)
             saved_epoch = epoch
 
@@ -345,7 +344,7 @@ def train(
             atomic_save(network.state_dict(), final_path)
             alpha = objective.state_dict().get("alpha")
             if alpha is not None:
-                write_alpha_table(alpha.cpu(), names, out_dir / "alpha.json")
+                write_alpha_table(alpha.cpu(), run.image_names, out_dir / "alpha.json")
                 plot_alpha_history(out_dir / ALPHA_LOG_NAME, out_dir / "alpha_history.png")
     except KeyboardInterrupt as interrupt:
         where = (f"the last checkpoint is {checkpoint_path} (after epoch {saved_epoch})" if saved_epoch

@@ -1,8 +1,9 @@
-"""Finding image/mask pairs on disk and the datasets that feed training, validation and testing.
+"""The datasets that feed training, validation and testing, and the pairing of images with masks.
 
-Layout: `<root>/Image/<stem>.jpg|.png` and `<root>/GT/<stem>.png`, suffixes in either case. Every
-problem is reported: a missing or unreadable file is an error naming it, and pairs whose image and
-mask sizes differ are skipped with their count and names printed.
+Layout: `<root>/Image/<stem>.<photo suffix>` and `<root>/GT/<stem>.png` (what a photo and a mask may
+be, and how each is read, is `data.files`' rule, shared with the evaluator). Every problem is
+reported: a missing, lossy or unreadable file is an error naming it, and pairs whose image and mask
+sizes differ are skipped with their count and names printed.
 """
 from __future__ import annotations
 
@@ -14,38 +15,17 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from data.transforms import image_to_tensor, train_transform
+from data.files import (
+    DataError, abbreviate, check_levels, find_mask, find_photo, list_files, list_stems, read_grey, read_photo,
+    require_folder,
+)
+from data.transforms import augmentation_generator, image_to_tensor, train_transform
 
-IMAGE_SUFFIXES = (".jpg", ".png")
-MASK_SUFFIX = ".png"
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message names the file or folder and the fix."""
-
-    def __init__(self, message: str) -> None:
-        # Raised in a DataLoader worker, the error is rebuilt in the main process with the worker's
-        # whole traceback as its message; keep the original sentence, the traceback's last line.
-        if message.startswith(f"Caught {type(self).__name__} in DataLoader worker"):
-            message = message.rstrip().splitlines()[-1].split(": ", 1)[-1] + " (read in a DataLoader worker)"
-        super().__init__(message)
+MASK_LEVEL_SAMPLE = 20  # masks read to tell 8-bit masks from masks stored as 0/1
 
 
 def require_dir(path: Path, hint: str = "") -> Path:
-    if not path.is_dir():
-        raise DataError(f"folder not found: {path}" + (f" ({hint})" if hint else ""))
-    return path
-
-
-def open_image(path: Path, mode: str) -> Image.Image:
-    """Open `path` converted to `mode` ('RGB' or 'L'); grey, RGBA or palette files are converted."""
-    try:
-        with Image.open(path) as image:
-            return image.convert(mode)
-    except FileNotFoundError as error:
-        raise DataError(f"file not found: {path}") from error
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise DataError(f"cannot read image {path}: {error}") from error
+    return require_folder(path, hint=hint)
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -59,27 +39,22 @@ def image_size(path: Path) -> tuple[int, int]:
         raise DataError(f"cannot read image {path}: {error}") from error
 
 
-def find_image(image_dir: Path, stem: str) -> Path:
-    for suffix in (*IMAGE_SUFFIXES, *(s.upper() for s in IMAGE_SUFFIXES)):
-        candidate = image_dir / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"image not found: {image_dir / stem}.jpg (nor .png)")
+def list_images(image_dir: Path) -> list[Path]:
+    """The photographs of `image_dir`, sorted by stem."""
+    files = list_files(image_dir, "photo").files
+    return [files[stem] for stem in sorted(files)]
 
 
-def find_mask(mask_dir: Path, stem: str) -> Path:
-    """`<stem>.png`, or `<stem>.PNG` as some tools write it."""
-    for suffix in (MASK_SUFFIX, MASK_SUFFIX.upper()):
-        candidate = mask_dir / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"mask not found: {mask_dir / stem}{MASK_SUFFIX}")
+def read_mask(path: Path) -> np.ndarray:
+    """A mask's 8-bit levels (soft edges kept)."""
+    return read_grey(path)[0]
 
 
-def list_stems(image_dir: Path) -> list[str]:
-    """Sorted stems of the images in `image_dir`."""
-    require_dir(image_dir)
-    return sorted(p.stem for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def check_mask_levels(masks: Sequence[Path]) -> None:
+    """Masks are 8-bit with the object at 255 (values between are soft edges, used as such). Masks
+    saved as 0/1 would silently train on near-empty labels, so a sample of them is checked."""
+    sample = masks[:: max(1, len(masks) // MASK_LEVEL_SAMPLE)]
+    check_levels(max(int(read_mask(path).max()) for path in sample), masks[0].parent, "mask")
 
 
 def pair_files(
@@ -90,7 +65,7 @@ def pair_files(
     require_dir(mask_dir)
     pairs, mismatched = [], []
     for stem in stems:
-        image_path = find_image(image_dir, stem)
+        image_path = find_photo(image_dir, stem)
         try:
             mask_path = find_mask(mask_dir, stem)
         except DataError as error:
@@ -102,11 +77,10 @@ def pair_files(
     if report:
         if mismatched:
             print(f"Skipped {len(mismatched)} image/mask pairs of different sizes in {image_dir.parent}: "
-                  f"{_names(mismatched)}")
-        masks = {p.stem for p in mask_dir.iterdir() if p.suffix.lower() == MASK_SUFFIX}
-        orphans = sorted(masks - set(list_stems(image_dir)))
+                  f"{abbreviate(mismatched, 10)}")
+        orphans = sorted(set(list_stems(mask_dir, "mask")) - set(list_stems(image_dir, "photo")))
         if orphans:
-            print(f"Ignored {len(orphans)} masks in {mask_dir} that have no image: {_names(orphans)}")
+            print(f"Ignored {len(orphans)} masks in {mask_dir} that have no image: {abbreviate(orphans, 10)}")
     if not pairs:
         raise DataError(f"no usable image/mask pairs in {image_dir} and {mask_dir}")
     check_mask_levels([mask for _, _, mask in pairs])
@@ -122,12 +96,12 @@ def pair_split(
     `lists`: the training and validation list files the stems were read from; an image they name
     that is gone is then reported with the list that names it."""
     if lists:
-        present = set(list_stems(image_dir))
+        present = set(list_stems(image_dir, "photo"))
         for stems, listed_in in zip((train_stems, val_stems), lists):
             missing = [stem for stem in stems if stem not in present]
             if missing:
                 raise DataError(f"{len(missing)} image(s) named in {listed_in} are not in {image_dir}: "
-                                f"{_names(missing)}; restore them, or delete {lists[0]} and {lists[1]} "
+                                f"{abbreviate(missing, 10)}; restore them, or delete {lists[0]} and {lists[1]} "
                                 "to draw a new split")
     validation = set(val_stems)
     pairs = pair_files(image_dir, mask_dir, [*train_stems, *val_stems], report)
@@ -139,32 +113,44 @@ def pair_split(
     return train_pairs, val_pairs
 
 
-def _names(stems: Sequence[str], shown: int = 10) -> str:
-    return ", ".join(stems[:shown]) + (" ..." if len(stems) > shown else "")
-
-
-def check_mask_levels(masks: Sequence[Path], sample: int = 20) -> None:
-    """Masks are 8-bit with the object at 255 (values between are soft edges, used as such).
-    Masks saved as 0/1 would silently train on near-empty labels, so a sample of them is checked."""
-    step = max(1, len(masks) // sample)
-    if all(np.asarray(open_image(path, "L")).max() <= 1 for path in masks[::step]):
-        raise DataError(f"the masks in {masks[0].parent} hold only the values 0 and 1; they must mark the "
-                        "object with 255 (multiply them by 255)")
+def check_test_set(set_dir: Path, needs_images: bool, needs_masks: bool, hint: str = "") -> None:
+    """Before any training: the test set's folders exist, every image has a lossless mask, and the
+    masks are 8-bit (not 0/1), so that nothing is found wrong only after hours of training."""
+    image_dir, mask_dir = set_dir / "Image", set_dir / "GT"
+    if needs_images:
+        require_folder(image_dir, "test image", hint)
+    if not needs_masks:
+        return
+    masks = list_files(require_folder(mask_dir, "test mask", hint), "mask").files
+    if needs_images:
+        unmasked = sorted(set(list_stems(image_dir, "photo")) - set(masks))
+        if unmasked:
+            lossy = [stem for stem in unmasked if any((mask_dir / f"{stem}{s}").is_file() for s in (".jpg", ".jpeg"))]
+            if lossy:
+                find_mask(mask_dir, lossy[0])  # raises the lossy-mask error, naming the file and the fix
+            raise DataError(f"{len(unmasked)} image(s) in {image_dir} have no mask in {mask_dir}: "
+                            f"{abbreviate(unmasked)}; add their masks, or remove the images from the test set")
+    check_mask_levels([masks[stem] for stem in sorted(masks)])
 
 
 class TrainingSet(Dataset):
     """Augmented (image, mask, index) triples; `index` keys the per-image alpha table."""
 
-    def __init__(self, pairs: Sequence[tuple[str, Path, Path]], size: int) -> None:
-        self.pairs, self.size = list(pairs), size
+    def __init__(self, pairs: Sequence[tuple[str, Path, Path]], size: int, seed: int) -> None:
+        self.pairs, self.size, self.seed, self.epoch = list(pairs), size, seed, 0
         self.names = [stem for stem, _, _ in self.pairs]
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose augmentation the next iteration draws (see `augmentation_generator`)."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         _, image_path, mask_path = self.pairs[index]
-        image, mask = train_transform(open_image(image_path, "RGB"), open_image(mask_path, "L"), self.size)
+        generator = augmentation_generator(self.seed, self.epoch, index)
+        image, mask = train_transform(read_photo(image_path), Image.fromarray(read_mask(mask_path)), self.size, generator)
         return image, mask, index
 
 
@@ -178,11 +164,11 @@ class InferenceSet(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict:
-        image = open_image(self.images[index], "RGB")
+        image = read_photo(self.images[index])
         item = {"image": image_to_tensor(image, self.size), "name": self.images[index].stem,
                 "size": (image.height, image.width)}
         if self.masks is not None:
-            item["mask"] = torch.from_numpy(np.array(open_image(self.masks[index], "L")))  # raw 8-bit levels
+            item["mask"] = torch.from_numpy(read_mask(self.masks[index]))  # mask levels, soft edges kept
         return item
 
 

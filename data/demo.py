@@ -12,7 +12,6 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 DEMO_TRAIN = "DUTS-TR"
-DEMO_TEST_SETS = ("DEMO-SOD", "DEMO-Texture")
 COMPLETE_MARKER = ".complete"
 
 
@@ -82,8 +81,8 @@ def make_demo_dataset(
         return root
     rng = np.random.default_rng(seed)
     _write_set(root / "Train" / DEMO_TRAIN, [_salient_sample(rng) for _ in range(n_train)], "train")
-    _write_set(root / "Test" / DEMO_TEST_SETS[0], [_salient_sample(rng) for _ in range(n_test)], "sod")
-    _write_set(root / "Test" / DEMO_TEST_SETS[1], [_texture_sample(rng) for _ in range(n_texture)], "texture")
+    _write_set(root / "Test" / "DEMO-SOD", [_salient_sample(rng) for _ in range(n_test)], "sod")
+    _write_set(root / "Test" / "DEMO-Texture", [_texture_sample(rng) for _ in range(n_texture)], "texture")
     (root / COMPLETE_MARKER).write_text(f"seed={seed}\n")
     print(f"Generated the synthetic demo dataset in {root} ({n_train} training, {n_test} test and "
           f"{n_texture} texture images).")

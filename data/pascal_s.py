@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data.datasets import DataError, find_image, list_stems, require_dir
+from data.datasets import require_dir
+from data.files import DataError, find_photo, list_stems
 from data.split import read_stems, split_list_names
 
 SET_NAME = "PASCAL-S"
@@ -29,7 +30,7 @@ def split_files(split_dir: Path = SPLIT_DIR) -> dict[str, Path]:
 
 def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
-    stems = list_stems(require_dir(Path(source) / "Image"))
+    stems = list_stems(require_dir(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
         raise DataError(f"{source}/Image holds {len(stems)} images; the PASCAL-S split needs "
                         f"{sum(SPLIT_SIZES.values())}")
@@ -73,7 +74,7 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
             for stale in (folder / sub).iterdir():
                 stale.unlink()
         for stem in stems:
-            image = find_image(source / "Image", stem)
+            image = find_photo(source / "Image", stem)
             mask = source / masks / f"{stem}.png"
             if not mask.is_file():
                 raise DataError(f"mask not found: {mask} (listed in {split_dir})")

@@ -1,13 +1,13 @@
 """The train/validation split of the training set: `<TRAIN_SET>-Train.txt` and `<TRAIN_SET>-Validation.txt`
-in the data root (for DUTS-TR the authors' published lists), else a seeded split written there."""
+in the folder of the split lists (SPLIT_DIR, by default the data root; for DUTS-TR the authors'
+published lists), else a seeded split written there."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from data.datasets import DataError, list_stems
-
+from data.files import DataError, file_kind, list_stems
 
 
 def split_list_names(train_set: str) -> tuple[str, str]:
@@ -18,21 +18,26 @@ def split_list_names(train_set: str) -> tuple[str, str]:
 
 def read_stems(path: Path) -> list[str]:
     stems = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    return [Path(stem).stem if stem.lower().endswith((".jpg", ".png")) else stem for stem in stems]
+    return [Path(stem).stem if stem.lower().endswith(file_kind("photo").suffixes) else stem for stem in stems]
 
 
 def load_or_make_split(
-    list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR"
+    list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR", report: bool = True,
 ) -> tuple[list[str], list[str]]:
     """(train stems, validation stems). Uses `list_dir`/<train_set>-{Train,Validation}.txt when both
-    exist; otherwise draws `validation_size` images with `seed`, writes both lists there and says so."""
+    exist (and says that `validation_size` and `seed` then do not apply); otherwise draws
+    `validation_size` images with `seed`, writes both lists there and says so."""
     train_file, validation_file = (list_dir / name for name in split_list_names(train_set))
     if train_file.is_file() and validation_file.is_file():
         train, validation = read_stems(train_file), read_stems(validation_file)
         if not train:
             raise DataError(f"empty training list: {train_file}")
+        if report:
+            print(f"Split read from {train_file} and {validation_file} ({len(train)} training, {len(validation)} "
+                  f"validation images): VALIDATION_SIZE ({validation_size}) and SEED ({seed}) do not change it; "
+                  "to draw a new split, point --split_dir at another folder or delete both lists")
         return train, validation
-    stems = list_stems(image_dir)
+    stems = list_stems(image_dir, "photo")
     if len(stems) <= validation_size:
         raise DataError(
             f"{image_dir} has {len(stems)} images, too few for VALIDATION_SIZE={validation_size}"
@@ -40,8 +45,13 @@ def load_or_make_split(
     order = np.random.default_rng(seed).permutation(len(stems))
     validation = sorted(stems[i] for i in order[:validation_size])
     train = sorted(stems[i] for i in order[validation_size:])
-    train_file.write_text("\n".join(train) + "\n")
-    validation_file.write_text("\n".join(validation) + "\n")
+    try:
+        list_dir.mkdir(parents=True, exist_ok=True)
+        train_file.write_text("\n".join(train) + "\n")
+        validation_file.write_text("\n".join(validation) + "\n")
+    except OSError as error:
+        raise DataError(f"no split lists in {list_dir}, and a new split cannot be written there ({error.strerror}); "
+                        "set --split_dir to a writable folder for the lists") from error
     print(f"No split lists found: made a seeded split (SEED={seed}) of {len(train)} training and "
           f"{len(validation)} validation images, written to {train_file} and {validation_file}")
     return train, validation

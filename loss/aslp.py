@@ -6,23 +6,36 @@ import torch
 from loss.adaptive_alpha import AdaptiveAlpha
 from loss.base import Objective
 from loss.perturbation import perturb_labels, sc_bce
+from settings import ASLPSettings
 
 
 class ASLPLoss(Objective):
     def __init__(
-        self,
-        num_images: int,
-        beta: float,
-        eta: float,
-        lam: float,
-        start_epoch: int,
-        aslp_mode: str,
-        generator: torch.Generator,
-        device: torch.device | str,
-        perturb_noise: bool = False,
+        self, aslp: ASLPSettings, num_images: int, generator: torch.Generator, device: torch.device | str
     ) -> None:
-        self.alpha = AdaptiveAlpha(num_images, beta, eta, lam, start_epoch, aslp_mode, device)
-        self.beta, self.generator, self.noise = beta, generator, perturb_noise
+        self.alpha = AdaptiveAlpha(num_images, aslp.beta, aslp.eta, aslp.lambda_, aslp.start_epoch, aslp.aslp_mode,
+                                   device)
+        self.beta, self.generator, self.noise = aslp.beta, generator, aslp.perturb_noise
+
+    @classmethod
+    def inert_reason(cls, aslp: ASLPSettings, epochs: int, **_: object) -> str | None:
+        if epochs <= aslp.start_epoch:
+            return (f"alpha first moves in epoch START_EPOCH + 1 = {aslp.start_epoch + 1}, but --epochs={epochs}: "
+                    f"train longer (--epochs={aslp.start_epoch + 1} or more) or start alpha earlier "
+                    f"(--start_epoch={epochs - 1} or less)")
+        if aslp.eta == 0:
+            return "--eta=0 never moves alpha from 0; give it a positive step size (the paper's is 0.002)"
+        return None
+
+    @classmethod
+    def training_note(cls, aslp: ASLPSettings, epochs: int, **_: object) -> str | None:
+        # An image's alpha is updated after its own step, and an image comes once per epoch: alpha
+        # changes in epoch START_EPOCH + 1 first perturb labels in the epoch after.
+        if epochs == aslp.start_epoch + 1:
+            return (f"alpha first moves in epoch {epochs}, the last, after each image's one draw in it, so no "
+                    f"label is perturbed and this run trains exactly as BCE (alpha.json still shows where alpha "
+                    f"went); --epochs={epochs + 1} or more perturbs labels")
+        return None
 
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         return sc_bce(logits, perturb_labels(gt, self.alpha[index], self.beta, self.generator, self.noise))

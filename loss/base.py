@@ -13,6 +13,18 @@ class Objective:
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @classmethod
+    def inert_reason(cls, **settings: object) -> str | None:
+        """Why training with these settings would be plain BCE (a perturbation that never happens),
+        or None. `settings` holds the settings groups' fields, the group `aslp` and `epochs`."""
+        return None
+
+    @classmethod
+    def training_note(cls, **settings: object) -> str | None:
+        """What a user should know before training with these settings (a run that trains as BCE
+        would, though nothing is wrong with it), or None; `settings` as for `inert_reason`."""
+        return None
+
     def after_step(
         self, index: torch.Tensor, bce: torch.Tensor, entropy: torch.Tensor, epoch: int, accuracy: torch.Tensor | None
     ) -> None:

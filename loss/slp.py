@@ -11,6 +11,12 @@ class SLPLoss(Objective):
     def __init__(self, slp_alpha: float, beta: float, generator: torch.Generator, perturb_noise: bool = False) -> None:
         self.alpha, self.beta, self.generator, self.noise = slp_alpha, beta, generator, perturb_noise
 
+    @classmethod
+    def inert_reason(cls, slp_alpha: float, **_: object) -> str | None:
+        if slp_alpha == 0:
+            return "--slp_alpha=0 never perturbs a label; give it a positive value (default 0.1)"
+        return None
+
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         return sc_bce(logits, perturb_labels(gt, self.alpha_of(index), self.beta, self.generator, self.noise))
 

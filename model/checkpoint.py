@@ -11,17 +11,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from data.files import abbreviate
+
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."
 
 
 class CheckpointError(ValueError):
     """A weights file that is missing, unreadable or does not fit the network."""
-
-
-def _listing(keys: list[str], limit: int = 10) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
 def _looks_like_torch_save(path: Path) -> bool:
@@ -74,7 +71,7 @@ def check_state_dict(network: nn.Module, state: dict[str, torch.Tensor], source:
         if state[k].shape != expected[k].shape
     )
     problems = [
-        f"{label} ({len(keys)}): {_listing(keys)}"
+        f"{label} ({len(keys)}): {abbreviate(keys, 10)}"
         for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
         if keys
     ]

@@ -153,4 +153,3 @@ def load_imagenet_backbone(network: SaliencyNet, weights_file: str | Path | None
         if not key.startswith("fc.")
     }
     network.resnet.load_state_dict(renamed)
-    return True

@@ -7,10 +7,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data import inference_loader, load_or_make_split, pair_split, training_loader  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from data.datasets import pair_split  # noqa: E402
+from data.loaders import inference_loader, training_loader  # noqa: E402
+from data.split import load_or_make_split  # noqa: E402
 from distributed import barrier, setup, teardown  # noqa: E402
-from loss import build_objective  # noqa: E402
+from loss.aslp import ASLPLoss  # noqa: E402
 from model import build_model  # noqa: E402
+from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, tiny_run  # noqa: E402
 from train import seed_everything, train  # noqa: E402
 
 
@@ -29,10 +34,10 @@ def run(demo_root: Path, out: Path) -> None:
     val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs],
                                   context.rank, context.world_size)
     generator = torch.Generator().manual_seed(1 + context.rank)
-    objective = build_objective("ASLP", num_images=len(pairs), beta=2.0, eta=0.05, lam=2000.0, start_epoch=1,
-                                aslp_mode="MC", generator=generator, device="cpu")
-    train(network, objective, loader, val_loader, names=[s for s, _, _ in pairs], out_dir=out,
-          device=context.device, epochs=2, lr=1e-3, decay_rate=0.95, decay_epoch=10, seed=1, generator=generator)
+    objective = ASLPLoss(ASLP, len(pairs), generator, "cpu")
+    train(network, objective, loader, val_loader,
+          tiny_run(out, [s for s, _, _ in pairs], generator, inference=replace(CPU, device=context.device)),
+          replace(OPTIMISATION, decay_rate=0.95, decay_epoch=10), SPEED, PAPER)
     torch.save({"model": network.state_dict(), "alpha": objective.state_dict()["alpha"]}, out / f"rank{context.rank}.pt")
     teardown()
 

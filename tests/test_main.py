@@ -1,5 +1,6 @@
 """End to end: main_ASLP.py on the tiny synthetic data, as a user runs it."""
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,13 +75,17 @@ def test_unknown_option_is_an_error_naming_it(tmp_path):
 
 def test_alpha_diagnostics_are_logged_per_epoch_and_plotted(tiny_run):
     out, result = tiny_run
+    assert (out / "log.csv").read_text().splitlines()[0].split(",")[4] == "alpha_used_mean"
     rows = (out / "alpha_log.csv").read_text().splitlines()
     assert rows[0].split(",")[:2] == ["epoch", "q0"] and "at_ceiling" in rows[0] and len(rows) == 3
     assert "% at the upper clamp" in result.stdout
     assert (out / "alpha_history.png").stat().st_size > 10_000
 
 
-ALL_METHODS = "BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS"
+# Every kind of row: trained methods (a weak Brier network's maps may hold only the levels 0 and 1, which the
+# pipeline must still score), post-hoc ones on BCE and on another method. Each objective alone is
+# tested in tests/loss.
+ALL_METHODS = "BCE,ASLP,Brier,TS,LTS,ASLP+TS,ASLP+LTS"
 
 
 def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_path):
@@ -92,12 +97,18 @@ def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_p
     markdown = (tmp_path / "experiments" / "demo" / "comparison.md").read_text()
     assert sum(line.startswith("| ") for line in markdown.splitlines()) == 1 + len(table) and "**" in markdown
     assert "Protocol: paper protocol" in markdown
-    # Temperature scaling changes the confidences, never the decisions of the raw probabilities: the
-    # same calibrated accuracy as BCE (the stretched maps of the paper protocol may differ).
-    assert table["TS"]["DEMO-SOD"]["calibrated_ACC"]["mean"] == table["BCE"]["DEMO-SOD"]["calibrated_ACC"]["mean"]
-    assert json.loads((tmp_path / "experiments" / "demo" / "TS" / "temperature.json").read_text())["temperature"] > 0
+    # Post-hoc calibration changes the confidences, never the decisions of the probabilities: the same
+    # calibrated accuracy as the network it calibrates (the stretched maps of the paper protocol may differ).
+    for calibrated, network in (("TS", "BCE"), ("LTS", "BCE"), ("ASLP+TS", "ASLP"), ("ASLP+LTS", "ASLP")):
+        for name in ("DEMO-SOD", "DEMO-Texture"):
+            assert (table[calibrated][name]["calibrated_ACC"]["mean"]
+                    == table[network][name]["calibrated_ACC"]["mean"]), (calibrated, name)
+    fit = json.loads((tmp_path / "experiments" / "demo" / "TS" / "ts_fit.json").read_text())
+    assert fit["temperature"] > 0 and fit["weights"].endswith(str(Path("BCE") / "Model_2_Gen.pth"))
+    assert (tmp_path / "experiments" / "demo" / "ASLP_MC+LTS" / "local_temperature.pth").is_file()
+    assert "TS on " in result.stdout and "LTS on " in result.stdout
 
-    again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,LS",
+    again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,Brier",
                      "--stages=train")
     assert again.returncode == 0 and again.stdout.count("is not retrained (this continues the comparison") == 2
 
@@ -137,10 +148,14 @@ def test_help_lists_every_constant_with_its_default_without_importing_torch(tmp_
     assert "--epochs=30" in result.stdout and "training epochs" in result.stdout
 
 
-def test_method_names_known_before_import_are_the_objectives_and_ts():
+def test_method_names_known_before_import_are_the_objectives_and_the_post_hoc_ones():
     import main_ASLP
     from loss import OBJECTIVES
-    assert set(main_ASLP.METHODS) == {*OBJECTIVES, "TS"}
+    assert set(main_ASLP.TRAINED_METHODS) == set(OBJECTIVES)
+    assert [main_ASLP.network_method(m) for m in ("TS", "LTS", "ASLP+TS", "MbLS+LTS", "ASLP")] == \
+        ["BCE", "BCE", "ASLP", "MbLS", "ASLP"]
+    assert [main_ASLP.known_method(m) for m in ("ASLP+LTS", "TS+TS", "ASLP+", "Nope", "BCE+Focal")] == \
+        [True, False, False, False, False]
 
 
 @pytest.mark.parametrize("argument, message", [
@@ -170,7 +185,7 @@ def test_weights_that_are_no_checkpoint_stop_first_in_one_line_naming_the_file(t
 def test_fresh_run_into_a_finished_run_is_refused_and_writes_nothing(tiny_run, demo_root):
     out, _ = tiny_run
     before = sorted(p.name for p in out.iterdir())
-    result = run_main(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--epochs=1")
+    result = run_main(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--epochs=1", "--start_epoch=0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     relative = Path("experiments") / "demo"
     for fix in (f"{relative} already holds", "Model_2_Gen.pth", "--experiment=", "--resume", f"delete {relative}"):
@@ -211,3 +226,63 @@ def test_ctrl_c_prints_the_checkpoint_and_the_resume_command(demo_root, tmp_path
     assert process.returncode == 130 and "Traceback" not in stderr
     assert f"the last checkpoint is {Path('experiments') / 'demo' / 'checkpoint.pth'}" in stderr
     assert "--epochs=500 --resume" in stderr
+
+
+def copy_of_demo(demo_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(demo_root, root)
+    return root
+
+
+def test_a_perturbation_that_never_happens_stops_before_training(demo_root, tmp_path):
+    # The demo starts alpha after epoch 6: three epochs of ASLP would be BCE, row for row.
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--compare=BCE,ASLP", "--epochs=3")
+    assert result.returncode == 2 and "ASLP would train exactly as BCE" in result.stderr
+    assert "--epochs=7 or more" in result.stderr and "--start_epoch=2 or less" in result.stderr
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--method=SLP", "--slp_alpha=0")
+    assert result.returncode == 2 and "SLP would train exactly as BCE" in result.stderr
+    assert not (tmp_path / "experiments").exists()
+
+
+def test_post_hoc_without_its_network_says_which_network_it_needs(demo_root, tmp_path):
+    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=TS,ASLP+LTS")
+    assert result.returncode == 2 and "TS calibrates a BCE network" in result.stderr
+    assert "add BCE to --compare" in result.stderr and "--weights" in result.stderr
+
+
+def test_every_test_set_is_checked_before_training(demo_root, tmp_path):
+    root = copy_of_demo(demo_root, tmp_path)
+    common = ["--demo", f"--dataset_root={root}", *TINY]
+    missing = run_main(tmp_path, *common, "--test_datasets=DEMO-SOD,NOPE")
+    assert missing.returncode == 2 and str(root / "Test" / "NOPE" / "Image") in missing.stderr
+    empty = run_main(tmp_path, *common, "--test_datasets=")
+    assert empty.returncode == 2 and "--test_datasets is empty" in empty.stderr
+    masks = root / "Test" / "DEMO-SOD" / "GT"
+    first = sorted(masks.glob("*.png"))[0]
+    Image.open(first).save(first.with_suffix(".jpg"), quality=90)
+    first.unlink()
+    lossy = run_main(tmp_path, *common)
+    assert lossy.returncode == 2 and first.with_suffix(".jpg").name in lossy.stderr and "lossless" in lossy.stderr
+    first.with_suffix(".jpg").unlink()
+    unmasked = run_main(tmp_path, *common)
+    assert unmasked.returncode == 2 and "have no mask" in unmasked.stderr and first.stem in unmasked.stderr
+    for mask in masks.glob("*.png"):
+        Image.fromarray((np.asarray(Image.open(mask)) > 127).astype(np.uint8)).save(mask)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(first)
+    zero_one = run_main(tmp_path, *common)
+    assert zero_one.returncode == 2 and "only the levels 0 and 1" in zero_one.stderr and str(masks) in zero_one.stderr
+    assert not any((tmp_path / "experiments").rglob("*.pth"))
+
+
+def test_split_lists_that_cannot_be_written_name_split_dir(demo_root, tmp_path):
+    root = copy_of_demo(demo_root, tmp_path)
+    (tmp_path / "a_file").write_text("")
+    result = run_main(tmp_path, "--demo", f"--dataset_root={root}", *TINY, f"--split_dir={tmp_path / 'a_file'}")
+    assert result.returncode == 2 and "--split_dir" in result.stderr and "a new split cannot be written" in result.stderr
+
+
+def test_weights_folder_is_refused_naming_the_files_in_it(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "Model_2_Gen.pth").write_bytes(b"")
+    result = run_main(tmp_path, "--weights=run", "--stages=test")
+    assert result.returncode == 2 and "is a folder" in result.stderr and "Model_2_Gen.pth" in result.stderr

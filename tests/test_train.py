@@ -7,11 +7,15 @@ import pytest
 import torch
 
 import train as train_module
-from data import inference_loader, load_or_make_split, pair_split, training_loader
-from loss import build_objective
+from dataclasses import replace
+
+from data.datasets import pair_split
+from data.loaders import inference_loader, training_loader
+from data.split import load_or_make_split
 from loss.aslp import ASLPLoss
 from model import build_model, load_weights
 from model import CheckpointError
+from tests.tiny import ASLP, OPTIMISATION, PAPER, SPEED, tiny_run
 from train import (
     CHECKPOINT_NAME, TrainingError, TrainingInterrupted, atomic_save, decay_lr, run_record, seed_everything, train,
 )
@@ -64,11 +68,10 @@ def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=F
     loader = training_loader(pairs, 32, 8, num_workers, False, 1)
     val_loader = inference_loader([p for _, p, _ in val_pairs], 32, 4, 0, False, [m for _, _, m in val_pairs])
     generator = torch.Generator().manual_seed(1)
-    objective = objective_class(len(pairs), 2.0, 0.05, 2000.0, 1, "MC", generator, "cpu")
+    objective = objective_class(ASLP, len(pairs), generator, "cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
-    train(network, objective, loader, val_loader, names=[s for s, _, _ in pairs], out_dir=out_dir,
-          device=torch.device("cpu"), epochs=epochs, lr=1e-3, decay_rate=0.5, decay_epoch=1, seed=1,
-          generator=generator, resume=resume, log_every=2, run=run)
+    train(network, objective, loader, val_loader, tiny_run(out_dir, [s for s, _, _ in pairs], generator, resume, run),
+          replace(OPTIMISATION, epochs=epochs), SPEED, PAPER)
     return network, objective
 
 
@@ -79,8 +82,11 @@ def deterministic():
     torch.use_deterministic_algorithms(False)
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
-def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic, num_workers):
+@pytest.mark.parametrize("num_workers, resume_workers", [(0, 0), (2, 0)])
+def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic, num_workers,
+                                                                       resume_workers):
+    """Also when resumed with another number of DataLoader workers: augmentation depends on
+    (seed, epoch, image) only."""
     network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3, num_workers=num_workers)
     with pytest.raises(TrainingInterrupted, match=rf"last checkpoint is {tmp_path / 'killed' / CHECKPOINT_NAME} "
                        r"\(after epoch 2\)") as interrupt:
@@ -88,7 +94,7 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root
     assert isinstance(interrupt.value, KeyboardInterrupt) and interrupt.value.resumable
     assert torch.load(tmp_path / "killed" / CHECKPOINT_NAME, weights_only=True)["epoch"] == 2
     resumed, resumed_objective = tiny_training(demo_root, tmp_path / "killed", epochs=3, resume=True,
-                                               num_workers=num_workers)
+                                               num_workers=resume_workers)
     assert objective.state_dict()["alpha"].gt(0).any()
     assert torch.equal(objective.state_dict()["alpha"], resumed_objective.state_dict()["alpha"])
     for key, value in network.state_dict().items():

@@ -3,8 +3,11 @@ import pytest
 import torch
 from PIL import Image
 
-from data import DataError, InferenceSet, TrainingSet, list_stems, load_or_make_split, pair_files, pair_split
-from data.transforms import augment_pair, mask_to_tensor, train_transform
+from data.datasets import DataError, InferenceSet, TrainingSet, pair_files, pair_split
+from data.files import list_stems
+from data.loaders import training_loader, usable_workers
+from data.split import load_or_make_split
+from data.transforms import augment_pair, augmentation_generator, mask_to_tensor, train_transform
 
 
 def write_pair(root, stem, size=(40, 30), mask_size=None, suffix=".jpg", mode="RGB"):
@@ -15,26 +18,27 @@ def write_pair(root, stem, size=(40, 30), mask_size=None, suffix=".jpg", mode="R
 
 
 def test_augmentation_moves_image_and_mask_together():
-    torch.manual_seed(0)
     pattern = np.zeros((60, 80), np.uint8)
     pattern[10:35, 20:70] = 255
+    generator = torch.Generator().manual_seed(0)
     for _ in range(30):
-        image, mask = augment_pair(Image.fromarray(pattern).convert("RGB"), Image.fromarray(pattern))
+        image, mask = augment_pair(Image.fromarray(pattern).convert("RGB"), Image.fromarray(pattern), generator)
         assert image.size == mask.size
         assert np.array_equal(np.asarray(image)[..., 0], np.asarray(mask))
 
 
 def test_crop_shrinks_each_side_by_1_to_30_pixels():
-    torch.manual_seed(1)
-    sizes = {augment_pair(Image.new("RGB", (100, 90)), Image.new("L", (100, 90)))[0].size for _ in range(300)}
+    generator = torch.Generator().manual_seed(1)
+    sizes = {augment_pair(Image.new("RGB", (100, 90)), Image.new("L", (100, 90)), generator)[0].size
+             for _ in range(300)}
     widths, heights = {w for w, _ in sizes}, {h for _, h in sizes}
     assert min(widths) >= 70 - 1 and max(widths) <= 99 and min(heights) >= 60 - 1 and max(heights) <= 89
     assert len(widths) > 15
 
 
 def test_train_transform_gives_normalised_image_and_unit_mask():
-    torch.manual_seed(2)
-    image, mask = train_transform(Image.new("RGB", (50, 40), (255, 255, 255)), Image.new("L", (50, 40), 255), 32)
+    image, mask = train_transform(Image.new("RGB", (50, 40), (255, 255, 255)), Image.new("L", (50, 40), 255), 32,
+                                  torch.Generator().manual_seed(2))
     assert image.shape == (3, 32, 32) and mask.shape == (1, 32, 32)
     assert image.max() > 2.0  # white after ImageNet normalisation
     assert 0.0 <= mask.min() and mask.max() <= 1.0
@@ -69,7 +73,7 @@ def test_grey_and_rgba_images_are_converted(tmp_path):
     write_pair(tmp_path, "grey", suffix=".png", mode="L")
     write_pair(tmp_path, "rgba", suffix=".png", mode="RGBA")
     pairs = pair_files(tmp_path / "Image", tmp_path / "GT", ["grey", "rgba"])
-    images = [TrainingSet(pairs, 16)[i][0] for i in range(2)]
+    images = [TrainingSet(pairs, 16, seed=1)[i][0] for i in range(2)]
     assert all(image.shape == (3, 16, 16) for image in images)
 
 
@@ -137,7 +141,7 @@ def test_zero_one_masks_are_refused_but_soft_edges_are_kept(tmp_path):
 
 def test_upper_case_suffixes_are_found(tmp_path):
     write_pair(tmp_path, "shout", suffix=".JPG")
-    (stem, image, _), = pair_files(tmp_path / "Image", tmp_path / "GT", list_stems(tmp_path / "Image"))
+    (stem, image, _), = pair_files(tmp_path / "Image", tmp_path / "GT", list_stems(tmp_path / "Image", "photo"))
     assert stem == "shout" and image.name == "shout.JPG"
 
 
@@ -178,8 +182,46 @@ def test_corrupt_image_read_in_a_loader_worker_is_one_line_naming_it(tmp_path):
     image = tmp_path / "Image" / "a.jpg"
     Image.effect_noise((64, 64), 50).convert("RGB").save(image)
     image.write_bytes(image.read_bytes()[:400])  # the header is intact, the pixels are cut off
-    loader = torch.utils.data.DataLoader(TrainingSet([("a", image, tmp_path / "GT" / "a.png")], 32), num_workers=1)
+    loader = torch.utils.data.DataLoader(TrainingSet([("a", image, tmp_path / "GT" / "a.png")], 32, seed=1), num_workers=1)
     with pytest.raises(DataError) as error:
         next(iter(loader))
     message = str(error.value)
     assert "\n" not in message and str(image) in message and "Traceback" not in message
+
+
+def test_augmentation_depends_on_seed_epoch_and_image_only(demo_root):
+    """Worker count, DDP sharding or a resume cannot change what an image looks like in an epoch."""
+    image_dir, mask_dir = demo_root / "Train" / "DUTS-TR" / "Image", demo_root / "Train" / "DUTS-TR" / "GT"
+    pairs = pair_files(image_dir, mask_dir, list_stems(image_dir, "photo")[:6], report=False)
+
+    def epoch_batches(num_workers, epoch):
+        loader = training_loader(pairs, 32, 3, num_workers, False, seed=5)
+        loader.generator.manual_seed(5 + epoch)
+        loader.dataset.set_epoch(epoch)
+        return [(images, masks, index) for images, masks, index in loader]
+
+    alone, with_workers = epoch_batches(0, 2), epoch_batches(2, 2)
+    for (images, masks, index), (images2, masks2, index2) in zip(alone, with_workers, strict=True):
+        assert torch.equal(index, index2) and torch.equal(images, images2) and torch.equal(masks, masks2)
+    seen = {int(i): image for images, _, index in alone for i, image in zip(index, images)}
+    dataset = TrainingSet(pairs, 32, seed=5)
+    dataset.set_epoch(2)
+    assert all(torch.equal(dataset[i][0], seen[i]) for i in range(len(pairs)))  # in the main process, one by one
+    dataset.set_epoch(3)
+    assert not all(torch.equal(dataset[i][0], seen[i]) for i in range(len(pairs)))  # another epoch, another view
+    assert torch.equal(augmentation_generator(5, 3, 0).get_state(), augmentation_generator(5, 3, 0).get_state())
+
+
+def test_never_more_workers_than_cores():
+    assert usable_workers(0) == 0 and 1 <= usable_workers(10_000) <= 10_000
+    assert usable_workers(10_000) == usable_workers(100_000)
+
+
+def test_split_read_from_lists_says_validation_size_and_seed_do_not_apply(tmp_path, capsys):
+    for i in range(6):
+        write_pair(tmp_path / "DUTS-TR", f"im{i}")
+    load_or_make_split(tmp_path, tmp_path / "DUTS-TR" / "Image", validation_size=2, seed=1)
+    capsys.readouterr()
+    load_or_make_split(tmp_path, tmp_path / "DUTS-TR" / "Image", validation_size=3, seed=7)
+    out = capsys.readouterr().out
+    assert "VALIDATION_SIZE (3) and SEED (7) do not change it" in out and "--split_dir" in out

@@ -57,7 +57,7 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
     assert len(np.unique(np.asarray(Image.open(root / "Train" / "PASCAL-S" / "GT" / "1.png")))) > 2
     result = subprocess.run(
         [sys.executable, str(PROJECT / "main_ASLP.py"), f"--dataset_root={root}", "--train_set=PASCAL-S",
-         "--test_datasets=PASCAL-S", "--pretrained_backbone=", "--epochs=1", "--train_size=64", "--test_size=64",
+         "--test_datasets=PASCAL-S", "--pretrained_backbone=", "--epochs=1", "--start_epoch=0", "--train_size=64", "--test_size=64",
          "--feat_channel=8", "--batch_size=3", "--num_workers=0", "--eval_workers=1", "--experiment=tiny"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )

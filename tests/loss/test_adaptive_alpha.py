@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from loss import AdaptiveAlpha, build_objective, image_statistics, update_alpha
+from settings import ASLPSettings, BaselineSettings
 
 BETA, ETA, LAM = 2.0, 0.002, 2000.0
 
@@ -73,12 +74,15 @@ def test_image_statistics_match_a_direct_computation():
 
 
 def test_aslp_objective_uses_and_updates_its_alpha_table():
-    objective = build_objective("ASLP", num_images=4, beta=BETA, eta=ETA, lam=LAM, start_epoch=1, aslp_mode="MC",
-                                generator=torch.Generator().manual_seed(0), device="cpu")
+    aslp = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=BETA, eta=ETA, lambda_=LAM, start_epoch=1)
+    baselines = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.1, slp_alpha=0.1, focal_gamma=3.0, mbls_margin=10.0,
+                                 mbls_lambda=0.1)
+    objective = build_objective("ASLP", aslp, baselines, num_images=4, generator=torch.Generator().manual_seed(0),
+                                device="cpu")
     index = torch.tensor([0, 2])
     objective.after_step(index, torch.tensor([0.1, 0.1]), torch.tensor([2.0, 2.0]), 1, torch.tensor(0.5))
     assert torch.all(objective.state_dict()["alpha"] == 0)
     objective.after_step(index, torch.tensor([0.1, 0.1]), torch.tensor([2.0, 2.0]), 2, torch.tensor(0.5))
     assert objective.alpha_of(index).tolist() == pytest.approx([0.0018, 0.0018])
     with pytest.raises(ValueError, match="unknown METHOD"):
-        build_objective("Nope")
+        build_objective("Nope", aslp, baselines)

@@ -4,13 +4,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from loss import OBJECTIVES, Objective, build_objective, perturb_labels
+from dataclasses import fields, replace
 
-# Every constructor argument the training script may supply, for ASLP and the baselines.
-ALL_ARGS = dict(
-    ls_epsilon=0.1, dl_alpha=0.3, slp_alpha=0.1, beta=2.0, focal_gamma=2.0, mbls_margin=10.0, mbls_lambda=0.1,
-    eta=0.002, lam=2000.0, start_epoch=0, aslp_mode="MC", num_images=8, device="cpu", perturb_noise=False,
+from loss import (
+    OBJECTIVES, Objective, build_objective, inert_reason, objective_constants, perturb_labels, training_note,
 )
+from settings import ASLPSettings, BaselineSettings
+
+# The settings groups the training script builds, for ASLP and the baselines.
+ASLP = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=2.0, eta=0.002, lambda_=2000.0, start_epoch=0)
+BASELINES = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.3, slp_alpha=0.1, focal_gamma=2.0, mbls_margin=10.0,
+                             mbls_lambda=0.1)
 
 # One image of two pixels: a confident correct foreground and a mildly correct background.
 LOGITS = torch.tensor([2.0, -1.0]).view(1, 1, 1, 2)
@@ -18,10 +22,16 @@ LABELS = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
 INDEX = torch.tensor([0])
 
 
-def build(name: str, **overrides) -> Objective:
+def groups(**overrides) -> tuple[ASLPSettings, BaselineSettings]:
+    def of(group):
+        return {f.name: overrides[f.name] for f in fields(group) if f.name in overrides}
+    return replace(ASLP, **of(ASLP)), replace(BASELINES, **of(BASELINES))
+
+
+def build(name: str, generator: torch.Generator | None = None, **overrides) -> Objective:
     # A fresh generator per objective, so tests do not share random draws.
-    args = {**ALL_ARGS, "generator": torch.Generator().manual_seed(0), **overrides}
-    return build_objective(name, **args)
+    return build_objective(name, *groups(**overrides), num_images=8, device="cpu",
+                           generator=generator or torch.Generator().manual_seed(0))
 
 
 def softplus(x: float) -> float:
@@ -136,3 +146,25 @@ def test_perturb_noise_reaches_the_perturbing_objectives(name):
     # Every pixel's target is -1 without noise, so BCE = softplus(1) + 1; noise moves the target.
     assert quiet(logits, labels, INDEX).item() == pytest.approx(softplus(1.0) + 1.0)
     assert noisy(logits, labels, INDEX).item() != pytest.approx(softplus(1.0) + 1.0, abs=1e-6)
+
+
+def test_a_checkpoint_records_the_constants_its_objective_is_built_from():
+    assert objective_constants("BCE") == ()
+    assert objective_constants("SLP") == ("SLP_ALPHA", "BETA", "PERTURB_NOISE")
+    assert set(objective_constants("ASLP")) == {"ASLP_MODE", "BETA", "ETA", "LAMBDA", "START_EPOCH", "PERTURB_NOISE"}
+
+
+@pytest.mark.parametrize("method, overrides, epochs, says", [
+    ("ASLP", {"start_epoch": 5}, 5, "--epochs=6 or more"), ("ASLP", {"eta": 0.0}, 30, "--eta=0"),
+    ("SLP", {"slp_alpha": 0.0}, 30, "--slp_alpha=0"), ("DisturbLabel", {"dl_alpha": 0.0}, 30, "--dl_alpha=0"),
+])
+def test_a_perturbation_that_never_happens_is_named(method, overrides, epochs, says):
+    assert says in inert_reason(method, *groups(**overrides), epochs)
+    assert inert_reason(method, *groups(), epochs + 1) is None
+    assert inert_reason("BCE", *groups(**overrides), epochs) is None
+
+
+def test_aslp_with_one_epoch_from_epoch_zero_runs_but_says_no_label_is_perturbed():
+    assert inert_reason("ASLP", *groups(start_epoch=0), 1) is None
+    assert "trains exactly as BCE" in training_note("ASLP", *groups(start_epoch=0), 1)
+    assert training_note("ASLP", *groups(start_epoch=0), 2) is None and training_note("BCE", *groups(), 1) is None

@@ -1,0 +1,22 @@
+"""The tiny training configuration the tests build, as main_ASLP.py builds its settings groups."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from evaluate.protocol import get_protocol
+from predict import Inference
+from settings import ASLPSettings, OptimisationSettings, SpeedSettings
+from train import TrainingRun
+
+ASLP = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=2.0, eta=0.05, lambda_=2000.0, start_epoch=1)
+OPTIMISATION = OptimisationSettings(epochs=2, lr=1e-3, batch_size=8, decay_rate=0.5, decay_epoch=1)
+SPEED = SpeedSettings(amp=False, channels_last=False, log_every=2, eval_workers=1)
+PAPER = get_protocol("paper")
+CPU = Inference(torch.device("cpu"), size=32, batch_size=4, num_workers=0)
+
+
+def tiny_run(out_dir: Path, names: list[str], generator: torch.Generator | None, resume: bool = False,
+             record: dict | None = None, seed: int = 1, inference: Inference = CPU) -> TrainingRun:
+    return TrainingRun(out_dir, inference, seed, generator, record or {}, names, resume)
