@@ -58,6 +58,7 @@ LTS_LR = 0.01                   # LTS: Adam learning rate of that fit
 PROTOCOL = "paper"              # "paper": the authors' maps, validation accuracy and metrics; "calibrated": probability maps
 TEST_BATCH_SIZE = 10            # images per inference batch
 N_BINS = 10                     # confidence bins of ECE / OE
+BOUNDARY_WIDTH = 5              # px: ECE / OE also over the pixels this close to the mask's object boundary, and the rest
 EVAL_WORKERS = 0                # evaluation processes (0: all cores)
 # ---- speed --------------------------------------------------------------------------------------
 AMP = False                     # bfloat16 autocast (off: the authors' float32 recipe)
@@ -448,6 +449,7 @@ def main(argv: list[str]) -> int:
                 runs.setdefault(method, {})[seed] = evaluate_datasets(
                     out_dir / "predictions", root / "Test", list(data.test_datasets), out_dir, protocol=protocol,
                     workers=speed.eval_workers or None, n_bins=evaluation.n_bins,
+                    boundary_width=evaluation.boundary_width,
                     probability_root=probability_root if probability_root.is_dir() else None, trust_map_levels=True,
                 )
                 curves_file = out_dir / "curves.json"

@@ -99,6 +99,7 @@ class EvaluationSettings:
 
     protocol: str
     n_bins: int = _limit("at least 1")
+    boundary_width: int = _limit("at least 1")
 
 
 GROUPS = (DataSettings, ModelSettings, OptimisationSettings, ASLPSettings, BaselineSettings, PostHocSettings, SpeedSettings,

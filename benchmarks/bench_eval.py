@@ -13,18 +13,27 @@ positives) in a temporary folder, then times on the same files:
     a second call: the first also starts the worker server, and its total time
     is printed too);
 (d) ``evaluate.score_dataset`` with one worker, paper protocol (ECE / OE / ACC
-    and the authors' MAE, F, E, S, AP, AUC), with the raw maps as a second
-    folder (``calibrated_*`` columns), i.e. two maps read per image;
+    and the authors' MAE, F, E, S, AP, AUC), with the same maps given again as
+    probability maps (``calibrated_*`` columns), i.e. two maps read per image;
 
 and prints per-image milliseconds, the ratios, and the largest difference
 between the SOD values of (a) and (b).
 
+With ``--whole-process`` it times whole processes instead, as a user meets
+them (start-up, imports, reading, scoring, reports and plots included), on one
+worker: ``python -m evaluate`` under the paper protocol against a process of
+PySODMetrics alone computing its own metrics (F, wF, MAE, S, E) as in (b); each
+is run ``--repeats`` times, interleaved, and the best time of each is kept.
+
 Usage: ``python benchmarks/bench_eval.py [--images 300] [--height 300] [--width 400] [--workers N]``
+or ``python benchmarks/bench_eval.py --whole-process [--images 150] [--repeats 3]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +44,7 @@ import cv2
 import numpy as np
 import py_sod_metrics
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from evaluate import score_dataset  # noqa: E402  (needs the repository root on sys.path)
-from evaluate.runner import available_cores  # noqa: E402
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def _random_mask(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -61,12 +67,12 @@ def _prediction(rng: np.random.Generator, mask: np.ndarray) -> np.ndarray:
     softness = rng.uniform(1.0, 6.0)
     low_freq = cv2.GaussianBlur(rng.normal(0, 1, mask.shape), (0, 0), 10) * rng.uniform(20, 60)
     logit = signed / softness + rng.normal(0.5, 1.0) + low_freq
-    prob = 1 / (1 + np.exp(-logit))
+    probability = 1 / (1 + np.exp(-logit))
     if rng.random() < 0.3:
         false_positive = np.zeros(mask.shape, np.uint8)
         cv2.circle(false_positive, (int(rng.integers(mask.shape[1])), int(rng.integers(mask.shape[0]))), 25, 255, -1)
-        prob = np.maximum(prob, cv2.GaussianBlur(false_positive, (0, 0), 8) / 255 * rng.uniform(0.3, 0.9))
-    noisy = prob * 255 + rng.normal(0, 4, mask.shape)
+        probability = np.maximum(probability, cv2.GaussianBlur(false_positive, (0, 0), 8) / 255 * rng.uniform(0.3, 0.9))
+    noisy = probability * 255 + rng.normal(0, 4, mask.shape)
     return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
 
 
@@ -120,15 +126,60 @@ def _timed(function, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def _best_process_times(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
+    """Best wall time of each command over ``repeats`` interleaved runs (each must succeed)."""
+    best = dict.fromkeys(commands, float("inf"))
+    for _ in range(repeats):
+        for label, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, cwd=PROJECT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best
+
+
+def whole_process(args: argparse.Namespace) -> None:
+    """Time ``python -m evaluate`` (paper protocol, one worker) against PySODMetrics alone, as processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pred_dir, gt_dir = generate(Path(tmp), args.images, args.height, args.width, args.seed)
+        commands = {
+            "evaluate": [sys.executable, "-m", "evaluate", f"--pred={pred_dir}", f"--gt={gt_dir}", "--workers=1",
+                         "--protocol=paper", f"--out={Path(tmp) / 'out'}"],
+            "pysodmetrics": [sys.executable, __file__, "--pysodmetrics-alone", str(pred_dir), str(gt_dir)],
+        }
+        best = _best_process_times(commands, args.repeats)
+    print(f"{args.images} maps of {args.height} x {args.width}, whole processes on one worker, best of "
+          f"{args.repeats}")
+    print(f"python -m evaluate, paper protocol (reports and plots): {best['evaluate']:6.2f} s")
+    print(f"PySODMetrics alone (F, wF, MAE, S, E):                 {best['pysodmetrics']:6.2f} s")
+    print(f"ratio evaluate / PySODMetrics: {best['evaluate'] / best['pysodmetrics']:.2f}")
+
+
 def main() -> None:
-    """Generate the maps, run (a), (b), (c) and print the comparison."""
+    """Generate the maps, run (a), (b), (c) and (d), or the whole processes, and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--images", type=int, help="maps to generate (default 300; 150 with --whole-process)")
     parser.add_argument("--height", type=int, default=300)
     parser.add_argument("--width", type=int, default=400)
-    parser.add_argument("--workers", type=int, default=available_cores())
+    parser.add_argument("--workers", type=int, help="workers of (c) (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--whole-process", action="store_true", help="time whole processes (see above)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each process with --whole-process")
+    parser.add_argument("--pysodmetrics-alone", nargs=2, type=Path, metavar=("PRED", "GT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pysodmetrics_alone:
+        print(json.dumps(pysodmetrics_alone(*args.pysodmetrics_alone)))
+        return
+    if args.whole_process:
+        args.images = args.images or 150
+        whole_process(args)
+        return
+    args.images = args.images or 300
+
+    sys.path.insert(0, str(PROJECT))
+    from evaluate import score_dataset  # needs the repository root on sys.path
+    from evaluate.runner import available_cores
+
+    args.workers = args.workers or available_cores()
 
     with tempfile.TemporaryDirectory() as tmp:
         pred_dir, gt_dir = generate(Path(tmp), args.images, args.height, args.width, args.seed)
@@ -137,7 +188,7 @@ def main() -> None:
         # The first parallel call also starts the forkserver that workers are forked from (once per process).
         _, time_c_first = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers, protocol="calibrated")
         parallel, time_c = _timed(score_dataset, pred_dir, gt_dir, workers=args.workers, protocol="calibrated")
-        _, time_d = _timed(score_dataset, pred_dir, gt_dir, workers=1, protocol="paper", prob_dir=pred_dir)
+        _, time_d = _timed(score_dataset, pred_dir, gt_dir, workers=1, protocol="paper", probability_dir=pred_dir)
 
     per_image = {
         label: 1000 * seconds / args.images
@@ -152,7 +203,7 @@ def main() -> None:
     print(f"(b) PySODMetrics alone (F, wF, MAE, S, E):             {per_image['b']:7.2f} ms/image")
     print(f"(c) evaluate, {args.workers} workers:                               {per_image['c']:7.2f} ms/image")
     print(f"    (first parallel call, incl. starting the worker server: {time_c_first:.2f} s in all)")
-    print(f"(d) evaluate, 1 worker, paper protocol + raw maps:     {per_image['d']:7.2f} ms/image")
+    print(f"(d) evaluate, 1 worker, paper protocol + probabilities: {per_image['d']:6.2f} ms/image")
     print(f"(a)/(b) time ratio: {time_a / time_b:.2f}   (a)/(c) speed-up: {time_a / time_c:.2f}x")
     print(f"(d)/(b) time ratio (paper protocol vs PySODMetrics alone): {time_d / time_b:.2f}")
     print(f"largest |(a) - (b)| over the SOD metrics: {difference:.2e}")

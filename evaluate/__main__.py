@@ -30,6 +30,7 @@ if not __package__:
         del sys.path[0]
     sys.path.insert(0, str(_PACKAGE_FOLDER.parent))
 
+from evaluate.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
 from evaluate.protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
 
 Jobs = list[tuple[str, Path, Path]]
@@ -82,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
     parser.add_argument("--bins", type=_positive_int, default=10, help="equal-width confidence bins (default 10)")
+    parser.add_argument(
+        "--boundary-width",
+        type=_positive_int,
+        default=BOUNDARY_WIDTH,
+        help=f"mask pixels: ECE / OE are also reported within this distance of the object boundary, and over the rest "
+        f"(default {BOUNDARY_WIDTH})",
+    )
     parser.add_argument(
         "--out", type=Path, help="output folder (default: <--pred or --pred-root>_eval, beside that folder)"
     )
@@ -144,6 +152,7 @@ def _score(args: argparse.Namespace, single: bool) -> int:
             n_bins=args.bins,
             probability_dirs=probability_dirs,
             trust_map_levels=args.trust_map_levels,
+            boundary_width=args.boundary_width,
         )
     except DataError as error:
         print(f"evaluate: error: {error}", file=sys.stderr)

@@ -1,14 +1,16 @@
-"""Plot of the learnt alpha distribution over training epochs, from the run's alpha_log.csv."""
+"""Plot of the learnt alpha distribution over training epochs, from the run's alpha_log.csv.
+
+The figure is built with ``matplotlib.figure.Figure`` and the Agg canvas directly (as :mod:`evaluate.plots`),
+so that importing this module leaves the caller's pyplot backend and state alone.
+"""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
@@ -20,7 +22,8 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
         return
     column = {key: [float(row[key]) for row in rows] for key in rows[0]}
     epochs = column["epoch"]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, height_ratios=(2, 1))
+    figure = Figure(figsize=(7, 6), layout="tight")
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     top.fill_between(epochs, column["q10"], column["q90"], color="tab:blue", alpha=0.15, label="10-90%")
     top.fill_between(epochs, column["q25"], column["q75"], color="tab:blue", alpha=0.3, label="25-75%")
     top.plot(epochs, column["q50"], color="tab:blue", label="median")
@@ -37,6 +40,5 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.legend(fontsize=8)
     bottom.grid(alpha=0.3)
-    figure.tight_layout()
+    FigureCanvasAgg(figure)
     figure.savefig(out_png, dpi=120)
-    plt.close(figure)

@@ -2,28 +2,37 @@
 
 An 8-bit prediction map can only take 256 values, so everything a calibration
 metric needs about a set of images is the number of pixels at each prediction
-level ``v`` (0..255) whose mask is background or foreground: an int64 array of
-shape (256, 2), built per image with :func:`level_counts` and summed over
-images. Memory therefore does not grow with the number of images, and merging
-the work of several processes is an addition.
+level ``v`` (0..255) that count as background or as foreground: an int64 array
+of shape (256, 2), the *level counts*, summed over images. Memory therefore does
+not grow with the number of images, and merging the work of several processes
+is an addition. Each image's counts come from its joint (prediction level, mask
+level) histogram (:func:`joint_histogram`) and a table saying, for each decision
+and mask level, whether a pixel is correct (:func:`level_counts_from_joint`);
+which pixels are correct is the protocol's rule (:mod:`evaluate.protocol`).
 
 Definitions (N = number of pixels, a pixel of level v has p = v / 255):
 
-* mask foreground: ``gt >= 128`` (masks may have anti-aliased edges);
-* decision: foreground iff ``v >= 128``; a pixel is correct when its decision
-  equals its mask label; ``ACC`` = correct pixels / N;
+* decision: foreground iff ``v >= 128`` (p >= 0.5); a pixel counts in column 1
+  (foreground) or 0 (background) of its level so that it is correct iff that
+  column equals its decision; ``ACC`` = correct pixels / N;
 * confidence ``c = max(p, 1 - p) = L / 255`` with the confidence level
   ``L = max(v, 255 - v)`` in 128..255, so c lies in [128/255, 1];
 * equal-width bins: bin j (0-based) is ((j / B), (j + 1) / B]; membership is
   decided on integers, ``j * 255 < B * L <= (j + 1) * 255``, so that e.g.
   v = 153 or 102 (c = 0.6 exactly) falls in (0.5, 0.6] for B = 10 although
-  153 / 255 is not exactly 0.6 in floating point;
+  153 / 255 is not exactly 0.6 in floating point. The authors' float32 binning
+  (torch.linspace edges, ``conf > lower and conf <= upper``) puts every level in
+  the same bin for 10 bins (the paper's setting; for some other bin counts
+  float32 rounding moves a level sitting exactly on an edge);
 * ``ECE = sum_j n_j / N * |conf_j - acc_j|`` and
   ``OE = sum_j n_j / N * conf_j * max(conf_j - acc_j, 0)``, where conf_j and
   acc_j are the mean confidence and the fraction of correct pixels of bin j;
-  empty bins contribute nothing;
-* adaptive ECE (equal-mass bins, default B = 15): confidence levels are sorted
-  and each level is put, whole, into the bin ``k = floor(B * r / N)`` that
+  empty bins contribute nothing. The authors' ``+ 1e-6`` in each bin's
+  denominator is left out: it changes ECE and OE by less than 1e-6, below the
+  rounding of their float32 sums;
+* adaptive ECE (equal-mass bins, by default B = ``ADAPTIVE_BINS`` = 15):
+  confidence levels are sorted and each level is put, whole, into the bin
+  ``k = floor(B * r / N)`` that
   holds its middle pixel, r being the midpoint of the level's pixel-rank
   interval [pixels below the level, pixels up to and including it). A level is
   never split, so a level holding more than N / B pixels (typically c = 1)
@@ -36,23 +45,22 @@ Definitions (N = number of pixels, a pixel of level v has p = v / 255):
   the correction term taken as 0 for bins with n_j < 2; the reported value is
   ``sqrt(max(CE2, 0))`` so that it is a probability like ECE (an l2, not l1,
   calibration error, hence slightly above ECE when errors vary across bins);
-* ``NLL = -mean(y log q + (1 - y) log(1 - q))`` with y the mask label and
+* ``NLL = -mean(y log q + (1 - y) log(1 - q))`` with y the pixel's column and
   ``q = clip(p, 1/510, 1 - 1/510)`` (half a grey level away from 0 and 1);
 * ``Brier = mean((p - y)^2)``: the binary Brier score on the foreground
-  probability (half the two-class sum-over-classes form).
-
-The paper protocol (the authors' ``ECE_EW``) differs only in who is correct:
-the binarised prediction (0 or 255) is compared with the raw mask value, so a
-pixel is correct iff (v >= 128 and mask == 255) or (v < 128 and mask == 0) and
-every soft mask pixel (1..254) is wrong. :func:`raw_mask_counts` expresses this
-as level counts in which a soft pixel's label is the opposite of its decision,
-so the functions below apply unchanged. Their float32 binning (torch.linspace
-edges, ``conf > lower and conf <= upper``) puts every level in the bin the
-integer rule above gives for 10 bins (the paper's setting; for some other bin
-counts float32 rounding moves a level sitting exactly on an edge). Their
-``+ 1e-6`` in each bin's denominator is left out: it changes ECE and OE by
-less than 1e-6, below the rounding of their float32 sums. Both protocols'
-counts come from one per-image joint histogram (:func:`joint_histogram`).
+  probability (half the two-class sum-over-classes form);
+* image ECE (``ECE_img_mean``, ``_std``, ``_median``, ``_p90``): the ECE of each
+  image's own counts, and the mean, standard deviation (over the images, ddof 0),
+  median and 90th percentile of these over images;
+* boundary and rest (``ECE_boundary``, ``OE_boundary``, ``ECE_rest``, ``OE_rest``):
+  ECE and OE of the level counts of the pixels in the masks' boundary bands
+  (defined in :mod:`evaluate.boundary`), pooled over images, and of all other
+  pixels; ``boundary_fraction`` is the band's share of the pixels. The two sets
+  of counts add up to the set's counts, but ECE is not additive: the global ECE
+  is at most the pixel-weighted mean of the two (triangle inequality per bin),
+  equal only where the band and the rest err in the same direction in every bin;
+* mean saliency: the mean of p over the counted pixels, i.e. the predicted
+  saliency mass (on a set whose masks are empty, the false-positive mass).
 """
 
 from __future__ import annotations
@@ -62,12 +70,14 @@ from dataclasses import dataclass
 import numpy as np
 
 N_LEVELS = 256
-_LEVELS = np.arange(N_LEVELS, dtype=np.int64)
+LEVELS = np.arange(N_LEVELS, dtype=np.int64)
+# A level decides foreground iff p = v / 255 >= 0.5.
+DECIDES_FOREGROUND = LEVELS >= 128
 # Confidence level L = max(v, 255 - v): the winning-class probability times 255.
-_CONF_LEVEL = np.maximum(_LEVELS, 255 - _LEVELS)
-_DECIDES_FOREGROUND = _LEVELS >= 128
-_PROBABILITY = _LEVELS / 255.0
+_CONF_LEVEL = np.maximum(LEVELS, 255 - LEVELS)
+_PROBABILITY = LEVELS / 255.0
 _NLL_CLAMP = 1.0 / 510.0
+ADAPTIVE_BINS = 15
 
 
 def _check_maps(pred_u8: np.ndarray, gt_u8: np.ndarray) -> None:
@@ -77,18 +87,6 @@ def _check_maps(pred_u8: np.ndarray, gt_u8: np.ndarray) -> None:
         raise ValueError(f"prediction shape {pred_u8.shape} differs from mask shape {gt_u8.shape}")
 
 
-def level_counts(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
-    """Count pixels per prediction level and mask label.
-
-    Returns an int64 array of shape (256, 2): ``[v, 0]`` counts pixels of level v
-    whose mask is background (gt < 128), ``[v, 1]`` those whose mask is
-    foreground (gt >= 128).
-    """
-    _check_maps(pred_u8, gt_u8)
-    index = pred_u8.ravel().astype(np.intp) * 2 + (gt_u8.ravel() >= 128)
-    return np.bincount(index, minlength=2 * N_LEVELS).reshape(N_LEVELS, 2).astype(np.int64)
-
-
 def joint_histogram(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """Pixels per (prediction level, mask level): an int64 array of shape (256, 256), ``[v, g]``."""
     _check_maps(pred_u8, gt_u8)
@@ -96,17 +94,18 @@ def joint_histogram(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=N_LEVELS * N_LEVELS).reshape(N_LEVELS, N_LEVELS).astype(np.int64)
 
 
-def raw_mask_counts(joint: np.ndarray) -> np.ndarray:
-    """Level counts (256, 2) of the paper protocol from a joint histogram.
+def level_counts_from_joint(joint: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """Level counts (256, 2) of a joint histogram under a rule of which pixels are correct.
 
-    ``[v, 1]`` holds the pixels of level v with mask 255 and ``[v, 0]`` those
-    with mask 0; a soft mask pixel (1..254) is put in the column opposite to
-    its decision (v >= 128), so that every metric counts it as wrong.
+    ``correct[d, g]`` says whether a pixel whose decision is ``d`` (0: background, 1: foreground)
+    is correct where its mask level is ``g``. A correct pixel goes to the column of its decision,
+    a wrong one to the other column, so that every metric counts it as the rule says.
     """
-    soft = joint[:, 1:255].sum(axis=1)
-    foreground = joint[:, 255] + np.where(_DECIDES_FOREGROUND, 0, soft)
-    background = joint[:, 0] + np.where(_DECIDES_FOREGROUND, soft, 0)
-    return np.stack([background, foreground], axis=1)
+    # Row v: whether each mask level is right for level v's decision.
+    correct_of_level = correct[DECIDES_FOREGROUND.astype(np.intp)]
+    right = np.einsum("vg,vg->v", joint, correct_of_level)
+    wrong = joint.sum(axis=1) - right
+    return np.stack([np.where(DECIDES_FOREGROUND, wrong, right), np.where(DECIDES_FOREGROUND, right, wrong)], axis=1)
 
 
 def _checked(counts: np.ndarray) -> np.ndarray:
@@ -123,7 +122,7 @@ def _checked(counts: np.ndarray) -> np.ndarray:
 
 
 def _correct_per_level(counts: np.ndarray) -> np.ndarray:
-    return np.where(_DECIDES_FOREGROUND, counts[:, 1], counts[:, 0])
+    return np.where(DECIDES_FOREGROUND, counts[:, 1], counts[:, 0])
 
 
 def _check_bins(n_bins: int) -> None:
@@ -141,7 +140,7 @@ def equal_width_bin_of_level(n_bins: int = 10) -> np.ndarray:
     return (n_bins * _CONF_LEVEL - 1) // 255
 
 
-def equal_mass_bin_of_level(counts: np.ndarray, n_bins: int = 15) -> np.ndarray:
+def equal_mass_bin_of_level(counts: np.ndarray, n_bins: int = ADAPTIVE_BINS) -> np.ndarray:
     """Bin index of every prediction level for equal-mass bins (see the module docstring)."""
     counts = _checked(counts)
     _check_bins(n_bins)
@@ -206,12 +205,12 @@ def overconfidence_error(counts: np.ndarray, n_bins: int = 10) -> float:
 
 
 def pixel_accuracy(counts: np.ndarray) -> float:
-    """Fraction of pixels whose decision (pred >= 128) equals the mask label (gt >= 128)."""
+    """Fraction of pixels whose decision (pred >= 128) is correct."""
     counts = _checked(counts)
     return float(_correct_per_level(counts).sum() / counts.sum())
 
 
-def adaptive_calibration_error(counts: np.ndarray, n_bins: int = 15) -> float:
+def adaptive_calibration_error(counts: np.ndarray, n_bins: int = ADAPTIVE_BINS) -> float:
     """ECE over equal-mass bins whose edges never split a confidence level."""
     counts = _checked(counts)
     return _ece_from(_bin_stats(counts, equal_mass_bin_of_level(counts, n_bins), n_bins))

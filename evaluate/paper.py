@@ -9,14 +9,15 @@ p = pred / 255 and the mask kept soft, y = gt / 255:
   s = (p - min) / (max - min + 1e-20) (a constant map becomes 0);
 * 255 thresholds t_i = linspace(0, 1 - 1e-10, 255); the binary map is s >= t_i;
   tp = sum(binary * y), precision = tp / (predicted + 1e-20),
-  recall = tp / (sum(y) + 1e-20), F = 1.3 P R / (0.3 P + R) (0 where 0 / 0),
-  TPR = recall, FPR = (predicted - tp) / (sum(1 - y) + 1e-20);
-* E-measure at t_i: with f = binary - mean(binary) and d = y - mean(y),
-  sum((2 f d / (f^2 + d^2 + 1e-20) + 1)^2 / 4) / (N - 1 + 1e-20); nothing
-  special for empty or full masks;
-* F, E, precision, recall, TPR and FPR curves are averaged over images; max
-  and mean are taken over the 255 mean values; AP and AUC come from the mean
-  curves (:mod:`evaluate.curves`);
+  recall = tp / (sum(y) + 1e-20), F = the F-measure of precision and recall
+  (beta^2 = 0.3, :mod:`evaluate.measures`), TPR = recall,
+  FPR = (predicted - tp) / (sum(1 - y) + 1e-20);
+* E-measure at t_i: with f = binary - mean(binary) and d = y - mean(y), the sum
+  of the enhanced alignment of f and d (:mod:`evaluate.measures`, eps 1e-20)
+  over the pixels, / (N - 1 + 1e-20); nothing special for empty or full masks,
+  so on an empty mask (d = 0) it is 0.25 N / (N - 1) whatever the map holds;
+* the curves are averaged over images and summarised (max / mean F and E, AP,
+  AUC) as :mod:`evaluate.measures` describes;
 * S-measure (alpha = 0.5): 1 - mean(s) if the soft mask is all 0, mean(s) if
   it is all 1, else the mask is thresholded at 0.5 (gt >= 128) and
   S = 0.5 S_object + 0.5 S_region, clamped at 0 from below. S_object uses
@@ -45,14 +46,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
+from evaluate.calibration import LEVELS
+from evaluate.measures import enhanced_alignment, f_measure
 
 N_THRESHOLDS = 255
-F_BETA2 = 0.3
 EPS = 1e-20
-_LEVELS = np.arange(256)
 _THRESHOLD_INDEX = np.arange(N_THRESHOLDS)
 
 
@@ -60,6 +62,7 @@ _THRESHOLD_INDEX = np.arange(N_THRESHOLDS)
 class PaperImageStats:
     """One image's curves (one value per threshold, lowest threshold first), MAE and S-measure."""
 
+    thresholds: ClassVar[np.ndarray] = np.linspace(0, 1 - 1e-10, N_THRESHOLDS)
     f_curve: np.ndarray
     e_curve: np.ndarray
     precision: np.ndarray
@@ -81,14 +84,9 @@ def level_cuts(low: int, high: int) -> np.ndarray:
     return low - (-(_THRESHOLD_INDEX * (high - low)) // (N_THRESHOLDS - 1))
 
 
-def _enhanced(f: np.ndarray, d: np.ndarray) -> np.ndarray:
-    align = 2 * f * d / (f * f + d * d + EPS)
-    return (align + 1) ** 2 / 4
-
-
 def _moments(counts: np.ndarray) -> tuple[int, int, int]:
     """(n, sum of levels, sum of squared levels) of a count-per-level vector, as exact integers."""
-    return int(counts.sum()), int(counts @ _LEVELS), int(counts @ (_LEVELS * _LEVELS))
+    return int(counts.sum()), int(counts @ LEVELS), int(counts @ (LEVELS * LEVELS))
 
 
 def _object_score(n: int, level_sum: int, square_sum: int, low: int, scale: float, inverted: bool) -> float:
@@ -107,7 +105,7 @@ def _block_score(block: np.ndarray, low: int, scale: float) -> float:
     if n == 0:
         return math.nan
     fg = int(block[:, 1].sum())
-    fg_level_sum = int(block[:, 1] @ _LEVELS)
+    fg_level_sum = int(block[:, 1] @ LEVELS)
     denominator = n * (n - 1 + EPS)
     # Numerators are exact integers, so a zero variance or covariance is exactly zero.
     x = (level_sum - low * n) * scale / n
@@ -187,16 +185,16 @@ def paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray)
     predicted = passing.sum(axis=1)
     precision = tp / (predicted + EPS)
     recall = tp / (y_sum + EPS)
-    with np.errstate(invalid="ignore"):
-        f_curve = np.nan_to_num((1 + F_BETA2) * precision * recall / (F_BETA2 * precision + recall))
+    f_curve = f_measure(precision, recall)
     fpr = (predicted - tp) / (n - y_sum + EPS)
 
     share = (predicted / n)[:, None]
     d = y - y_sum / n
-    enhanced = passing * _enhanced(1 - share, d) + (pixels_per_mask_level - passing) * _enhanced(-share, d)
+    enhanced = (passing * enhanced_alignment(1 - share, d, EPS)
+                + (pixels_per_mask_level - passing) * enhanced_alignment(-share, d, EPS))
     e_curve = enhanced.sum(axis=1) / (n - 1 + EPS)
 
-    mae = float(np.sum(per_mask_level * np.abs(_LEVELS[:, None] - mask_levels)) / (255 * n))
+    mae = float(np.sum(per_mask_level * np.abs(LEVELS[:, None] - mask_levels)) / (255 * n))
     return PaperImageStats(
         f_curve=f_curve,
         e_curve=e_curve,

@@ -7,9 +7,12 @@ bin is over-confident, over the bar's top where it is under-confident, so the
 bar always ends at the accuracy), and below it the share of pixels in each bin
 on a log scale (most pixels of a saliency map sit in the top bin).
 Confidence max(p, 1 - p) cannot be below 50 %, so the x axis spans 50-100 %.
-One PNG per dataset plus one figure with every dataset side by side. Figures
-are built with ``matplotlib.figure.Figure`` and the Agg canvas directly, so the
-caller's pyplot backend and state are left alone.
+Each diagram is titled with the maps it shows (e.g. the stretched maps of the
+paper protocol, or the probability maps). One PNG per dataset and kind of maps,
+plus one figure per kind with every dataset side by side; the file names say
+the kind (:func:`evaluate.report.reliability_plot_name`). Figures are built
+with ``matplotlib.figure.Figure`` and the Agg canvas directly, so the caller's
+pyplot backend and state are left alone.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from evaluate.calibration import calibration_bins
-from evaluate.report import COMBINED_PLOT, DatasetScore, reliability_plot_name
+from evaluate.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
+from evaluate.report import Diagram, combined_figures, combined_plot_name
 
 PANELS_PER_ROW = 4
 _PANEL_SIZE = (4.2, 5.0)
@@ -38,8 +41,9 @@ _DPI = 120
 _GAP_LINEWIDTH = 1.2
 
 
-def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int) -> None:
-    stats = calibration_bins(score.counts, n_bins)
+def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -> None:
+    counts = diagram.counts
+    stats = calibration_bins(counts, n_bins)
     edges = np.linspace(0.0, 100.0, n_bins + 1)
     # Bins below 50 % are always empty; one straddling 50 % (odd bin counts) is drawn from 50 %.
     lower = np.maximum(edges[:-1], 50.0)
@@ -87,10 +91,11 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, score: DatasetScore, n_bins: int
     top.set_ylabel("Accuracy (%)")
     top.grid(axis="y", alpha=0.3)
     top.tick_params(labelbottom=False)
-    metrics = score.metrics
+    ece, oe, acc = (expected_calibration_error(counts, n_bins), overconfidence_error(counts, n_bins),
+                    pixel_accuracy(counts))
     top.set_title(
-        f"{score.name}  ({metrics['n_images']} images)\n"
-        f"ECE {100 * metrics['ECE']:.2f}%   OE {100 * metrics['OE']:.2f}%   ACC {100 * metrics['ACC']:.2f}%",
+        f"{diagram.dataset}  ({diagram.n_images} images)\n{diagram.title}\n"
+        f"ECE {100 * ece:.2f}%   OE {100 * oe:.2f}%   ACC {100 * acc:.2f}%",
         fontsize=10,
         pad=30,
     )
@@ -112,23 +117,23 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def reliability_figure(scores: Sequence[DatasetScore], n_bins: int) -> Figure:
-    """One reliability diagram per dataset, side by side (wrapping after ``PANELS_PER_ROW``)."""
-    rows = -(-len(scores) // PANELS_PER_ROW)
+def reliability_figure(diagrams: Sequence[Diagram], n_bins: int) -> Figure:
+    """The given reliability diagrams side by side (wrapping after ``PANELS_PER_ROW``)."""
+    rows = -(-len(diagrams) // PANELS_PER_ROW)
     # Spread the panels evenly over the rows (5 sets: 3 + 2 rather than 4 + 1).
-    columns = -(-len(scores) // rows)
+    columns = -(-len(diagrams) // rows)
     fig = Figure(figsize=(_PANEL_SIZE[0] * columns, _PANEL_SIZE[1] * rows), layout="constrained")
     grid = fig.add_gridspec(rows, columns)
-    for index, score in enumerate(scores):
-        _draw_panel(fig, grid[index // columns, index % columns], score, n_bins)
+    for index, diagram in enumerate(diagrams):
+        _draw_panel(fig, grid[index // columns, index % columns], diagram, n_bins)
     return fig
 
 
-def save_reliability_plots(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int) -> list[Path]:
-    """Write one diagram per dataset and the combined figure into ``out_dir``."""
+def save_reliability_plots(out_dir: Path, diagrams: Sequence[Diagram], n_bins: int) -> list[Path]:
+    """Write each diagram, and per kind of maps shown for several datasets the figure of them all, into
+    ``out_dir``."""
     out_dir = Path(out_dir)
-    paths = [
-        _save(reliability_figure([score], n_bins), out_dir / reliability_plot_name(score.name)) for score in scores
-    ]
-    paths.append(_save(reliability_figure(scores, n_bins), out_dir / COMBINED_PLOT))
+    paths = [_save(reliability_figure([diagram], n_bins), out_dir / diagram.file_name) for diagram in diagrams]
+    for maps, same_kind in combined_figures(diagrams).items():
+        paths.append(_save(reliability_figure(same_kind, n_bins), out_dir / combined_plot_name(maps)))
     return paths

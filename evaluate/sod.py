@@ -1,31 +1,43 @@
-"""Salient-object-detection metrics with PySODMetrics' exact values, one shared pass per image.
+"""SOD metrics of the calibrated protocol: PySODMetrics' exact values, one shared pass per image.
 
 The usual way to score maps with PySODMetrics is one object per metric
 (``Fmeasure``, ``WeightedFmeasure``, ``MAE``, ``Smeasure``, ``Emeasure``), each
-of which normalises the image again and the F- and E-measure each build the
+of which normalises the image again, and the F- and E-measure each build the
 same two threshold histograms with a sorting ``np.histogram``. Here one image is
 normalised once with the library's own ``prepare_data`` (pred / 255 min-max
-stretched, mask ``gt > 128`` -- note: the calibration metrics use ``gt >= 128``
-as the issue asks, the SOD metrics keep the library's rule so that their values
-are the library's), the two histograms are built once with ``np.bincount`` and
-shared by the F- and E-measure curves, the adaptive-threshold counts are shared
-by adaptive F and E, ``|pred - gt|`` is shared by MAE and the weighted
-F-measure, and the weighted F-measure's 7x7 Gaussian filter runs in OpenCV.
-The S-measure is the library's own ``Smeasure.cal_sm``. The formulas follow the
-library's classic classes operation by operation (beta^2 = 0.3 for F, 1 for the
-weighted F, the library's epsilon), and the test-suite checks every value
-against those classes. AP and AUC, which the classic classes do not
-compute, come from the same threshold counts: per image, precision
-``tp / predicted`` (0 where nothing is predicted), recall = TPR ``tp / fg``
-(0 for an empty mask) and FPR ``fp / background`` (0 for a full mask) at the
-256 thresholds, averaged over images and summarised as in the authors' tool
-(:mod:`evaluate.curves`). Per-image results are kept in an
-:class:`evaluate.curves.ImageAccumulator` and summarised by :func:`sod_results`.
+stretched, mask ``gt > 128``: the library's rule, kept so that the values are
+the library's, whereas the calibration metrics threshold at ``gt >= 128``), the
+threshold histogram is the joint histogram of :mod:`evaluate.calibration` of the
+quantised map, shared by the F- and E-measure curves, the adaptive-threshold
+counts are shared by adaptive F and E, ``|pred - gt|`` is shared by MAE and the
+weighted F-measure, and the weighted F-measure's 7x7 Gaussian filter runs in
+OpenCV. The S-measure is the library's own ``Smeasure.cal_sm``. The formulas
+follow the library's classic classes operation by operation (F-measure and
+E-measure alignment as in :mod:`evaluate.measures`, beta^2 = 1 for the weighted
+F, the library's epsilon), and the test-suite checks every value against those
+classes:
+
+* at each of the 256 thresholds t (ascending), a pixel is predicted where its
+  quantised level is >= t; precision ``tp / predicted`` (0 where nothing is
+  predicted), recall = TPR ``tp / fg`` (0 for an empty mask), FPR
+  ``fp / background`` (0 for a full mask), F-measure of these;
+* E-measure at t: the mean enhanced alignment of the binarised map and the mask,
+  each minus its mean (sum / (N - 1 + eps)); for an empty mask it is the share
+  of pixels not predicted, for a full mask the share predicted;
+* adaptive F and E: the same at the threshold min(2 mean(pred), 1);
+* weighted F-measure (Margolin et al.): see :func:`_weighted_f_measure`;
+* MAE: mean |pred - gt| on the stretched map; S-measure (alpha = 0.5).
+
+AP and AUC, which the classic classes do not compute, come from the same curves,
+averaged over images (:mod:`evaluate.measures`). This module imports
+PySODMetrics and SciPy: :mod:`evaluate.protocol` imports it only when the
+calibrated protocol scores.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -33,19 +45,22 @@ from py_sod_metrics import Smeasure, WeightedFmeasure
 from py_sod_metrics.utils import EPS, get_adaptive_threshold, prepare_data
 from scipy.ndimage import distance_transform_edt
 
-from evaluate.curves import ImageAccumulator, curve_results
+from evaluate.calibration import N_LEVELS, joint_histogram
+from evaluate.measures import enhanced_alignment, f_measure
 
-F_BETA2 = 0.3
 WEIGHTED_F_BETA2 = 1.0
 _GAUSSIAN_7x7 = WeightedFmeasure().matlab_style_gauss2D((7, 7), sigma=5)
 _HALF_WEIGHT_DISTANCE = 5.0
 _S_MEASURE = Smeasure(alpha=0.5)
+# prepare_data's mask rule: foreground where gt > 128.
+_FOREGROUND_LEVEL = 129
 
 
 @dataclass(frozen=True)
 class SODImageStats:
-    """Every SOD quantity of one image; curves are indexed by threshold 255, 254, ..., 0."""
+    """Every SOD quantity of one image; curves are indexed by threshold 0, 1, ..., 255 (of 255)."""
 
+    thresholds: ClassVar[np.ndarray] = np.arange(N_LEVELS) / (N_LEVELS - 1)
     f_curve: np.ndarray
     e_curve: np.ndarray
     precision: np.ndarray
@@ -56,28 +71,6 @@ class SODImageStats:
     weighted_f: float
     mae: float
     s_measure: float
-
-
-def _f_measure_curve(tp: np.ndarray, predicted: np.ndarray, fg: int) -> np.ndarray:
-    predicted = np.where(predicted == 0, 1, predicted)
-    precision = tp / predicted
-    recall = tp / max(fg, 1)
-    numerator = (1 + F_BETA2) * precision * recall
-    denominator = np.where(numerator == 0, 1, F_BETA2 * precision + recall)
-    return numerator / denominator
-
-
-def _adaptive_f_measure(tp: int, predicted: int, fg: int) -> float:
-    if tp == 0:
-        return 0.0
-    precision = tp / predicted
-    recall = tp / fg
-    return float((1 + F_BETA2) * precision * recall / (F_BETA2 * precision + recall))
-
-
-def _enhanced_alignment(pred_value: float | np.ndarray, gt_value: float) -> float | np.ndarray:
-    align = 2 * (pred_value * gt_value) / (pred_value**2 + gt_value**2 + EPS)
-    return (align + 1) ** 2 / 4
 
 
 def _e_measure(tp: np.ndarray | int, fp: np.ndarray | int, fg: int, size: int) -> np.ndarray | float:
@@ -94,10 +87,10 @@ def _e_measure(tp: np.ndarray | int, fp: np.ndarray | int, fg: int, size: int) -
         gt_mean = fg / size
         # Bias-subtracted pred/gt values of the four pred x gt regions, in tp, fp, fn, tn order.
         enhanced_sum = (
-            _enhanced_alignment(1 - pred_mean, 1 - gt_mean) * tp
-            + _enhanced_alignment(1 - pred_mean, 0 - gt_mean) * fp
-            + _enhanced_alignment(0 - pred_mean, 1 - gt_mean) * fn
-            + _enhanced_alignment(0 - pred_mean, 0 - gt_mean) * tn
+            enhanced_alignment(1 - pred_mean, 1 - gt_mean, EPS) * tp
+            + enhanced_alignment(1 - pred_mean, 0 - gt_mean, EPS) * fp
+            + enhanced_alignment(0 - pred_mean, 1 - gt_mean, EPS) * fn
+            + enhanced_alignment(0 - pred_mean, 0 - gt_mean, EPS) * tn
         )
     return enhanced_sum / (size - 1 + EPS)
 
@@ -123,8 +116,7 @@ def _weighted_f_measure(gt: np.ndarray, abs_error: np.ndarray) -> float:
     fp = np.sum(weighted_error[~gt])
     recall = 1 - np.mean(fg_error)
     precision = tp / (tp + fp + EPS)
-    beta = WEIGHTED_F_BETA2
-    return float((1 + beta) * recall * precision / (recall + beta * precision + EPS))
+    return float(f_measure(precision, recall, WEIGHTED_F_BETA2, EPS))
 
 
 def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
@@ -133,33 +125,28 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
     size = gt.size
     fg = int(np.count_nonzero(gt))
 
-    quantised = (pred * 255).astype(np.uint8)
-    hist = np.bincount(quantised.ravel().astype(np.intp) * 2 + gt.ravel(), minlength=512).reshape(256, 2)
-    # Pixels >= threshold for thresholds 255 down to 0.
-    tp_curve = np.cumsum(hist[::-1, 1])
-    fp_curve = np.cumsum(hist[::-1, 0])
+    joint = joint_histogram((pred * 255).astype(np.uint8), gt_u8)
+    # Pixels at or above each threshold 0..255: counts summed from the top level down.
+    tp_curve = np.cumsum(joint[::-1, _FOREGROUND_LEVEL:].sum(axis=1))[::-1]
+    fp_curve = np.cumsum(joint[::-1, :_FOREGROUND_LEVEL].sum(axis=1))[::-1]
 
     binary = pred >= get_adaptive_threshold(pred, max_value=1)
     adaptive_predicted = int(np.count_nonzero(binary))
     adaptive_tp = int(np.count_nonzero(binary & gt))
 
     predicted = tp_curve + fp_curve
+    precision = tp_curve / np.maximum(predicted, 1)
+    recall = tp_curve / max(fg, 1)
     abs_error = np.abs(pred - gt)
     return SODImageStats(
-        f_curve=_f_measure_curve(tp_curve, predicted, fg),
+        f_curve=f_measure(precision, recall),
         e_curve=_e_measure(tp_curve, fp_curve, fg, size),
-        precision=tp_curve / np.maximum(predicted, 1),
-        recall=tp_curve / max(fg, 1),
+        precision=precision,
+        recall=recall,
         fpr=fp_curve / max(size - fg, 1),
-        adaptive_f=_adaptive_f_measure(adaptive_tp, adaptive_predicted, fg),
+        adaptive_f=float(f_measure(adaptive_tp / max(adaptive_predicted, 1), adaptive_tp / max(fg, 1))),
         adaptive_e=float(_e_measure(adaptive_tp, adaptive_predicted - adaptive_tp, fg, size)),
         weighted_f=_weighted_f_measure(gt, abs_error),
         mae=float(np.mean(abs_error)),
         s_measure=float(_S_MEASURE.cal_sm(pred, gt)),
     )
-
-
-def sod_results(accumulator: ImageAccumulator) -> dict[str, float]:
-    """Dataset-level metrics of ``sod_image_stats`` results, averaged over images as PySODMetrics does."""
-    return {**curve_results(accumulator), "adpF": accumulator.mean("adaptive_f"), "wF": accumulator.mean("weighted_f"),
-            "adpE": accumulator.mean("adaptive_e")}

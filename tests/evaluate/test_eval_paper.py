@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluate import evaluate_datasets, level_counts, score_dataset
+from evaluate import EvaluationInputError, evaluate_datasets, level_counts, score_dataset
 from evaluate.calibration import (
     equal_width_bin_of_level,
     expected_calibration_error,
     joint_histogram,
     overconfidence_error,
     pixel_accuracy,
-    raw_mask_counts,
 )
-from evaluate.curves import average_precision, roc_auc
+from evaluate.measures import average_precision, roc_auc
 from evaluate.paper import level_cuts, paper_image_stats, s_measure, split_point
+from evaluate.protocol import PROTOCOLS
 
 THRESHOLDS = np.linspace(0, 1 - 1e-10, 255)
 PAPER_KEYS = ("ECE", "OE", "ACC", "MAE", "maxF", "meanF", "maxE", "meanE", "S", "AP", "AUC")
@@ -163,7 +163,7 @@ def test_soft_mask_pixels_count_as_wrong_in_the_paper_acc() -> None:
     # 100 (mask 0, right), 0 (mask 0, right).
     pred = np.array([[255, 200, 100, 0]], np.uint8)
     gt = np.array([[255, 128, 0, 0]], np.uint8)
-    paper = raw_mask_counts(joint_histogram(pred, gt))
+    paper = PROTOCOLS["paper"].counts_from_joint(joint_histogram(pred, gt))
     calibrated = level_counts(pred, gt)
     assert pixel_accuracy(paper) == 0.75 and pixel_accuracy(calibrated) == 1.0
     assert expected_calibration_error(paper) == pytest.approx((200 + 100) / 1020, abs=1e-15)
@@ -236,14 +236,14 @@ def test_perfect_map_gives_ap_and_auc_one_in_both_protocols(tmp_path: Path) -> N
         assert metrics["AP"] == pytest.approx(1.0) and metrics["AUC"] == pytest.approx(1.0), protocol
 
 
-def test_raw_maps_give_the_calibrated_columns(tmp_path: Path) -> None:
+def test_probability_maps_give_the_calibrated_columns(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     raw_pairs = [_soft_pair(rng, (24, 32), stretched=False) for _ in range(3)]
     stretched = [((p - p.min()) * 255.0 / (p.max() - p.min())).round().astype(np.uint8) for p, _ in raw_pairs]
     pred_dir, gt_dir = _write(tmp_path / "paper", [(s, g) for s, (_, g) in zip(stretched, raw_pairs, strict=True)])
-    prob_dir, _ = _write(tmp_path / "raw", raw_pairs)
-    paper = score_dataset(pred_dir, gt_dir, workers=1, prob_dir=prob_dir)
-    calibrated = score_dataset(prob_dir, gt_dir, workers=1, protocol="calibrated")
+    probability_dir, _ = _write(tmp_path / "raw", raw_pairs)
+    paper = score_dataset(pred_dir, gt_dir, workers=1, probability_dir=probability_dir)
+    calibrated = score_dataset(probability_dir, gt_dir, workers=1, protocol="calibrated")
     for key in ("ECE", "OE", "ACC"):
         assert paper[f"calibrated_{key}"] == calibrated[key], key
         assert calibrated[f"calibrated_{key}"] is None
@@ -251,15 +251,15 @@ def test_raw_maps_give_the_calibrated_columns(tmp_path: Path) -> None:
     assert calibrated["protocol"] == "calibrated"
 
 
-def test_missing_raw_map_is_an_error(tmp_path: Path) -> None:
+def test_missing_probability_map_is_an_error(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     pairs = [_soft_pair(rng, (16, 16), stretched=True) for _ in range(2)]
     pred_dir, gt_dir = _write(tmp_path / "a", pairs)
-    prob_dir, _ = _write(tmp_path / "b", pairs[:1])
-    with pytest.raises(Exception, match="no raw probability map"):
-        score_dataset(pred_dir, gt_dir, workers=1, prob_dir=prob_dir)
-    with pytest.raises(Exception, match="paper protocol only"):
-        score_dataset(pred_dir, gt_dir, workers=1, protocol="calibrated", prob_dir=prob_dir)
+    probability_dir, _ = _write(tmp_path / "b", pairs[:1])
+    with pytest.raises(EvaluationInputError, match="no probability map"):
+        score_dataset(pred_dir, gt_dir, workers=1, probability_dir=probability_dir)
+    with pytest.raises(EvaluationInputError, match="calibrated protocol scores the probability maps themselves"):
+        score_dataset(pred_dir, gt_dir, workers=1, protocol="calibrated", probability_dir=probability_dir)
 
 
 def test_resized_map_is_left_out_of_ece_and_resized_with_pil(tmp_path: Path) -> None:

@@ -10,7 +10,16 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluate import evaluate_datasets, expected_calibration_error, level_counts, score_dataset
+from evaluate import (
+    EvaluationInputError,
+    evaluate_datasets,
+    expected_calibration_error,
+    level_counts,
+    run_evaluation,
+    score_dataset,
+)
+from evaluate.boundary import BOUNDARY_WIDTH, boundary_band
+from evaluate.report import BOUNDARY_KEYS, PROBABILITY_KEYS, is_report_output
 
 REQUIRED_KEYS = [
     "protocol", "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "maxF", "meanF", "adpF", "wF", "MAE", "S",
@@ -74,7 +83,19 @@ def test_pooled_values_and_per_image_ece(tmp_path: Path) -> None:
     assert metrics["ECE_img_mean"] == pytest.approx(np.mean(per_image), abs=1e-14)
     assert metrics["ECE_img_median"] == pytest.approx(np.median(per_image), abs=1e-14)
     assert metrics["ECE_img_p90"] == pytest.approx(np.percentile(per_image, 90), abs=1e-14)
+    assert metrics["ECE_img_std"] == pytest.approx(np.std(per_image), abs=1e-14)
     assert metrics["n_images"] == 6 and metrics["n_empty_masks"] == 0
+    # The boundary band, pooled over the images' own bands (default width).
+    bands = [boundary_band(g, BOUNDARY_WIDTH) for _, g in pairs]
+    band_pred = np.concatenate([p[b] for (p, _), b in zip(pairs, bands, strict=True)])[None]
+    band_gt = np.concatenate([g[b] for (_, g), b in zip(pairs, bands, strict=True)])[None]
+    assert metrics["boundary_width"] == BOUNDARY_WIDTH
+    assert metrics["boundary_fraction"] == pytest.approx(band_pred.size / pred.size, abs=1e-15)
+    assert metrics["ECE_boundary"] == pytest.approx(expected_calibration_error(level_counts(band_pred, band_gt)),
+                                                    abs=1e-14)
+    rest_pred = np.concatenate([p[~b] for (p, _), b in zip(pairs, bands, strict=True)])[None]
+    rest_gt = np.concatenate([g[~b] for (_, g), b in zip(pairs, bands, strict=True)])[None]
+    assert metrics["ECE_rest"] == pytest.approx(expected_calibration_error(level_counts(rest_pred, rest_gt)), abs=1e-14)
 
 
 def test_ood_set_reports_mean_saliency_instead_of_f_and_s(tmp_path: Path) -> None:
@@ -99,8 +120,10 @@ def test_ood_set_reports_mean_saliency_instead_of_f_and_s(tmp_path: Path) -> Non
     assert written["DTD"]["maxF"] is None
     report = (out / "results.md").read_text()
     dtd_rows = [line for line in report.splitlines() if line.startswith("| DTD")]
-    assert len(dtd_rows) == 2 and "n/a" in dtd_rows[1]
+    # Calibration, boundary band (empty masks: no band, so band ECE / OE are n/a) and SOD tables.
+    assert len(dtd_rows) == 3 and "n/a" in dtd_rows[1] and "n/a" in dtd_rows[2]
     assert "out-of-distribution" in report
+    assert_curves_written(out, "calibrated", ["SOD"], results)
 
 
 def test_reports_and_plots_are_written(tmp_path: Path) -> None:
@@ -121,9 +144,153 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [row["dataset"] for row in rows] == ["A", "B"]
     assert float(rows[1]["ECE"]) == results["B"]["ECE"]
-    for name in ("reliability_A.png", "reliability_B.png", "reliability_all.png"):
+    names = ("reliability_A_probabilities.png", "reliability_B_probabilities.png",
+             "reliability_probabilities_all_sets.png")
+    for name in names:
         image = cv2.imread(str(out / name))
         assert image is not None and image.shape[0] > 300 and image.shape[1] > 300, name
+    assert all(is_report_output(path.name) for path in out.iterdir())
     report = (out / "results.md").read_text()
-    assert "15 equal-width bins" in report and "reliability_all.png" in report
+    assert "15 equal-width bins" in report and all(f"({name})" in report for name in names)
     assert "Calibration, calibrated protocol" in report and "Saliency metrics, calibrated protocol" in report
+    # Where each metric is defined, not a second copy of the formulas.
+    assert "evaluate/calibration.py" in report and "evaluate/sod.py" in report and "sum_j" not in report
+
+
+def assert_curves_written(out: Path, protocol: str, sets: list[str], results: dict) -> None:
+    """curves.json: the protocol, the sets with objects only, aligned arrays, ascending thresholds."""
+    written = json.loads((out / "curves.json").read_text())
+    assert written["protocol"] == protocol and list(written["sets"]) == sets
+    for name in sets:
+        curves = {key: np.array(values) for key, values in written["sets"][name].items()}
+        assert sorted(curves) == ["f_measure", "fpr", "precision", "recall", "threshold"]
+        assert len({values.size for values in curves.values()}) == 1
+        threshold = curves["threshold"]
+        assert threshold[0] == 0 and threshold[-1] <= 1 and (np.diff(threshold) > 0).all()
+        assert curves["f_measure"].max() == pytest.approx(results[name]["maxF"], abs=1e-12)
+        # At the lowest threshold every pixel is predicted; recall falls as the threshold rises.
+        assert curves["recall"][0] == pytest.approx(1.0) and curves["fpr"][0] == pytest.approx(1.0)
+        assert (np.diff(curves["recall"]) <= 1e-12).all()
+
+
+def test_paper_coverage_of_each_metric_is_reported(tmp_path: Path) -> None:
+    _write_set(tmp_path / "pred", tmp_path / "gt", n=3, seed=8)
+    small = cv2.imread(str(tmp_path / "pred" / "001.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(tmp_path / "pred" / "001.png"), cv2.resize(small, (12, 10)))
+    out = tmp_path / "out"
+    results = run_evaluation([("S", tmp_path / "pred", tmp_path / "gt")], out, workers=1, protocol="paper")
+    assert results["S"]["n_images"] == 3 and results["S"]["n_images_calibration"] == 2
+    report = (out / "results.md").read_text()
+    calibration_row, sod_row = [line for line in report.splitlines() if line.startswith("| S ")]
+    assert calibration_row.split("|")[2].strip() == "2" and sod_row.split("|")[2].strip() == "3"
+    assert "the calibration metrics and the mean saliency cover 2 of 3 images" in report
+    calibrated = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, protocol="calibrated")
+    assert calibrated["n_images_calibration"] == 3
+
+
+def test_paper_e_measure_is_na_on_empty_masks_and_constant_maps_get_a_note(tmp_path: Path) -> None:
+    _write_set(tmp_path / "pred", tmp_path / "gt", n=3, seed=9, empty_masks=True)
+    for path in (tmp_path / "pred").iterdir():
+        cv2.imwrite(str(path), np.zeros((20, 20), np.uint8))
+    out = tmp_path / "out"
+    results = run_evaluation([("T", tmp_path / "pred", tmp_path / "gt")], out, workers=1, protocol="paper",
+                             trust_map_levels=False)
+    for key in ("maxE", "meanE", "maxF", "S", "AP", "AUC"):
+        assert results["T"][key] is None, key
+    assert results["T"]["MAE"] == 0 and results["T"]["n_constant_maps"] == 3
+    assert "every prediction map is constant" in (out / "results.md").read_text()
+
+
+def test_maps_of_levels_0_and_1_are_refused_with_the_way_through(tmp_path: Path) -> None:
+    pairs = _write_set(tmp_path / "pred", tmp_path / "gt", n=3, seed=10)
+    for index, (pred, _) in enumerate(pairs):
+        cv2.imwrite(str(tmp_path / "pred" / f"{index:03d}.png"), (pred >= 200).astype(np.uint8))
+    with pytest.raises(EvaluationInputError, match=r"3 maps .*pred hold only the levels 0 and 1.*multiply.*"
+                                                   r"--trust-map-levels"):
+        score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, protocol="calibrated")
+    trusted = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, protocol="calibrated",
+                            trust_map_levels=True)
+    assert trusted["n_images"] == 3 and trusted["ACC"] < 1
+
+
+def test_paper_draws_the_stretched_and_the_probability_maps(tmp_path: Path) -> None:
+    pairs = _write_set(tmp_path / "probabilities", tmp_path / "gt", n=2, seed=11)
+    (tmp_path / "pred").mkdir()
+    for index, (probability, _) in enumerate(pairs):
+        stretched = (probability - probability.min()) * 255.0 / (probability.max() - probability.min())
+        cv2.imwrite(str(tmp_path / "pred" / f"{index:03d}.png"), stretched.round().astype(np.uint8))
+    out = tmp_path / "out"
+    results = run_evaluation([("S", tmp_path / "pred", tmp_path / "gt")], out, workers=1, protocol="paper",
+                             probability_dirs={"S": tmp_path / "probabilities"})
+    report = (out / "results.md").read_text()
+    for name in ("reliability_S_stretched.png", "reliability_S_probabilities.png"):
+        assert (out / name).is_file() and f"({name})" in report, name
+    assert_curves_written(out, "paper", ["S"], results)
+
+
+def _write_stretched(probability_dir: Path, pred_dir: Path) -> None:
+    """The maps of ``probability_dir`` min-max stretched, as the paper protocol's test maps."""
+    pred_dir.mkdir(parents=True)
+    for path in sorted(probability_dir.iterdir()):
+        probability = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).astype(np.float64)
+        stretched = (probability - probability.min()) * 255.0 / (probability.max() - probability.min())
+        cv2.imwrite(str(pred_dir / path.name), stretched.round().astype(np.uint8))
+
+
+def test_boundary_band_and_image_ece_of_the_probability_maps_under_both_protocols(tmp_path: Path) -> None:
+    _write_set(tmp_path / "probabilities" / "S", tmp_path / "gt" / "S", n=4, seed=12)
+    _write_stretched(tmp_path / "probabilities" / "S", tmp_path / "pred" / "S")
+    paper = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["S"], tmp_path / "paper", workers=1,
+                              protocol="paper", probability_root=tmp_path / "probabilities", boundary_width=3)["S"]
+    calibrated = evaluate_datasets(tmp_path / "probabilities", tmp_path / "gt", ["S"], tmp_path / "calibrated",
+                                   workers=1, protocol="calibrated", boundary_width=3)["S"]
+    # The same keys under both protocols, each written to results.json.
+    assert list(paper) == list(calibrated)
+    for out, results in ((tmp_path / "paper", paper), (tmp_path / "calibrated", calibrated)):
+        assert json.loads((out / "results.json").read_text())["S"] == results
+    assert paper["boundary_width"] == calibrated["boundary_width"] == 3
+    # Under the paper protocol the probability maps carry them (calibrated_*), the stretched maps none;
+    # they equal the calibrated protocol's values of the same maps.
+    for metric in (*BOUNDARY_KEYS, "ECE_img_mean", "ECE_img_std"):
+        assert paper[metric] is None, metric
+        assert calibrated[f"calibrated_{metric}"] is None, metric
+        assert isinstance(calibrated[metric], float), metric
+        assert paper[f"calibrated_{metric}"] == pytest.approx(calibrated[metric], rel=0, abs=1e-15), metric
+    assert set(PROBABILITY_KEYS) >= {f"calibrated_{metric}" for metric in BOUNDARY_KEYS}
+    assert 0 < calibrated["boundary_fraction"] < 1
+    wider = score_dataset(tmp_path / "probabilities" / "S", tmp_path / "gt" / "S", workers=1, protocol="calibrated")
+    assert wider["boundary_width"] == BOUNDARY_WIDTH and wider["boundary_fraction"] > calibrated["boundary_fraction"]
+    for out, first_column in (("paper", "probability maps: band pixels %"), ("calibrated", "band pixels %")):
+        report = (tmp_path / out / "results.md").read_text()
+        assert "## Calibration in the boundary band (3 px) and the rest" in report, out
+        assert [first_column, "band ECE %", "band OE %", "rest ECE %", "rest OE %"] in table_headers(report), out
+        assert "evaluate/boundary.py" in report, out
+    paper_headers = table_headers((tmp_path / "paper" / "results.md").read_text())
+    assert paper_headers[0][-5:] == ["probability maps: ECE %", "OE %", "ACC %", "img ECE % mean", "std"]
+
+
+def table_headers(report: str) -> list[list[str]]:
+    """The column titles of each table of a report, the Dataset column left out."""
+    return [[cell.strip() for cell in line.split("|")[2:-1]] for line in report.splitlines()
+            if line.startswith("| Dataset ")]
+
+
+def test_paper_protocol_with_probability_maps_two_workers_equal_one(tmp_path: Path) -> None:
+    _write_set(tmp_path / "probabilities", tmp_path / "gt", n=16, seed=13)
+    _write_stretched(tmp_path / "probabilities", tmp_path / "pred")
+    options = {"protocol": "paper", "probability_dir": tmp_path / "probabilities", "boundary_width": 2}
+    single = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, **options)
+    parallel = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=2, **options)
+    assert single.keys() == parallel.keys()
+    # The probability maps' metrics come from merged counts and per-image lists: exactly equal.
+    for key in PROBABILITY_KEYS:
+        assert isinstance(single[key], float) and parallel[key] == single[key], key
+    for key, value in single.items():
+        assert parallel[key] == (pytest.approx(value, rel=0, abs=1e-12) if isinstance(value, float) else value), key
+
+
+@pytest.mark.parametrize("width", [0, 1.5])
+def test_a_boundary_width_that_is_not_a_positive_integer_is_refused(tmp_path: Path, width: float) -> None:
+    _write_set(tmp_path / "pred", tmp_path / "gt", n=1, seed=14)
+    with pytest.raises(EvaluationInputError, match="boundary band's width must be a positive integer"):
+        score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, boundary_width=width)  # type: ignore[arg-type]

@@ -11,8 +11,8 @@ import py_sod_metrics
 import pytest
 
 from evaluate import score_dataset
-from evaluate.curves import ImageAccumulator
-from evaluate.sod import sod_image_stats, sod_results
+from evaluate.measures import ImageAccumulator, summarise
+from evaluate.sod import sod_image_stats
 
 SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
 CASES = ("soft", "soft_small", "all_black", "all_white", "constant", "empty_mask", "full_mask", "mask_128", "tiny")
@@ -75,7 +75,7 @@ def test_single_image_matches_library(case: str) -> None:
     accumulator = ImageAccumulator()
     accumulator.add(sod_image_stats(*pair))
     expected = _library([pair])
-    got = sod_results(accumulator)
+    got = summarise(accumulator)
     for key in SOD_KEYS:
         assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), key
 

@@ -20,7 +20,12 @@ from evaluate import score_dataset  # noqa: E402
 
 RECORDED = json.loads((GOLDEN / "golden_results.json").read_text())
 # (case, key) -> value now expected, for deliberate changes of meaning.
-CHANGED: dict[tuple[str, str], object] = {}
+CHANGED: dict[tuple[str, str], object] = {
+    # Issue 14 item 4: on a set whose masks are all empty the authors' E-measure is 0.25 N / (N - 1)
+    # whatever the maps hold (the mask's deviation from its mean is 0): n/a there, as F is.
+    ("paper/texture", "maxE"): None,
+    ("paper/texture", "meanE"): None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_scores_equal_the_recorded_ones(maps: Path, case: str) -> None:
     protocol, name = case.split("/")
     pred, prob, gt = ("pred", "prob", "gt") if name == "objects" else ("texture_pred", "texture_prob", "texture_gt")
-    kwargs = {"prob_dir": maps / prob} if protocol == "paper" else {}
+    kwargs = {"probability_dir": maps / prob} if protocol == "paper" else {}
     scores = score_dataset(maps / (pred if protocol == "paper" else prob), maps / gt, workers=1, protocol=protocol,
                            **kwargs)
     for key, recorded in RECORDED[case].items():

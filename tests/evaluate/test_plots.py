@@ -1,13 +1,12 @@
 """The reliability diagram: the bar is the accuracy, the gap to the confidence is an outline."""
-from pathlib import Path
-
 import numpy as np
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from evaluate.calibration import calibration_bins
 from evaluate.plots import _ACCURACY_COLOUR, reliability_figure, save_reliability_plots
-from evaluate.report import DatasetScore
+from evaluate.protocol import PROBABILITY_MAPS, STRETCHED_MAPS
+from evaluate.report import Diagram
 
 
 def under_and_over_confident_counts() -> np.ndarray:
@@ -19,9 +18,8 @@ def under_and_over_confident_counts() -> np.ndarray:
     return counts
 
 
-def score(counts: np.ndarray) -> DatasetScore:
-    metrics = {"n_images": 1, "ECE": 0.3, "OE": 0.2, "ACC": 0.8}
-    return DatasetScore("S", metrics, counts, [], Path("pred"), Path("gt"))
+def score(counts: np.ndarray, name: str = "S", maps=PROBABILITY_MAPS) -> Diagram:
+    return Diagram(name, maps, "calibrated" if maps == PROBABILITY_MAPS else "paper", counts, n_images=1)
 
 
 def top_rectangles(counts: np.ndarray) -> list[Rectangle]:
@@ -47,9 +45,40 @@ def test_accuracy_bars_end_at_the_accuracy_and_gaps_hide_nothing():
     assert round(under.get_y() + under.get_height(), 6) == round(100 * stats.accuracy[filled][0], 6)
 
 
-def test_legend_names_both_kinds_of_gap(tmp_path):
+def test_legend_names_both_kinds_of_gap():
     figure = reliability_figure([score(under_and_over_confident_counts())], n_bins=10)
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert any("over-confident" in label for label in labels) and any("under-confident" in label for label in labels)
-    paths = save_reliability_plots(tmp_path, [score(under_and_over_confident_counts())], n_bins=10)
+
+
+def test_title_says_which_maps_and_files_are_named_after_them(tmp_path):
+    counts = under_and_over_confident_counts()
+    title = reliability_figure([score(counts, maps=STRETCHED_MAPS)], n_bins=10).axes[0].get_title()
+    # Half the pixels at confidence 0.6, 90 % right; half at 242/255, 70 % right: ECE (0.3 + 242/255 - 0.7) / 2.
+    assert f"{STRETCHED_MAPS.title}, paper protocol" in title and "ECE 27.45%" in title and "ACC 80.00%" in title
+    paths = save_reliability_plots(tmp_path, [score(counts, "A", STRETCHED_MAPS), score(counts, "A")], n_bins=10)
+    # One file per diagram; no figure of all sets for kinds shown for one set only (it would repeat it).
+    assert [path.name for path in paths] == ["reliability_A_stretched.png", "reliability_A_probabilities.png"]
     assert all(path.stat().st_size > 10_000 for path in paths)
+
+
+def test_alpha_plot_leaves_the_pyplot_backend_alone(tmp_path):
+    import importlib
+
+    import matplotlib
+
+    import evaluate.alpha_plot as alpha_plot
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        importlib.reload(alpha_plot)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+    log = tmp_path / "alpha_log.csv"
+    keys = ("epoch", "q10", "q25", "q50", "q75", "q90", "q100", "mean", "at_zero", "at_ceiling")
+    rows = ("1,0,0,0.01,0.02,0.03,0.05,0.01,0.4,0", "2,0,0.01,0.02,0.03,0.05,0.08,0.02,0.2,0.1")
+    log.write_text("\n".join([",".join(keys), *rows]) + "\n")
+    alpha_plot.plot_alpha_history(log, tmp_path / "alpha.png")
+    assert (tmp_path / "alpha.png").stat().st_size > 10_000
