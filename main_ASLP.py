@@ -205,9 +205,9 @@ import json
 
 import torch
 
-from data.datasets import check_test_set, pair_split, require_dir
+from data.datasets import check_test_set, pair_split
 from data.demo import make_demo_dataset
-from data.files import DataError, require_writable_folder
+from data.files import DataError, require_folder, require_writable_folder
 from data.loaders import inference_loader, training_loader, usable_workers
 from data.split import load_or_make_split, split_list_names
 from distributed import DeviceError, barrier, setup, teardown
@@ -371,7 +371,7 @@ def main(argv: list[str]) -> int:
     image_dir, mask_dir = root / "Train" / data.train_set / "Image", root / "Train" / data.train_set / "GT"
     if needs_validation:
         for folder in (image_dir, mask_dir):
-            require_dir(folder, README_DATA)
+            require_folder(folder, hint=README_DATA)
     if context.is_main:
         for name in data.test_datasets if {"test", "eval"} & set(stages) else ():
             check_test_set(root / "Test" / name, needs_images="test" in stages, needs_masks="eval" in stages,

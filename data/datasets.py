@@ -24,10 +24,6 @@ from data.transforms import augmentation_generator, image_to_tensor, train_trans
 MASK_LEVEL_SAMPLE = 20  # masks read to tell 8-bit masks from masks stored as 0/1
 
 
-def require_dir(path: Path, hint: str = "") -> Path:
-    return require_folder(path, hint=hint)
-
-
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
     try:
@@ -61,8 +57,8 @@ def pair_files(
     image_dir: Path, mask_dir: Path, stems: Sequence[str], report: bool = True
 ) -> list[tuple[str, Path, Path]]:
     """(stem, image, mask) for each stem; pairs of unequal size are dropped and reported."""
-    require_dir(image_dir)
-    require_dir(mask_dir)
+    require_folder(image_dir)
+    require_folder(mask_dir)
     pairs, mismatched = [], []
     for stem in stems:
         image_path = find_photo(image_dir, stem)
@@ -124,10 +120,7 @@ def check_test_set(set_dir: Path, needs_images: bool, needs_masks: bool, hint: s
     masks = list_files(require_folder(mask_dir, "test mask", hint), "mask").files
     if needs_images:
         unmasked = sorted(set(list_stems(image_dir, "photo")) - set(masks))
-        if unmasked:
-            lossy = [stem for stem in unmasked if any((mask_dir / f"{stem}{s}").is_file() for s in (".jpg", ".jpeg"))]
-            if lossy:
-                find_mask(mask_dir, lossy[0])  # raises the lossy-mask error, naming the file and the fix
+        if unmasked:  # a JPEG mask without its PNG was already refused by list_files, naming the file
             raise DataError(f"{len(unmasked)} image(s) in {image_dir} have no mask in {mask_dir}: "
                             f"{abbreviate(unmasked)}; add their masks, or remove the images from the test set")
     check_mask_levels([masks[stem] for stem in sorted(masks)])

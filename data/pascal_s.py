@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.datasets import require_dir
-from data.files import DataError, find_photo, list_stems
+from data.files import DataError, find_photo, list_stems, require_folder
 from data.split import read_stems, split_list_names
 
 SET_NAME = "PASCAL-S"
@@ -30,7 +29,7 @@ def split_files(split_dir: Path = SPLIT_DIR) -> dict[str, Path]:
 
 def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
-    stems = list_stems(require_dir(Path(source) / "Image"), "photo")
+    stems = list_stems(require_folder(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
         raise DataError(f"{source}/Image holds {len(stems)} images; the PASCAL-S split needs "
                         f"{sum(SPLIT_SIZES.values())}")
@@ -63,8 +62,8 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
     split: Train/PASCAL-S holds the 700 training and validation images, Test/PASCAL-S the 150 test
     images, and the split lists sit at the root. `masks` picks GT (binary) or GT_soft (13 levels)."""
     source, root = Path(source), Path(root)
-    require_dir(source / "Image", "the PASCAL-S folder, e.g. ../shared/data/PASCAL-S")
-    require_dir(source / masks)
+    require_folder(source / "Image", hint="the PASCAL-S folder, e.g. ../shared/data/PASCAL-S")
+    require_folder(source / masks)
     parts = read_split(split_dir)
     train_names, validation_names = split_list_names(SET_NAME)
     layout = {root / "Train" / SET_NAME: parts["Train"] + parts["Validation"], root / "Test" / SET_NAME: parts["Test"]}
