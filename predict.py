@@ -73,6 +73,13 @@ def predict_maps(
         network.train(was_training)
 
 
+def map_folders(run_dir: Path, set_name: str, protocol: Protocol) -> tuple[Path, Path]:
+    """(test maps, probability maps) of `set_name` in `run_dir`. The probability maps have their own
+    folder where the protocol's test maps are something else (paper); otherwise they are the test maps."""
+    test_maps = run_dir / "predictions" / set_name
+    return test_maps, (run_dir / "probabilities" / set_name if protocol.writes_probability_maps else test_maps)
+
+
 def write_predictions(
     network: nn.Module, image_dir: Path, run_dir: Path, set_name: str, protocol: Protocol, inference: Inference,
     temperature: Temperature | None = None,
@@ -81,19 +88,17 @@ def write_predictions(
     `run_dir/predictions/<set_name>/`, and, where the protocol asks for them, the probability maps
     round(255 p) in `run_dir/probabilities/<set_name>/`, from the same forward pass. Returns the count."""
     images = list_images(image_dir)
-    folders = [run_dir / "predictions" / set_name]
-    if protocol.writes_probability_maps:
-        folders.append(run_dir / "probabilities" / set_name)
-    for folder in folders:
+    test_dir, probability_dir = map_folders(run_dir, set_name, protocol)
+    for folder in {test_dir, probability_dir}:
         folder.mkdir(parents=True, exist_ok=True)
     loader = inference_loader(images, inference.size, inference.batch_size, inference.num_workers,
                               inference.device.type == "cuda")
     for name, logit, _ in predict_maps(network, loader, inference, desc=f"Testing {set_name}",
                                        temperature=temperature):
         probability = torch.sigmoid(logit).cpu().numpy()
-        Image.fromarray(protocol.test_map(probability)).save(folders[0] / f"{name}.png")
-        if protocol.writes_probability_maps:
-            Image.fromarray(probability_map(probability)).save(folders[1] / f"{name}.png")
+        Image.fromarray(protocol.test_map(probability)).save(test_dir / f"{name}.png")
+        if probability_dir != test_dir:
+            Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
     return len(images)
 
 

@@ -40,7 +40,8 @@ from configurator import ConfigError  # noqa: E402
 from data.pascal_s import SET_NAME, lay_out  # noqa: E402
 from evaluate.calibration import calibration_bins  # noqa: E402
 from evaluate.io import EvaluationInputError, load_pair, pair_folders  # noqa: E402
-from evaluate.protocol import level_counts  # noqa: E402
+from evaluate.protocol import Protocol, get_protocol, level_counts  # noqa: E402
+from predict import map_folders  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
@@ -85,17 +86,18 @@ def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int]
                      for seed in seeds} for method in methods}
 
 
-def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, n_bins: int = 10) -> tuple[Figure, list[str]]:
-    """One panel per method: accuracy against confidence of each seed's probability maps
-    (probabilities/<set>/, written under the paper protocol). Also returns one line per run whose maps
-    were not found; its panel says so too."""
+def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protocol: Protocol,
+                       n_bins: int = 10) -> tuple[Figure, list[str]]:
+    """One panel per method: accuracy against confidence of each seed's probability maps (where the
+    test stage under `protocol` writes them, `predict.map_folders`). Also returns one line per run
+    whose maps were not found; its panel says so too."""
     figure = Figure(figsize=(3.2 * len(folders), 3.4), layout="constrained")
     axes = figure.subplots(1, len(folders), squeeze=False)[0]
     missing = []
     for axis, (method, per_seed) in zip(axes, folders.items(), strict=True):
         absent = []
         for seed, folder in per_seed.items():
-            maps = folder / "probabilities" / SET_NAME
+            maps = map_folders(folder, SET_NAME, protocol)[1]
             try:
                 if not maps.is_dir():
                     raise EvaluationInputError(f"{maps} does not exist")
@@ -122,16 +124,17 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, n_bins
     return figure, missing
 
 
-def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: Path) -> list[Path]:
+def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: Path,
+                 protocol: Protocol) -> list[Path]:
     """Draw `PLOT` into `study_dir`, warn about each run without maps and return the study's outputs
     that exist. Raises StudyError if no run has maps (then nothing is drawn)."""
-    figure, missing = reliability_figure(folders, gt_dir)
+    figure, missing = reliability_figure(folders, gt_dir, protocol)
     for line in missing:
         print(f"warning: {line}", file=sys.stderr)
     if len(missing) == sum(len(per_seed) for per_seed in folders.values()):
         raise StudyError(f"no run of the study has probability maps under {study_dir} (looked in "
                          f"{', '.join(str(f) for per_seed in folders.values() for f in per_seed.values())}); "
-                         "did main_ASLP.py run its test stage under the paper protocol?")
+                         "did main_ASLP.py run its test stage?")
     FigureCanvasAgg(figure)
     figure.savefig(study_dir / PLOT, dpi=120)
     outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT)]
@@ -186,7 +189,7 @@ def main(argv: list[str]) -> int:
         return status
     folders = run_folders(PROJECT, c.EXPERIMENT, methods, seeds, c.ASLP_MODE)
     try:
-        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT")
+        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT", get_protocol(c.PROTOCOL))
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -7,6 +7,9 @@ import pytest
 import main_ASLP
 from benchmarks import real_study
 from data.pascal_s import SET_NAME
+from evaluate.protocol import get_protocol
+
+PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 
 
 def write_maps(folder, levels=(200, 150)):
@@ -34,14 +37,14 @@ def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
     assert folders == {"BCE": {1: study / "BCE"}, "ASLP": {1: study / "ASLP_MC"}}
     for per_seed in folders.values():
         write_maps(per_seed[1] / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == []
     for axis in figure.axes:
         seed_line = axis.lines[0]
         assert seed_line.get_label() == "seed 1"
         assert np.allclose(seed_line.get_xdata(), [150 / 255, 200 / 255], atol=1e-6)  # confidence of each map
         assert np.allclose(seed_line.get_ydata(), [0.5, 0.5])
-    outputs = real_study.report_study(study, folders, gt_dir)
+    outputs = real_study.report_study(study, folders, gt_dir, PAPER)
     assert outputs == [study / real_study.PLOT, study / "BCE", study / "ASLP_MC"]
 
 
@@ -53,7 +56,7 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     for per_seed in folders.values():
         for folder in per_seed.values():
             write_maps(folder / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
 
@@ -61,13 +64,13 @@ def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, 
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
     for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
         write_maps(folder / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir)
+    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     panel_texts = [[text.get_text() for text in axis.texts] for axis in figure.axes]
     assert panel_texts == [[], ["no probability maps for seed 2"], ["no probability maps found"]]
     assert [line.split(":")[0] for line in missing] == ["ASLP, seed 2", "TS, seed 1", "TS, seed 2"]
     assert f"{folders['TS'][1] / 'probabilities' / SET_NAME} does not exist" in missing[1]
     study = tmp_path / "experiments" / "exp"
-    outputs = real_study.report_study(study, folders, gt_dir)
+    outputs = real_study.report_study(study, folders, gt_dir, PAPER)
     assert "warning: TS, seed 2: no probability maps" in capsys.readouterr().err
     assert folders["TS"][1] not in outputs and folders["BCE"][1] in outputs  # only what exists is listed
 
@@ -76,7 +79,7 @@ def test_no_maps_at_all_is_an_error_and_draws_nothing(tmp_path, gt_dir):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
     study = tmp_path / "experiments" / "exp"
     with pytest.raises(real_study.StudyError, match="no run of the study has probability maps"):
-        real_study.report_study(study, folders, gt_dir)
+        real_study.report_study(study, folders, gt_dir, PAPER)
     assert not (study / real_study.PLOT).exists()
 
 
@@ -107,3 +110,13 @@ def test_the_studies_run_the_post_hoc_rows_and_the_full_one_every_method():
     assert set(main_ASLP.TRAINED_METHODS) | set(main_ASLP.POST_HOC) | {"ASLP+TS", "ASLP+LTS"} == set(full)
     for study in (real_study.REDUCED, real_study.FULL):
         main_ASLP.configure([f"--compare={study['methods']}"], announce=False)  # main_ASLP.py accepts them
+
+
+def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tmp_path, gt_dir):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
+    for per_seed in folders.values():
+        write_maps(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
+    figure, missing = real_study.reliability_figure(folders, gt_dir, CALIBRATED)
+    assert missing == [] and np.allclose(figure.axes[0].lines[0].get_ydata(), [0.5, 0.5])
+    assert len(real_study.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/
+
