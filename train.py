@@ -31,7 +31,9 @@ CHECKPOINT_NAME = "checkpoint.pth"
 ALPHA_LOG_NAME = "alpha_log.csv"
 # alpha_used_mean: the mean alpha the epoch's steps drew their perturbations with (each before that
 # step's update); alpha_log.csv holds the distribution after the epoch's last update.
-LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "val_accuracy", "lr")
+# perturbed_share: the share of the epoch's images that trained on a perturbed label (methods that
+# perturb labels; an ASLP run whose alphas are still near 0 shows 0 here and trains as BCE would).
+LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "perturbed_share", "val_accuracy", "lr")
 FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
 
 # The constants every checkpoint records besides its objective's own (`loss.objective_constants`);
@@ -126,10 +128,10 @@ def validation_accuracy(network: nn.Module, loader: DataLoader, inference: Infer
 def train_step(
     network: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, images: torch.Tensor,
     gts: torch.Tensor, index: torch.Tensor, epoch: int, accuracy: torch.Tensor | None, amp: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """One optimiser step; returns the detached loss, per-image clean BCE and entropy, and the sum
-    of the batch's alphas before their update (None for methods without alpha). Nothing here waits
-    for the device."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """One optimiser step; returns the detached loss, per-image clean BCE and entropy, the sum of the
+    batch's alphas before their update and the number of its images trained on a perturbed label
+    (each None for methods without). Nothing here waits for the device."""
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp):
         logits = network(images)
     logits = logits.float()
@@ -141,8 +143,10 @@ def train_step(
     bce, entropy = image_statistics(logits.detach(), gts)
     alpha = objective.alpha_of(index)
     alpha_sum = alpha.sum() if alpha is not None else None
+    perturbed = objective.last_perturbed
+    perturbed_count = perturbed.sum() if perturbed is not None else None
     objective.after_step(index, bce, entropy, epoch, accuracy)
-    return loss.detach(), bce, entropy, alpha_sum
+    return loss.detach(), bce, entropy, alpha_sum, perturbed_count
 
 
 def atomic_save(obj: object, path: Path) -> None:
@@ -198,6 +202,12 @@ def append_row(path: Path, row: dict[str, float]) -> None:
         if new:
             writer.writeheader()
         writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def perturbed_shares(log_path: Path) -> list[float]:
+    """The perturbed_share column of a log.csv (every epoch, also those before a resume)."""
+    with open(log_path, newline="") as handle:
+        return [float(row["perturbed_share"]) for row in csv.DictReader(handle) if row.get("perturbed_share")]
 
 
 def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None:
@@ -281,7 +291,7 @@ def train(
             train_loader.dataset.set_epoch(epoch)
             if isinstance(train_loader.sampler, DistributedSampler):
                 train_loader.sampler.set_epoch(epoch)
-            sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha
+            sums = torch.zeros(5, dtype=torch.float64, device=device)  # loss, bce, entropy, alpha, perturbed
             first_bad_step = torch.full((), -1, dtype=torch.int64, device=device)
             images_seen = 0
             bar = tqdm(train_loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not main_process)
@@ -289,13 +299,15 @@ def train(
                 images = images.to(device, non_blocking=True, memory_format=memory_format)
                 gts = gts.to(device, non_blocking=True)
                 index = index.to(device, non_blocking=True)
-                loss, bce, entropy, alpha_sum = train_step(model, objective, optimizer, images, gts, index,
-                                                           epoch, accuracy, amp)
+                loss, bce, entropy, alpha_sum, perturbed_count = train_step(
+                    model, objective, optimizer, images, gts, index, epoch, accuracy, amp)
                 n = images.shape[0]
                 images_seen += n
                 sums[:3] += torch.stack([loss * n, bce.sum(), entropy.sum()]).double()
                 if alpha_sum is not None:
                     sums[3] += alpha_sum
+                if perturbed_count is not None:
+                    sums[4] += perturbed_count
                 first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(loss), step)
                 if step % speed.log_every == 0 or step == len(train_loader):
                     # The only host synchronisation of the loop, every `log_every` steps.
@@ -320,16 +332,21 @@ def train(
             best_accuracy = max(best_accuracy, float(accuracy))
             lr_used = optimizer.param_groups[0]["lr"]
             decay_lr(optimizer, epoch, optimisation.decay_rate, optimisation.decay_epoch)
-            means = (all_reduce(sums) / all_reduce(torch.tensor(float(max(images_seen, 1)), device=device))).tolist()
+            totals = all_reduce(sums)
+            seen = float(all_reduce(torch.tensor(float(images_seen), device=device)))
+            means = (totals / max(seen, 1.0)).tolist()
             rng_states = gather_objects(rng_state(generator))
             if main_process:
-                print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}, validation accuracy "
-                      f"{float(accuracy):.4f} (best {best_accuracy:.4f})")
+                perturbed = "" if perturbed_count is None else f", {int(totals[4])} of {int(seen)} labels perturbed"
+                print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}{perturbed}, validation "
+                      f"accuracy {float(accuracy):.4f} (best {best_accuracy:.4f})")
                 if diagnostics:
                     print(f"  alpha: {describe_alpha(diagnostics)}")
                     append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
                 if alpha_sum is None:
                     means[3] = ""  # the method has no alpha
+                if perturbed_count is None:
+                    means[4] = ""  # nor perturbed labels
                 append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
                 atomic_save({
                     "model": network.state_dict(), "optimizer": optimizer.state_dict(),
@@ -342,6 +359,9 @@ def train(
         final_path = out_dir / final_weights_name(epochs)
         if main_process:
             atomic_save(network.state_dict(), final_path)
+            if objective.last_perturbed is not None and not any(perturbed_shares(log_path)):
+                print(f"Note: no label was perturbed in any epoch ({log_path}, perturbed_share), so this run "
+                      "trained exactly as BCE would; train longer or with a larger perturbation probability.")
             alpha = objective.state_dict().get("alpha")
             if alpha is not None:
                 write_alpha_table(alpha.cpu(), run.image_names, out_dir / "alpha.json")

@@ -10,6 +10,11 @@ class Objective:
     `index` holds the dataset indices of the batch's images, on the training device.
     """
 
+    # Methods that perturb labels (SLP, DisturbLabel, ASLP) set this in `__call__`: which images of
+    # the batch trained on a perturbed label. Training counts them in log.csv, so that a run whose
+    # alphas stayed too small to perturb anything is visible.
+    last_perturbed: torch.Tensor | None = None
+
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

@@ -20,14 +20,27 @@ def perturb_labels(
     With `noise` (the authors' `perturb_noise` option, off by default there too), each pixel of a
     perturbed image also gets noise from a standard normal truncated to [-0.25, 0.25].
     """
-    draws = torch.rand(gt.shape[0], generator=generator, device=gt.device)
-    perturbed = (draws < alpha.to(gt.dtype)).view(-1, *([1] * (gt.dim() - 1)))
-    target = torch.where(perturbed, (1.0 - 2.0 * beta) * gt + beta, gt)
+    return perturbed_target(gt, draw_perturbed(alpha, generator, gt.device), beta, generator, noise)
+
+
+def draw_perturbed(alpha: torch.Tensor, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """Which images are perturbed this step: True with probability alpha[i] (the first half of
+    `perturb_labels`, kept apart so that training can count the perturbed labels)."""
+    return torch.rand(alpha.shape[0], generator=generator, device=device) < alpha.to(device, torch.float32)
+
+
+def perturbed_target(
+    gt: torch.Tensor, perturbed: torch.Tensor, beta: float, generator: torch.Generator | None = None,
+    noise: bool = False,
+) -> torch.Tensor:
+    """The training target of `perturb_labels` for the images drawn as `perturbed` (N booleans)."""
+    chosen = perturbed.view(-1, *([1] * (gt.dim() - 1)))
+    target = torch.where(chosen, (1.0 - 2.0 * beta) * gt + beta, gt)
     if noise:
         # Drawn for every pixel (a fixed amount of randomness per step keeps resume exact), kept
         # only on the perturbed images.
         jitter = torch.nn.init.trunc_normal_(torch.empty_like(gt), 0.0, 1.0, -NOISE_BOUND, NOISE_BOUND, generator)
-        target = target + torch.where(perturbed, jitter, torch.zeros_like(jitter))
+        target = target + torch.where(chosen, jitter, torch.zeros_like(jitter))
     return target
 
 

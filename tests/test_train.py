@@ -13,6 +13,7 @@ from data.datasets import pair_split
 from data.loaders import inference_loader, training_loader
 from data.split import load_or_make_split
 from loss.aslp import ASLPLoss
+from loss.slp import SLPLoss
 from model import build_model, load_weights
 from model import CheckpointError
 from tests.tiny import ASLP, OPTIMISATION, PAPER, SPEED, tiny_run
@@ -183,3 +184,37 @@ def test_interrupt_in_the_first_epoch_says_there_is_no_checkpoint(demo_root, tmp
     with pytest.raises(TrainingInterrupted, match="no checkpoint was written yet") as interrupt:
         tiny_training(demo_root, tmp_path, epochs=2, objective_class=CrashingASLP)
     assert not interrupt.value.resumable
+
+
+class RecordingSLP(SLPLoss):
+    """SLP at alpha 0.5 that keeps every draw, built as tiny_training builds its objective."""
+
+    def __init__(self, aslp, num_images, generator, device):
+        super().__init__(slp_alpha=0.5, beta=2.0, generator=generator)
+        self.draws = []
+
+    def __call__(self, logits, gt, index):
+        loss = super().__call__(logits, gt, index)
+        self.draws.append(self.last_perturbed.clone())
+        return loss
+
+
+def test_the_log_counts_the_labels_each_epoch_perturbed(demo_root, tmp_path, capsys):
+    _, objective = tiny_training(demo_root, tmp_path, epochs=2, objective_class=RecordingSLP)
+    lines = (tmp_path / "log.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    per_epoch = len(objective.draws) // 2
+    drawn = [torch.cat(objective.draws[i * per_epoch:(i + 1) * per_epoch]) for i in range(2)]
+    assert [float(row["perturbed_share"]) for row in rows] == pytest.approx([d.float().mean().item() for d in drawn])
+    assert 0 < sum(int(d.sum()) for d in drawn) < sum(d.numel() for d in drawn)  # alpha 0.5 draws both kinds
+    printed = capsys.readouterr().out
+    assert f"{int(drawn[0].sum())} of {drawn[0].numel()} labels perturbed" in printed
+    assert "no label was perturbed" not in printed
+
+
+def test_a_run_that_perturbed_no_label_says_it_trained_as_bce(demo_root, tmp_path, capsys):
+    _, objective = tiny_training(demo_root, tmp_path, epochs=2)  # alpha first moves after epoch 1's draws
+    shares = train_module.perturbed_shares(tmp_path / "log.csv")
+    assert shares == [0.0, 0.0] and objective.state_dict()["alpha"].gt(0).any()
+    assert "no label was perturbed in any epoch" in capsys.readouterr().out
