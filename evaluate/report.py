@@ -38,13 +38,15 @@ PROBABILITY_KEYS = {
 _PROBABILITY_BOUNDARY_KEYS = tuple(f"calibrated_{metric}" for metric in BOUNDARY_KEYS)
 
 
-def _safe(name: str) -> str:
+def file_stem(name: str) -> str:
+    """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
+    digits, '_', '.' and '-' becomes '_'."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def reliability_plot_name(dataset: str, maps: MapKind) -> str:
     """File name of a dataset's reliability diagram of its ``maps`` (safe for any dataset name)."""
-    return f"reliability_{_safe(dataset)}_{maps.word}.png"
+    return f"reliability_{file_stem(dataset)}_{maps.word}.png"
 
 
 def combined_plot_name(maps: MapKind) -> str:

@@ -10,7 +10,6 @@ state are left alone.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from evaluate.measures import F_BETA2
-from evaluate.report import CURVES_JSON
+from evaluate.report import CURVES_JSON, file_stem
 
 CURVES_FOLDER = "curves"
 CURVE_KEYS = ("threshold", "precision", "recall", "f_measure")
@@ -82,8 +81,7 @@ def _protocol(curves: dict[str, Sequence[dict]]) -> str:
 
 def plot_names(dataset: str) -> tuple[str, str]:
     """File names of a test set's precision-recall and F-measure plots (safe for any set name)."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset)
-    return tuple(f"{prefix}_{stem}.png" for prefix in PLOT_PREFIXES)
+    return tuple(f"{prefix}_{file_stem(dataset)}.png" for prefix in PLOT_PREFIXES)
 
 
 def curve_figures(curves: dict[str, Sequence[dict]]) -> dict[str, tuple[Figure, Figure]]:
