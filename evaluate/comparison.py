@@ -3,6 +3,8 @@
 Rows are methods; columns are datasets x (ECE, OE, ACC, maxF, and under the paper protocol also the
 calibrated ECE / OE / ACC of the probability maps), then a mean over the in-distribution sets and one
 over the out-of-distribution sets (those whose masks are all empty; only for groups of two or more sets).
+A second table says where the miscalibration is: ECE and OE in the masks' boundary band and in the rest
+(`evaluate.boundary`), and the mean of the images' own ECE, of the probability maps.
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
 run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
@@ -29,6 +31,15 @@ COLUMNS = (("ECE", "ECE %", True, 100.0, "{:.2f}"), ("OE", "OE %", True, 100.0, 
            ("calibrated_ECE", "ECE % (probability maps)", True, 100.0, "{:.2f}"),
            ("calibrated_OE", "OE % (probability maps)", True, 100.0, "{:.2f}"),
            ("calibrated_ACC", "ACC % (probability maps)", False, 100.0, "{:.2f}"))
+# Scored on the probability maps: under the paper protocol they are the calibrated_* keys, under the
+# calibrated protocol the plain ones; a column no run has is left out.
+LOCATION_COLUMNS = tuple(
+    (f"{prefix}{metric}", f"{title} %{suffix}", True, 100.0, "{:.2f}")
+    for prefix, suffix in (("", ""), ("calibrated_", " (probability maps)"))
+    for metric, title in (("ECE_boundary", "boundary ECE"), ("OE_boundary", "boundary OE"), ("ECE_rest", "rest ECE"),
+                          ("OE_rest", "rest OE"), ("ECE_img_mean", "per-image ECE mean"))
+)
+Columns = tuple[tuple[str, str, bool, float, str], ...]
 ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
@@ -53,13 +64,14 @@ def _groups(runs: Runs) -> tuple[list[str], list[str]]:
     return datasets, ood
 
 
-def run_row(result: dict[str, dict], datasets: list[str], ood: list[str]) -> dict[str, dict[str, float | None]]:
+def run_row(result: dict[str, dict], datasets: list[str], ood: list[str],
+            columns: Columns = COLUMNS) -> dict[str, dict[str, float | None]]:
     """group -> metric -> value of one run: each dataset, then the ID and OOD means."""
-    row = {d: {m: result.get(d, {}).get(m) for m, *_ in COLUMNS} for d in datasets}
+    row = {d: {m: result.get(d, {}).get(m) for m, *_ in columns} for d in datasets}
     in_dist = [d for d in datasets if d not in ood]
     for label, group in ((ID_MEAN, in_dist), (OOD_MEAN, ood)):
         if len(group) > 1:  # the mean of one set would only repeat its columns
-            row[label] = {m: _mean([row[d][m] for d in group]) for m, *_ in COLUMNS}
+            row[label] = {m: _mean([row[d][m] for d in group]) for m, *_ in columns}
     return row
 
 
@@ -73,24 +85,24 @@ def summarise(values: list[float | None]) -> dict[str, float | int] | None:
             "n": len(present)}
 
 
-def comparison_table(runs: Runs) -> dict[str, dict[str, dict[str, dict | None]]]:
+def comparison_table(runs: Runs, columns: Columns = COLUMNS) -> dict[str, dict[str, dict[str, dict | None]]]:
     """method -> group -> metric -> summary over the method's seeds (see `summarise`)."""
     datasets, ood = _groups(runs)
     table = {}
     for method, per_seed in runs.items():
-        rows = [run_row(result, datasets, ood) for result in per_seed.values()]
-        table[method] = {group: {m: summarise([row[group][m] for row in rows]) for m, *_ in COLUMNS}
+        rows = [run_row(result, datasets, ood, columns) for result in per_seed.values()]
+        table[method] = {group: {m: summarise([row[group][m] for row in rows]) for m, *_ in columns}
                          for group in rows[0]}
     return table
 
 
-def column_ranks(table: dict[str, dict[str, dict]]) -> dict[tuple[str, str], list[set[str]]]:
+def column_ranks(table: dict[str, dict[str, dict]], columns: Columns = COLUMNS) -> dict[tuple[str, str], list[set[str]]]:
     """(group, metric) -> the methods by mean, best first, as tiers of methods with equal means (a tie
     shares its tier, and the next mean is the next tier: ranks do not depend on the methods' order)."""
     ranks = {}
     groups = next(iter(table.values())).keys() if table else []
     for group in groups:
-        for metric, _, lower, *_ in COLUMNS:
+        for metric, _, lower, *_ in columns:
             scored = sorted(((row[group][metric]["mean"], m) for m, row in table.items()
                              if row[group][metric] is not None), reverse=not lower)
             tiers: list[tuple[float, set[str]]] = []
@@ -163,19 +175,14 @@ def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tu
     return "\n".join(lines) + "\n"
 
 
-def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curves | None = None) -> str:
-    """Write comparison.md/.csv/.json/.tex into `out_dir` and return the Markdown table.
-
-    `runs` maps method -> seed -> the run's results.json content; `protocol` is the protocol the
-    results were computed under, described above the table. The CSV and JSON keep one row per method
-    and seed (fractions, unrounded), and the JSON also the summaries. `curves` maps method -> seed ->
-    the run's curves.json content: each method's precision-recall and F-measure curves, averaged over
-    its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
-    table = comparison_table(runs)
-    ranks, marked = column_ranks(table), within_spread(table)
+def _rendered(runs: Runs, columns: Columns) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
+    """One table over `columns`: its (group, column) pairs that some run has, method -> cells (text,
+    rank 0/1 for the best/second tier or None, within BCE's spread), and its Markdown lines."""
+    table = comparison_table(runs, columns)
+    ranks, marked = column_ranks(table, columns), within_spread(table)
     groups = list(next(iter(table.values())).keys())
-    present = [(g, c) for g in groups for c in COLUMNS if any(row[g][c[0]] is not None for row in table.values())]
-    rows = {}  # method -> (cell text, rank 0/1 for the best/second tier or None, within BCE's spread)
+    present = [(g, c) for g in groups for c in columns if any(row[g][c[0]] is not None for row in table.values())]
+    rows = {}
     for method, row in table.items():
         cells = []
         for group, (metric, _, _, scale, fmt) in present:
@@ -189,6 +196,19 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
         texts = [(f"**{text}**" if rank == 0 else text) + (f" {WITHIN_SPREAD}" if spread else "")
                  for text, rank, spread in cells]
         lines.append("| " + " | ".join([method] + texts) + " |")
+    return present, rows, lines
+
+
+def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curves | None = None) -> str:
+    """Write comparison.md/.csv/.json/.tex into `out_dir` and return the Markdown tables.
+
+    `runs` maps method -> seed -> the run's results.json content; `protocol` is the protocol the
+    results were computed under, described above the table. The CSV and JSON keep one row per method
+    and seed (fractions, unrounded), and the JSON also the summaries. `curves` maps method -> seed ->
+    the run's curves.json content: each method's precision-recall and F-measure curves, averaged over
+    its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
+    present, rows, lines = _rendered(runs, COLUMNS)
+    location_present, location_rows, location_lines = _rendered(runs, LOCATION_COLUMNS)
     seeds = sorted({seed for per_seed in runs.values() for seed in per_seed})
     several = any(len(per_seed) > 1 for per_seed in runs.values())
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
@@ -197,7 +217,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
              "Bold: best mean of the column (lowest ECE/OE, highest ACC/maxF)."]
     spread_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
                     f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
-                    ] if several and REFERENCE in table else []
+                    ] if several and REFERENCE in runs else []
     out_dir.mkdir(parents=True, exist_ok=True)
     curve_notes = []
     if curves:
@@ -206,23 +226,35 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
         without = [method for method in runs if not curves.get(method)]
         curve_notes.append(f"Precision-recall and F-measure curves: {out_dir / CURVES_FOLDER}"
                            + (f" (no curves.json for {', '.join(without)})." if without else "."))
+    widths = sorted({metrics["boundary_width"] for per_seed in runs.values() for result in per_seed.values()
+                     for metrics in result.values() if metrics.get("boundary_width") is not None})
+    location_title = ("Where the miscalibration is: ECE and OE of the pixels within "
+                      f"{' / '.join(map(str, widths)) or '?'} px of a mask's object boundary (at the mask's "
+                      "resolution) and of the rest, and the mean of the images' own ECE (evaluate/boundary.py).")
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + spread_notes + curve_notes) + "\n"
+    if location_present:
+        markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
     (out_dir / "comparison.md").write_text(markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
-    (out_dir / "comparison.tex").write_text(_latex(rows, present, notes + [underline_note] + spread_notes))
+    latex = _latex(rows, present, notes + [underline_note] + spread_notes)
+    if location_present:
+        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + spread_notes)
+    (out_dir / "comparison.tex").write_text(latex)
 
     datasets, ood = _groups(runs)
-    per_run = {method: {seed: run_row(result, datasets, ood) for seed, result in per_seed.items()}
+    columns = COLUMNS + LOCATION_COLUMNS
+    every = present + location_present
+    per_run = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
                for method, per_seed in runs.items()}
     with open(out_dir / "comparison.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["method", "seed", "protocol"] + [f"{g} {c[0]}" for g, c in present])
+        writer.writerow(["method", "seed", "protocol"] + [f"{g} {c[0]}" for g, c in every])
         for method, per_seed in per_run.items():
             for seed, row in per_seed.items():
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c[0]] is None else f"{row[g][c[0]]:.6g}"
-                                                                 for g, c in present])
+                                                                 for g, c in every])
     (out_dir / "comparison.json").write_text(json.dumps(
-        {"protocol": protocol.name, "seeds": seeds, "summary": table,
+        {"protocol": protocol.name, "seeds": seeds, "summary": comparison_table(runs, columns),
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},
         indent=1) + "\n")

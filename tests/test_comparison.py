@@ -161,3 +161,35 @@ def test_curves_are_drawn_beside_the_table_and_methods_without_them_are_named(tm
     assert f"curves: {tmp_path / 'curves'} (no curves.json for ASLP)." in markdown
     write_comparison(runs, tmp_path / "none", PAPER)
     assert not (tmp_path / "none" / "curves").exists()
+
+
+def with_location(result, boundary, rest, image_mean, prefix="calibrated_"):
+    return {**result, f"{prefix}ECE_boundary": boundary, f"{prefix}OE_boundary": boundary / 2,
+            f"{prefix}ECE_rest": rest, f"{prefix}OE_rest": rest / 2, f"{prefix}ECE_img_mean": image_mean,
+            "boundary_width": 5}
+
+
+def test_a_second_table_says_where_the_miscalibration_is(tmp_path):
+    runs = {"BCE": {1: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.20, 0.01, 0.08)},
+                    2: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.22, 0.03, 0.10)}},
+            "LTS": {1: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.18, 0.004, 0.09)},
+                    2: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.19, 0.006, 0.09)}}}
+    markdown = write_comparison(runs, tmp_path, PAPER)
+    first, location = markdown.split("Where the miscalibration is")
+    assert "boundary" not in first
+    assert "within 5 px of a mask's object boundary" in location
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in location.splitlines()
+            if line.startswith("| ")}
+    assert rows["Method"][0] == "A boundary ECE % (probability maps)" and len(rows["Method"]) == 5
+    assert rows["BCE"][0] == "21.00 ± 1.41" and rows["LTS"][0] == "**18.50 ± 0.71**"
+    assert rows["LTS"][2] == "**0.50 ± 0.14**"
+    assert rows["BCE"][4].strip(" |") == "**9.00 ± 1.41**" and rows["LTS"][4].strip(" |") == "**9.00 ± 0.00** ~"
+    assert (tmp_path / "comparison.tex").read_text().count(r"\begin{table}") == 2
+    csv_header = (tmp_path / "comparison.csv").read_text().splitlines()[0]
+    assert csv_header.endswith("A calibrated_ECE_img_mean")
+    # Under the calibrated protocol the same metrics have no prefix; without them there is no second table.
+    plain = {m: {s: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.2, 0.01, 0.08, prefix="")}
+                 for s in (1, 2)} for m in ("BCE", "LTS")}
+    assert "A boundary ECE % |" in write_comparison(plain, tmp_path / "calibrated", CALIBRATED)
+    assert "Where the miscalibration is" not in write_comparison(ONE_SEED, tmp_path / "none", PAPER)
+    assert (tmp_path / "none" / "comparison.tex").read_text().count(r"\begin{table}") == 1
