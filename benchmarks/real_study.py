@@ -47,7 +47,7 @@ DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
 FULL = dict(methods="BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3",
             size=384, epochs=30, feat_channel=256)
-REDUCED = dict(methods="BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3", size=96, epochs=16, feat_channel=32)
+REDUCED = dict(methods="BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3", size=64, epochs=16, feat_channel=32)
 PLOT = "reliability_study.png"
 
 
