@@ -217,7 +217,7 @@ from evaluate.sod_plots import save_run_curves
 from evaluate.protocol import Protocol, get_protocol
 from loss import build_objective, fit_local_temperature, fit_temperature, inert_reason, training_note
 from model import CheckpointError, build_model, load_weights
-from predict import Inference, Temperature, validation_batch, validation_pixels, write_predictions
+from predict import Inference, Temperature, map_folders, validation_batch, validation_pixels, write_predictions
 from settings import (
     ASLPSettings, BaselineSettings, DataSettings, EvaluationSettings, ModelSettings, OptimisationSettings,
     PostHocSettings, SpeedSettings, from_constants,
@@ -445,12 +445,13 @@ def main(argv: list[str]) -> int:
             # ---- evaluate: calibration and SOD metrics from the maps on disk ---------------------
             if "eval" in stages:
                 print(f"Evaluating {method} ({out_dir}, {protocol.name} protocol)")
-                probability_root = out_dir / "probabilities"
+                test_root, probability_root = map_folders(out_dir, protocol)
+                separate = probability_root != test_root and probability_root.is_dir()
                 runs.setdefault(method, {})[seed] = evaluate_datasets(
-                    out_dir / "predictions", root / "Test", list(data.test_datasets), out_dir, protocol=protocol,
+                    test_root, root / "Test", list(data.test_datasets), out_dir, protocol=protocol,
                     workers=speed.eval_workers or None, n_bins=evaluation.n_bins,
                     boundary_width=evaluation.boundary_width,
-                    probability_root=probability_root if probability_root.is_dir() else None, trust_map_levels=True,
+                    probability_root=probability_root if separate else None, trust_map_levels=True,
                 )
                 curves_file = out_dir / "curves.json"
                 if curves_file.is_file():  # only sets with foreground have curves

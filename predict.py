@@ -73,11 +73,12 @@ def predict_maps(
         network.train(was_training)
 
 
-def map_folders(run_dir: Path, set_name: str, protocol: Protocol) -> tuple[Path, Path]:
-    """(test maps, probability maps) of `set_name` in `run_dir`. The probability maps have their own
-    folder where the protocol's test maps are something else (paper); otherwise they are the test maps."""
-    test_maps = run_dir / "predictions" / set_name
-    return test_maps, (run_dir / "probabilities" / set_name if protocol.writes_probability_maps else test_maps)
+def map_folders(run_dir: Path, protocol: Protocol) -> tuple[Path, Path]:
+    """The folders of a run's (test maps, probability maps), one `<set>/` in each per test set. The
+    probability maps have their own folder where the protocol's test maps are something else (paper);
+    otherwise they are the test maps."""
+    test_maps = run_dir / "predictions"
+    return test_maps, (run_dir / "probabilities" if protocol.writes_probability_maps else test_maps)
 
 
 def write_predictions(
@@ -88,7 +89,7 @@ def write_predictions(
     `run_dir/predictions/<set_name>/`, and, where the protocol asks for them, the probability maps
     round(255 p) in `run_dir/probabilities/<set_name>/`, from the same forward pass. Returns the count."""
     images = list_images(image_dir)
-    test_dir, probability_dir = map_folders(run_dir, set_name, protocol)
+    test_dir, probability_dir = (root / set_name for root in map_folders(run_dir, protocol))
     for folder in {test_dir, probability_dir}:
         folder.mkdir(parents=True, exist_ok=True)
     loader = inference_loader(images, inference.size, inference.batch_size, inference.num_workers,

@@ -97,7 +97,7 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
     for axis, (method, per_seed) in zip(axes, folders.items(), strict=True):
         absent = []
         for seed, folder in per_seed.items():
-            maps = map_folders(folder, SET_NAME, protocol)[1]
+            maps = map_folders(folder, protocol)[1] / SET_NAME
             try:
                 if not maps.is_dir():
                     raise EvaluationInputError(f"{maps} does not exist")

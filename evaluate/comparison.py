@@ -175,10 +175,12 @@ def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tu
     return "\n".join(lines) + "\n"
 
 
-def _rendered(runs: Runs, columns: Columns) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
-    """One table over `columns`: its (group, column) pairs that some run has, method -> cells (text,
-    rank 0/1 for the best/second tier or None, within BCE's spread), and its Markdown lines."""
-    table = comparison_table(runs, columns)
+def _rendered(
+    table: dict[str, dict[str, dict]], columns: Columns,
+) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
+    """One table of `columns` from `table` (`comparison_table` over at least those): its (group, column)
+    pairs that some run has, method -> cells (text, rank 0/1 for the best/second tier or None, within
+    BCE's spread), and its Markdown lines."""
     ranks, marked = column_ranks(table, columns), within_spread(table)
     groups = list(next(iter(table.values())).keys())
     present = [(g, c) for g in groups for c in columns if any(row[g][c[0]] is not None for row in table.values())]
@@ -207,8 +209,10 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     and seed (fractions, unrounded), and the JSON also the summaries. `curves` maps method -> seed ->
     the run's curves.json content: each method's precision-recall and F-measure curves, averaged over
     its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
-    present, rows, lines = _rendered(runs, COLUMNS)
-    location_present, location_rows, location_lines = _rendered(runs, LOCATION_COLUMNS)
+    columns = COLUMNS + LOCATION_COLUMNS
+    table = comparison_table(runs, columns)
+    present, rows, lines = _rendered(table, COLUMNS)
+    location_present, location_rows, location_lines = _rendered(table, LOCATION_COLUMNS)
     seeds = sorted({seed for per_seed in runs.values() for seed in per_seed})
     several = any(len(per_seed) > 1 for per_seed in runs.values())
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
@@ -242,7 +246,6 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     (out_dir / "comparison.tex").write_text(latex)
 
     datasets, ood = _groups(runs)
-    columns = COLUMNS + LOCATION_COLUMNS
     every = present + location_present
     per_run = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
                for method, per_seed in runs.items()}
@@ -254,7 +257,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c[0]] is None else f"{row[g][c[0]]:.6g}"
                                                                  for g, c in every])
     (out_dir / "comparison.json").write_text(json.dumps(
-        {"protocol": protocol.name, "seeds": seeds, "summary": comparison_table(runs, columns),
+        {"protocol": protocol.name, "seeds": seeds, "summary": table,
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},
         indent=1) + "\n")
