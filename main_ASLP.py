@@ -82,7 +82,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from configurator import HELP_FLAGS, ConfigError, check_limits, constants_help, format_value, parse_overrides
-from evaluate.protocol import PROTOCOLS
+from protocol import PROTOCOLS
 from settings import LIMITS
 
 STAGE_NAMES = ("train", "test", "eval")
@@ -212,10 +212,12 @@ from data.loaders import inference_loader, training_loader, usable_workers
 from data.split import load_or_make_split, split_list_names
 from distributed import DeviceError, barrier, setup, teardown
 from evaluate import EvaluationInputError, evaluate_datasets
-from evaluate.comparison import write_comparison
-from evaluate.sod_plots import save_run_curves
-from evaluate.protocol import Protocol, get_protocol
-from loss import build_objective, fit_local_temperature, fit_temperature, inert_reason, training_note
+from report.comparison import write_comparison
+from report.curves import save_run_curves
+from protocol import Protocol, get_protocol
+from calibrators.local_temperature import fit_local_temperature
+from calibrators.temperature import fit_temperature
+from loss import build_objective, inert_reason, training_note
 from model import CheckpointError, build_model, load_weights
 from predict import Inference, Temperature, map_folders, validation_batch, validation_pixels, write_predictions
 from settings import (

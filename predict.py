@@ -1,7 +1,7 @@
 """Inference: run the network over images, giving logit maps at each image's original size.
 
 One generator, `predict_maps`, serves the validation accuracy during training, the post-hoc fits
-(TS, LTS) and the test stage, which writes the maps its protocol asks for (`evaluate.protocol`).
+(TS, LTS) and the test stage, which writes the maps its protocol asks for (`protocol`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from data.datasets import list_images
 from data.loaders import inference_loader
-from evaluate.protocol import Protocol, probability_map
+from protocol import Protocol, probability_map
 
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
 # or one per pixel. Applied as logit / T after both are resized to the image, so that T > 0 never

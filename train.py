@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from configurator import format_value
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
-from evaluate.alpha_plot import plot_alpha_history
-from evaluate.protocol import Protocol
+from train_plots import plot_alpha_history
+from protocol import Protocol
 from loss import Objective, image_statistics, objective_constants
 from model.checkpoint import check_state_dict
 from predict import Inference, predict_maps

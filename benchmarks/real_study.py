@@ -38,9 +38,9 @@ sys.path.insert(0, str(PROJECT))
 import main_ASLP  # noqa: E402
 from configurator import ConfigError  # noqa: E402
 from data.pascal_s import SET_NAME, lay_out  # noqa: E402
-from evaluate.calibration import calibration_bins  # noqa: E402
+from metrics.calibration import calibration_bins  # noqa: E402
 from evaluate.io import EvaluationInputError, load_pair, pair_folders  # noqa: E402
-from evaluate.protocol import Protocol, get_protocol, level_counts  # noqa: E402
+from protocol import Protocol, get_protocol, level_counts  # noqa: E402
 from predict import map_folders  # noqa: E402
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"

@@ -2,7 +2,7 @@
 
 ``evaluate_datasets`` scores several test sets and writes ``results.md/.csv/.json``, ``curves.json`` and
 reliability diagrams; ``score_dataset`` scores one folder pair; both take a ``protocol``
-(:mod:`evaluate.protocol`: ``"paper"``, the default, what the authors' code computes on their per-image
+(:mod:`protocol`: ``"paper"``, the default, what the authors' code computes on their per-image
 stretched maps, or ``"calibrated"``, probability maps scored against masks thresholded at 128). The
 calibration functions work on the (256, 2) per-level count arrays built by ``level_counts``. Run
 ``python -m evaluate --help`` for the command line. The package reads 8-bit maps from disk only and never
@@ -26,11 +26,11 @@ _HOME = {
             "overconfidence_error",
             "pixel_accuracy",
         ),
-        "evaluate.calibration",
+        "metrics.calibration",
     ),
     "EvaluationInputError": "evaluate.io",
-    **dict.fromkeys(("BOUNDARY_WIDTH", "boundary_band"), "evaluate.boundary"),
-    **dict.fromkeys(("DEFAULT_PROTOCOL", "PROTOCOLS", "Protocol", "get_protocol", "level_counts"), "evaluate.protocol"),
+    **dict.fromkeys(("BOUNDARY_WIDTH", "boundary_band"), "metrics.boundary"),
+    **dict.fromkeys(("DEFAULT_PROTOCOL", "PROTOCOLS", "Protocol", "get_protocol", "level_counts"), "protocol"),
     **dict.fromkeys(("evaluate_datasets", "run_evaluation", "score_dataset"), "evaluate.runner"),
 }
 __all__ = sorted(_HOME)

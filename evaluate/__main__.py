@@ -4,7 +4,7 @@ Run as ``python -m evaluate`` from the repository root, or from anywhere as ``py
 (the package folder) or ``python PATH/TO/REPO/evaluate/__main__.py``. One set: ``--pred=DIR --gt=DIR
 [--name=NAME] [--probabilities=DIR]``. Several sets laid out as ``<root>/<set>/``: ``--pred-root=DIR
 --gt-root=DIR --datasets=A,B,... [--probabilities-root=DIR]`` (masks of set A in ``<gt-root>/A/GT/`` if that
-folder exists, else ``<gt-root>/A/``). ``--protocol`` picks what the numbers mean (:mod:`evaluate.protocol`);
+folder exists, else ``<gt-root>/A/``). ``--protocol`` picks what the numbers mean (:mod:`protocol`);
 under a protocol whose test maps are not the probability maps themselves (paper: stretched maps),
 ``--probabilities`` / ``--probabilities-root`` name the probability maps, whose calibration is reported beside.
 ``--trust-map-levels`` scores maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255
@@ -30,8 +30,8 @@ if not __package__:
         del sys.path[0]
     sys.path.insert(0, str(_PACKAGE_FOLDER.parent))
 
-from evaluate.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
-from evaluate.protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
+from metrics.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
+from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
 
 Jobs = list[tuple[str, Path, Path]]
 # The protocols whose test maps are not the probability maps, which therefore read those beside them.

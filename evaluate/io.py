@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from data.files import DataError, Listing, abbreviate, list_files, read_grey
-from evaluate.report import REPORT_JSON, is_report_output
+from report.tables import REPORT_JSON, is_report_output
 
 MASK_SUBFOLDER = "GT"
 _RESIZED = "{role} resized to mask size"

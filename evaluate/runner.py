@@ -1,6 +1,6 @@
 """Scoring whole test sets, in parallel, into the ``results.json`` metric dictionaries.
 
-What is computed is the protocol's (:mod:`evaluate.protocol`); this module reads each image once, converts
+What is computed is the protocol's (:mod:`protocol`); this module reads each image once, converts
 it once, and hands it to the protocol's calibration counts and SOD statistics. Each set's entry holds:
 
 * the calibration metrics the protocol reports, on the pixels of all counted images pooled, and the mean
@@ -9,7 +9,7 @@ it once, and hands it to the protocol's calibration counts and SOD statistics. E
 * the SOD metrics the protocol reports, over all ``n_images`` images; on a set whose masks are all empty
   the metrics the protocol names in ``needs_foreground`` are n/a (``None``);
 * where the protocol reports them (``per_image_ece``, ``boundary_ece``), the distribution of the images'
-  own ECE, and ECE / OE over the pixels of the masks' boundary bands (:mod:`evaluate.boundary`, width
+  own ECE, and ECE / OE over the pixels of the masks' boundary bands (:mod:`metrics.boundary`, width
   ``boundary_width``, default ``BOUNDARY_WIDTH``) and over the rest, with the band's share of the pixels;
 * with probability maps beside the test maps (the protocols whose test maps are not probabilities), the
   ECE / OE / ACC of those under the calibrated protocol, the mean and standard deviation of their
@@ -48,8 +48,8 @@ import numpy as np
 from tqdm import tqdm
 
 from data.files import abbreviate, check_levels, require_writable_folder
-from evaluate import calibration
-from evaluate.boundary import BOUNDARY_WIDTH, boundary_band, check_width
+from metrics import calibration
+from metrics.boundary import BOUNDARY_WIDTH, boundary_band, check_width
 from evaluate.io import (
     RESIZE_NOTE,
     ROTATED_NOTE,
@@ -61,8 +61,8 @@ from evaluate.io import (
     mask_folder,
     pair_folders,
 )
-from evaluate.measures import ImageAccumulator, mean_curves, summarise
-from evaluate.protocol import (
+from metrics.measures import ImageAccumulator, mean_curves, summarise
+from protocol import (
     CALIBRATION_KEYS,
     DEFAULT_PROTOCOL,
     PROBABILITY_MAPS,
@@ -72,7 +72,7 @@ from evaluate.protocol import (
     Protocol,
     get_protocol,
 )
-from evaluate.report import (
+from report.tables import (
     BOUNDARY_KEYS,
     IMAGE_ECE_KEYS,
     PROBABILITY_KEYS,
@@ -491,7 +491,7 @@ def score_dataset(
     ``protocol``: a :class:`Protocol` or its name. ``probability_dir``: the probability maps round(255 p) of
     the same images (protocols whose test maps are not probabilities). ``trust_map_levels``: the maps are
     known to be 8-bit maps, so maps holding only the levels 0 and 1 are scored, not refused.
-    ``boundary_width``: the width in mask pixels of the boundary band (:mod:`evaluate.boundary`). Returns the
+    ``boundary_width``: the width in mask pixels of the boundary band (:mod:`metrics.boundary`). Returns the
     metric dictionary written to ``results.json`` for a dataset (values as fractions, ``None`` where a metric
     is not applicable).
     """
@@ -531,7 +531,7 @@ def run_evaluation(
     diagrams = [diagram for score in scores for diagram in score.diagrams]
     if diagrams:
         # Imported here: matplotlib takes a third of a second to import, and only the plots need it.
-        from evaluate.plots import save_reliability_plots
+        from report.reliability import save_reliability_plots
 
         save_reliability_plots(out_dir, diagrams, n_bins)
     return {score.name: score.metrics for score in scores}

@@ -22,8 +22,6 @@ from loss.label_smoothing import LabelSmoothingLoss
 from loss.mbls import MbLSLoss
 from loss.perturbation import perturb_labels, sc_bce
 from loss.slp import SLPLoss
-from loss.local_temperature import LocalTemperature, fit_local_temperature
-from loss.temperature import TemperatureFit, fit_temperature
 from settings import ASLPSettings, BaselineSettings, constant_name
 
 OBJECTIVES: dict[str, type[Objective]] = {
@@ -38,9 +36,8 @@ OBJECTIVES: dict[str, type[Objective]] = {
 }
 
 __all__ = [
-    "OBJECTIVES", "AdaptiveAlpha", "LocalTemperature", "Objective", "TemperatureFit", "build_objective",
-    "fit_local_temperature", "fit_temperature", "image_statistics", "inert_reason", "objective_constants", "training_note",
-    "perturb_labels", "sc_bce", "update_alpha",
+    "OBJECTIVES", "AdaptiveAlpha", "Objective", "build_objective", "image_statistics", "inert_reason",
+    "objective_constants", "training_note", "perturb_labels", "sc_bce", "update_alpha",
 ]
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluate.protocol import get_protocol
+from protocol import get_protocol
 from model import build_model
 from predict import Inference, predict_maps, write_predictions
 from data.loaders import inference_loader

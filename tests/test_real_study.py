@@ -7,7 +7,7 @@ import pytest
 import main_ASLP
 from benchmarks import real_study
 from data.pascal_s import SET_NAME
-from evaluate.protocol import get_protocol
+from protocol import get_protocol
 
 PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from evaluate.protocol import get_protocol
+from protocol import get_protocol
 from predict import Inference
 from settings import ASLPSettings, OptimisationSettings, SpeedSettings
 from train import TrainingRun

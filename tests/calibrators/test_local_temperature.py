@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from loss.local_temperature import LocalTemperature, apply_local_temperature, fit_local_temperature
-from loss.temperature import T_MAX, T_MIN, fit_temperature
+from calibrators.local_temperature import LocalTemperature, apply_local_temperature, fit_local_temperature
+from calibrators.temperature import T_MAX, T_MIN, fit_temperature
 
 OVER_CONFIDENT, UNDER_CONFIDENT = 3.0, 0.5  # the regions' true temperatures
 

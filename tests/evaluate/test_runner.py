@@ -18,8 +18,8 @@ from evaluate import (
     run_evaluation,
     score_dataset,
 )
-from evaluate.boundary import BOUNDARY_WIDTH, boundary_band
-from evaluate.report import BOUNDARY_KEYS, PROBABILITY_KEYS, is_report_output
+from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from report.tables import BOUNDARY_KEYS, PROBABILITY_KEYS, is_report_output
 
 REQUIRED_KEYS = [
     "protocol", "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "maxF", "meanF", "adpF", "wF", "MAE", "S",

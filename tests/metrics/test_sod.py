@@ -11,8 +11,8 @@ import py_sod_metrics
 import pytest
 
 from evaluate import score_dataset
-from evaluate.measures import ImageAccumulator, summarise
-from evaluate.sod import sod_image_stats
+from metrics.measures import ImageAccumulator, summarise
+from metrics.sod import sod_image_stats
 
 SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
 CASES = ("soft", "soft_small", "all_black", "all_white", "constant", "empty_mask", "full_mask", "mask_128", "tiny")

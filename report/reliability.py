@@ -10,7 +10,7 @@ Confidence max(p, 1 - p) cannot be below 50 %, so the x axis spans 50-100 %.
 Each diagram is titled with the maps it shows (e.g. the stretched maps of the
 paper protocol, or the probability maps). One PNG per dataset and kind of maps,
 plus one figure per kind with every dataset side by side; the file names say
-the kind (:func:`evaluate.report.reliability_plot_name`). Figures are built
+the kind (:func:`report.tables.reliability_plot_name`). Figures are built
 with ``matplotlib.figure.Figure`` and the Agg canvas directly, so the caller's
 pyplot backend and state are left alone.
 """
@@ -28,8 +28,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from evaluate.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
-from evaluate.report import Diagram, combined_figures, combined_plot_name
+from metrics.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
+from report.tables import Diagram, combined_figures, combined_plot_name
 
 PANELS_PER_ROW = 4
 _PANEL_SIZE = (4.2, 5.0)

@@ -2,7 +2,7 @@
 
 * F-measure of a precision P and a recall R:
   F = (1 + beta^2) P R / (beta^2 P + R + eps), 0 where P R = 0; beta^2 = 0.3 for the F-measure of
-  thresholded maps (both protocols), 1 for the weighted F-measure (:mod:`evaluate.sod`); eps is 0
+  thresholded maps (both protocols), 1 for the weighted F-measure (:mod:`metrics.sod`); eps is 0
   except in the weighted F-measure, as in PySODMetrics.
 * The E-measure's enhanced alignment of a bias-subtracted prediction value f and mask value d:
   (2 f d / (f^2 + d^2 + eps) + 1)^2 / 4, with each library's own eps.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from loss.temperature import T_MAX, T_MIN, pixel_nll
+from calibrators.temperature import T_MAX, T_MIN, pixel_nll
 
 LTS_EPOCHS = 40  # most passes over the fitting images; early stopping usually ends sooner
 LTS_PATIENCE = 5  # epochs without a better held-out NLL before the fit stops

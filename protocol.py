@@ -15,12 +15,12 @@ nothing else branches on a protocol's name. A new protocol is one new entry of `
   validation accuracy compare the binarised map with the mask levels, so every soft mask pixel
   (1..254) counts as wrong. ECE, OE and ACC only; a prediction of another size is resized with
   PIL's bilinear filter for the SOD metrics and left out of ECE / OE / ACC, as their loader and
-  ``ECE_EW`` do. SOD metrics: their SOD_Evaluation_Tool (:mod:`evaluate.paper`). The test stage also
+  ``ECE_EW`` do. SOD metrics: their SOD_Evaluation_Tool (:mod:`metrics.paper`). The test stage also
   writes the probability maps, scored beside (the ``calibrated_*`` keys).
 * ``calibrated``: the probability maps round(255 p), masks thresholded at 128 (a pixel is correct
-  iff its decision equals ``mask >= 128``); every calibration metric of :mod:`evaluate.calibration`;
+  iff its decision equals ``mask >= 128``); every calibration metric of :mod:`metrics.calibration`;
   a prediction of another size is resized with OpenCV's bilinear filter and scored. SOD metrics:
-  PySODMetrics' definitions (:mod:`evaluate.sod`).
+  PySODMetrics' definitions (:mod:`metrics.sod`).
 
 Probability maps are scored by the calibrated protocol's rule wherever they appear
 (``PROBABILITY_PROTOCOL``): the ``calibrated_*`` keys of a paper-protocol report are the
@@ -89,14 +89,14 @@ def mask_thresholded(decision: Any, mask: Any) -> Any:
 
 def _paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray) -> Any:
     # Imported on first use, as everything here that needs numpy (see the module docstring).
-    from evaluate.paper import paper_image_stats
+    from metrics.paper import paper_image_stats
 
     return paper_image_stats(pred_u8, gt_u8, joint)
 
 
 def _pysodmetrics_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray) -> Any:
     # PySODMetrics and SciPy take 0.6 s to import, and only this protocol uses them.
-    from evaluate.sod import sod_image_stats
+    from metrics.sod import sod_image_stats
 
     return sod_image_stats(pred_u8, gt_u8)
 
@@ -147,14 +147,14 @@ class Protocol:
         :meth:`pixel_correct` itself."""
         import numpy as np
 
-        from evaluate.calibration import LEVELS
+        from metrics.calibration import LEVELS
 
         decision = np.array([[False], [True]])
         return np.asarray(self.pixel_correct(decision, LEVELS[None, :]), dtype=bool)
 
     def counts_from_joint(self, joint: np.ndarray) -> np.ndarray:
         """The (256, 2) level counts of an image's joint (prediction level, mask level) histogram."""
-        from evaluate.calibration import level_counts_from_joint
+        from metrics.calibration import level_counts_from_joint
 
         return level_counts_from_joint(joint, self.correct_table)
 
@@ -206,7 +206,7 @@ PROTOCOLS: dict[str, Protocol] = {
             resized_maps_in_calibration=True,
             resize_note="",
             image_stats=_pysodmetrics_image_stats,
-            worker_preload=("evaluate.sod",),
+            worker_preload=("metrics.sod",),
             sod_keys=SOD_KEYS,
             needs_foreground=frozenset({"maxF", "meanF", "adpF", "wF", "S", "AP", "AUC"}),
             empty_set_note="MAE and E-measure, as in PySODMetrics, use each map min-max stretched, which inflates "
@@ -234,6 +234,6 @@ def get_protocol(name: str) -> Protocol:
 def level_counts(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """The (256, 2) level counts of a probability map against its mask (mask thresholded at 128):
     ``[v, 0]`` counts pixels of level v whose mask is background (gt < 128), ``[v, 1]`` foreground."""
-    from evaluate.calibration import joint_histogram
+    from metrics.calibration import joint_histogram
 
     return PROBABILITY_PROTOCOL.counts_from_joint(joint_histogram(pred_u8, gt_u8))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluate.calibration import ADAPTIVE_BINS
-from evaluate.protocol import PROTOCOLS, SOD_KEYS, MapKind, Protocol
+from metrics.calibration import ADAPTIVE_BINS
+from protocol import PROTOCOLS, SOD_KEYS, MapKind, Protocol
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"

@@ -7,13 +7,13 @@ same two threshold histograms with a sorting ``np.histogram``. Here one image is
 normalised once with the library's own ``prepare_data`` (pred / 255 min-max
 stretched, mask ``gt > 128``: the library's rule, kept so that the values are
 the library's, whereas the calibration metrics threshold at ``gt >= 128``), the
-threshold histogram is the joint histogram of :mod:`evaluate.calibration` of the
+threshold histogram is the joint histogram of :mod:`metrics.calibration` of the
 quantised map, shared by the F- and E-measure curves, the adaptive-threshold
 counts are shared by adaptive F and E, ``|pred - gt|`` is shared by MAE and the
 weighted F-measure, and the weighted F-measure's 7x7 Gaussian filter runs in
 OpenCV. The S-measure is the library's own ``Smeasure.cal_sm``. The formulas
 follow the library's classic classes operation by operation (F-measure and
-E-measure alignment as in :mod:`evaluate.measures`, beta^2 = 1 for the weighted
+E-measure alignment as in :mod:`metrics.measures`, beta^2 = 1 for the weighted
 F, the library's epsilon), and the test-suite checks every value against those
 classes:
 
@@ -29,8 +29,8 @@ classes:
 * MAE: mean |pred - gt| on the stretched map; S-measure (alpha = 0.5).
 
 AP and AUC, which the classic classes do not compute, come from the same curves,
-averaged over images (:mod:`evaluate.measures`). This module imports
-PySODMetrics and SciPy: :mod:`evaluate.protocol` imports it only when the
+averaged over images (:mod:`metrics.measures`). This module imports
+PySODMetrics and SciPy: :mod:`protocol` imports it only when the
 calibrated protocol scores.
 """
 
@@ -45,8 +45,8 @@ from py_sod_metrics import Smeasure, WeightedFmeasure
 from py_sod_metrics.utils import EPS, get_adaptive_threshold, prepare_data
 from scipy.ndimage import distance_transform_edt
 
-from evaluate.calibration import N_LEVELS, joint_histogram
-from evaluate.measures import enhanced_alignment, f_measure
+from metrics.calibration import N_LEVELS, joint_histogram
+from metrics.measures import enhanced_alignment, f_measure
 
 WEIGHTED_F_BETA2 = 1.0
 _GAUSSIAN_7x7 = WeightedFmeasure().matlab_style_gauss2D((7, 7), sigma=5)

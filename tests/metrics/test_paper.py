@@ -11,16 +11,16 @@ import pytest
 from PIL import Image
 
 from evaluate import EvaluationInputError, evaluate_datasets, level_counts, score_dataset
-from evaluate.calibration import (
+from metrics.calibration import (
     equal_width_bin_of_level,
     expected_calibration_error,
     joint_histogram,
     overconfidence_error,
     pixel_accuracy,
 )
-from evaluate.measures import average_precision, roc_auc
-from evaluate.paper import level_cuts, paper_image_stats, s_measure, split_point
-from evaluate.protocol import PROTOCOLS
+from metrics.measures import average_precision, roc_auc
+from metrics.paper import level_cuts, paper_image_stats, s_measure, split_point
+from protocol import PROTOCOLS
 
 THRESHOLDS = np.linspace(0, 1 - 1e-10, 255)
 PAPER_KEYS = ("ECE", "OE", "ACC", "MAE", "maxF", "meanF", "maxE", "meanE", "S", "AP", "AUC")

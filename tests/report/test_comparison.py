@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from evaluate.comparison import (
+from report.comparison import (
     column_ranks, comparison_table, latex_escape, summarise, within_spread, write_comparison,
 )
 
-# Stand-ins for evaluate.protocol's objects: the table needs only a name and a one-line description.
+# Stand-ins for protocol's objects: the table needs only a name and a one-line description.
 PAPER = SimpleNamespace(name="paper", description="stretched maps against mask levels")
 CALIBRATED = SimpleNamespace(name="calibrated", description="probability maps, masks at 128.")
 

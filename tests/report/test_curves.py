@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from evaluate.sod_plots import average_curves, curve_figures, plot_names, save_run_curves, save_sod_curves
+from report.curves import average_curves, curve_figures, plot_names, save_run_curves, save_sod_curves
 
 THRESHOLDS = [0.0, 0.25, 0.5, 0.75, 1.0]
 

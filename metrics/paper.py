@@ -10,14 +10,14 @@ p = pred / 255 and the mask kept soft, y = gt / 255:
 * 255 thresholds t_i = linspace(0, 1 - 1e-10, 255); the binary map is s >= t_i;
   tp = sum(binary * y), precision = tp / (predicted + 1e-20),
   recall = tp / (sum(y) + 1e-20), F = the F-measure of precision and recall
-  (beta^2 = 0.3, :mod:`evaluate.measures`), TPR = recall,
+  (beta^2 = 0.3, :mod:`metrics.measures`), TPR = recall,
   FPR = (predicted - tp) / (sum(1 - y) + 1e-20);
 * E-measure at t_i: with f = binary - mean(binary) and d = y - mean(y), the sum
-  of the enhanced alignment of f and d (:mod:`evaluate.measures`, eps 1e-20)
+  of the enhanced alignment of f and d (:mod:`metrics.measures`, eps 1e-20)
   over the pixels, / (N - 1 + 1e-20); nothing special for empty or full masks,
   so on an empty mask (d = 0) it is 0.25 N / (N - 1) whatever the map holds;
 * the curves are averaged over images and summarised (max / mean F and E, AP,
-  AUC) as :mod:`evaluate.measures` describes;
+  AUC) as :mod:`metrics.measures` describes;
 * S-measure (alpha = 0.5): 1 - mean(s) if the soft mask is all 0, mean(s) if
   it is all 1, else the mask is thresholded at 0.5 (gt >= 128) and
   S = 0.5 S_object + 0.5 S_region, clamped at 0 from below. S_object uses
@@ -50,8 +50,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from evaluate.calibration import LEVELS
-from evaluate.measures import enhanced_alignment, f_measure
+from metrics.calibration import LEVELS
+from metrics.measures import enhanced_alignment, f_measure
 
 N_THRESHOLDS = 255
 EPS = 1e-20

@@ -18,8 +18,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evaluate.measures import F_BETA2
-from evaluate.report import CURVES_JSON, file_stem
+from metrics.measures import F_BETA2
+from report.tables import CURVES_JSON, file_stem
 
 CURVES_FOLDER = "curves"
 CURVE_KEYS = ("threshold", "precision", "recall", "f_measure")

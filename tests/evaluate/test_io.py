@@ -13,7 +13,7 @@ import pytest
 from data.files import LOSSY_NOTE, DataError
 from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, MapPair, load_pair, mask_folder, pair_folders
-from evaluate.protocol import get_protocol
+from protocol import get_protocol
 from evaluate.runner import run_evaluation
 
 PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")

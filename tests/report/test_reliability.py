@@ -3,10 +3,10 @@ import numpy as np
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
-from evaluate.calibration import calibration_bins
-from evaluate.plots import _ACCURACY_COLOUR, reliability_figure, save_reliability_plots
-from evaluate.protocol import PROBABILITY_MAPS, STRETCHED_MAPS
-from evaluate.report import Diagram
+from metrics.calibration import calibration_bins
+from report.reliability import _ACCURACY_COLOUR, reliability_figure, save_reliability_plots
+from protocol import PROBABILITY_MAPS, STRETCHED_MAPS
+from report.tables import Diagram
 
 
 def under_and_over_confident_counts() -> np.ndarray:
@@ -67,7 +67,7 @@ def test_alpha_plot_leaves_the_pyplot_backend_alone(tmp_path):
 
     import matplotlib
 
-    import evaluate.alpha_plot as alpha_plot
+    import train_plots as alpha_plot
 
     before = matplotlib.get_backend()
     matplotlib.use("svg")

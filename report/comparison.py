@@ -4,12 +4,12 @@ Rows are methods; columns are datasets x (ECE, OE, ACC, maxF, and under the pape
 calibrated ECE / OE / ACC of the probability maps), then a mean over the in-distribution sets and one
 over the out-of-distribution sets (those whose masks are all empty; only for groups of two or more sets).
 A second table says where the miscalibration is: ECE and OE in the masks' boundary band and in the rest
-(`evaluate.boundary`), and the mean of the images' own ECE, of the probability maps.
+(`metrics.boundary`), and the mean of the images' own ECE, of the probability maps.
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
 run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
 second best underlined). Written as comparison.md/.csv/.json/.tex, and with the runs' curves.json
-contents the SOD curves of every method in curves/ (`evaluate.sod_plots`).
+contents the SOD curves of every method in curves/ (`report.curves`).
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evaluate.sod_plots import CURVES_FOLDER, save_sod_curves
+from report.curves import CURVES_FOLDER, save_sod_curves
 
 if TYPE_CHECKING:
-    from evaluate.protocol import Protocol
+    from protocol import Protocol
 
 # (metric, header, lower is better, scale, format)
 COLUMNS = (("ECE", "ECE %", True, 100.0, "{:.2f}"), ("OE", "OE %", True, 100.0, "{:.2f}"),

@@ -1,6 +1,6 @@
 """Plot of the learnt alpha distribution over training epochs, from the run's alpha_log.csv.
 
-The figure is built with ``matplotlib.figure.Figure`` and the Agg canvas directly (as :mod:`evaluate.plots`),
+The figure is built with ``matplotlib.figure.Figure`` and the Agg canvas directly (as :mod:`report.reliability`),
 so that importing this module leaves the caller's pyplot backend and state alone.
 """
 from __future__ import annotations

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
-from evaluate.boundary import BOUNDARY_WIDTH, boundary_band
-from evaluate.calibration import expected_calibration_error, joint_histogram
-from evaluate.protocol import PROTOCOLS, level_counts
+from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from metrics.calibration import expected_calibration_error, joint_histogram
+from protocol import PROTOCOLS, level_counts
 from evaluate.runner import MapCounts, Scoring
 
 
@@ -107,7 +107,7 @@ def test_the_default_width_is_read_without_loading_numpy_or_opencv() -> None:
     # The command line shows it in --help, which must answer without loading the scoring libraries.
     script = (
         "import sys\n"
-        "from evaluate.boundary import BOUNDARY_WIDTH\n"
+        "from metrics.boundary import BOUNDARY_WIDTH\n"
         "loaded = [name for name in ('numpy', 'cv2') if name in sys.modules]\n"
         "sys.exit(f'loaded {loaded}' if loaded or BOUNDARY_WIDTH != 5 else 0)\n"
     )

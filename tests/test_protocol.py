@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from evaluate import EvaluationInputError, score_dataset
-from evaluate.calibration import joint_histogram
-from evaluate.protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol, mask_thresholded, probability_map
+from metrics.calibration import joint_histogram
+from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol, mask_thresholded, probability_map
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[1]
 PAPER, CALIBRATED = PROTOCOLS["paper"], PROTOCOLS["calibrated"]
 MASK_LEVELS = np.arange(256, dtype=np.uint8)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from loss.temperature import T_MAX, T_MIN, fit_temperature
+from calibrators.temperature import T_MAX, T_MIN, fit_temperature
 
 
 def calibrated_sample(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ not grow with the number of images, and merging the work of several processes
 is an addition. Each image's counts come from its joint (prediction level, mask
 level) histogram (:func:`joint_histogram`) and a table saying, for each decision
 and mask level, whether a pixel is correct (:func:`level_counts_from_joint`);
-which pixels are correct is the protocol's rule (:mod:`evaluate.protocol`).
+which pixels are correct is the protocol's rule (:mod:`protocol`).
 
 Definitions (N = number of pixels, a pixel of level v has p = v / 255):
 
@@ -54,7 +54,7 @@ Definitions (N = number of pixels, a pixel of level v has p = v / 255):
   median and 90th percentile of these over images;
 * boundary and rest (``ECE_boundary``, ``OE_boundary``, ``ECE_rest``, ``OE_rest``):
   ECE and OE of the level counts of the pixels in the masks' boundary bands
-  (defined in :mod:`evaluate.boundary`), pooled over images, and of all other
+  (defined in :mod:`metrics.boundary`), pooled over images, and of all other
   pixels; ``boundary_fraction`` is the band's share of the pixels. The two sets
   of counts add up to the set's counts, but ECE is not additive: the global ECE
   is at most the pixel-weighted mean of the two (triangle inequality per bin),

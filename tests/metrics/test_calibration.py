@@ -19,7 +19,7 @@ from evaluate import (
     overconfidence_error,
     pixel_accuracy,
 )
-from evaluate.calibration import (
+from metrics.calibration import (
     calibration_bins,
     equal_mass_bin_of_level,
     equal_width_bin_of_level,
