@@ -3,9 +3,11 @@
 A protocol says which map the test stage writes (:meth:`Protocol.test_map`), which pixels count as
 correct (:meth:`Protocol.pixel_correct`, for the validation accuracy during training and for the
 calibration counts of scoring), how a map of another size than its mask is treated, how an image's
-SOD statistics are computed and which SOD and calibration metrics it reports, what its notes and
-table titles say, and whether the test stage also writes probability maps. The stages ask it;
-nothing else branches on a protocol's name. A new protocol is one new entry of ``PROTOCOLS``.
+SOD statistics are computed, what its notes and table titles say, and whether the test stage also
+writes probability maps. Which metrics it reports, and where, the metric table says
+(:mod:`metrics.table`, each entry naming the protocols that report it). The stages ask these two;
+nothing else branches on a protocol's name. A new protocol is one new entry of ``PROTOCOLS`` and its
+name in the metric entries it reports.
 
 * ``paper`` (the default): what the authors' code computes, on the maps they write. The test map is
   their per-image min-max stretched map, 255 (p - min) / (max - min + 1e-8) in float32, rounded to
@@ -13,19 +15,19 @@ nothing else branches on a protocol's name. A new protocol is one new entry of `
   levels are no longer probabilities. A pixel is correct iff its decision (p >= 0.5, level >= 128)
   is foreground and its mask level is exactly 255, or background and exactly 0: their ``ECE_EW`` and
   validation accuracy compare the binarised map with the mask levels, so every soft mask pixel
-  (1..254) counts as wrong. ECE, OE and ACC only; a prediction of another size is resized with
-  PIL's bilinear filter for the SOD metrics and left out of ECE / OE / ACC, as their loader and
+  (1..254) counts as wrong. ECE, OE and ACC only (:mod:`metrics.table`); a prediction of another
+  size is resized with PIL's bilinear filter for the SOD metrics and left out of ECE / OE / ACC, as their loader and
   ``ECE_EW`` do. SOD metrics: their SOD_Evaluation_Tool (:mod:`metrics.paper`). The test stage also
-  writes the probability maps, scored beside (the ``calibrated_*`` keys).
+  writes the probability maps, scored beside (the ``probabilities_*`` keys).
 * ``calibrated``: the probability maps round(255 p), masks thresholded at 128 (a pixel is correct
   iff its decision equals ``mask >= 128``); every calibration metric of :mod:`metrics.calibration`;
   a prediction of another size is resized with OpenCV's bilinear filter and scored. SOD metrics:
   PySODMetrics' definitions (:mod:`metrics.sod`).
 
 Probability maps are scored by the calibrated protocol's rule wherever they appear
-(``PROBABILITY_PROTOCOL``): the ``calibrated_*`` keys of a paper-protocol report are the
-calibrated protocol's ECE / OE / ACC of the probability maps, and the per-image and boundary-band
-metrics that protocol reports (``per_image_ece``, ``boundary_ece``) of the same maps.
+(``PROBABILITY_PROTOCOL``): the ``probabilities_*`` keys of a paper-protocol report are every
+calibration value the calibrated protocol reports, over the whole set, per image and in the boundary
+band and the rest, of the probability maps.
 
 The command line reads the protocols before it parses its arguments, so this module imports no
 library at its top: numpy and the metric modules are imported in the functions that compute, and
@@ -111,15 +113,11 @@ class Protocol:
     test_maps: MapKind
     make_test_map: Callable[[np.ndarray], np.ndarray]
     correct_rule: Callable[[Any, Any], Any]  # (decision, mask levels) -> bool, operators only
-    calibration_keys: tuple[str, ...]  # metrics computed from the level counts, in report order
-    per_image_ece: bool  # also report the distribution of the images' own ECE
-    boundary_ece: bool  # also report ECE / OE in the mask's boundary band and in the rest (evaluate/boundary.py)
     resize_with_pil: bool  # resize a prediction of another size with PIL (else OpenCV)
     resized_maps_in_calibration: bool  # whether such a map counts in the calibration metrics
     resize_note: str  # said of each resized map, beside the reader's own note ("" for none)
     image_stats: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (pred, gt, joint) -> per-image SOD stats
     worker_preload: tuple[str, ...]  # modules the scoring workers' server imports once, before forking
-    sod_keys: tuple[str, ...]  # SOD metrics reported, in report order
     needs_foreground: frozenset[str]  # metrics that are n/a when every mask of a set is empty
     empty_set_note: str  # what else to know about a set whose masks are all empty
     calibration_title: str  # title of the calibration table ({n_bins} and {adaptive_bins} are filled in)
@@ -159,10 +157,6 @@ class Protocol:
         return level_counts_from_joint(joint, self.correct_table)
 
 
-# Every calibration and SOD metric a protocol may report, in results.json order (each protocol reports a subset).
-CALIBRATION_KEYS = ("ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier")
-SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE", "AP", "AUC")
-
 PROTOCOLS: dict[str, Protocol] = {
     protocol.name: protocol
     for protocol in (
@@ -174,16 +168,12 @@ PROTOCOLS: dict[str, Protocol] = {
             test_maps=STRETCHED_MAPS,
             make_test_map=stretched_map,
             correct_rule=mask_levels_exact,
-            calibration_keys=("ECE", "OE", "ACC"),
-            per_image_ece=False,
-            boundary_ece=False,
             resize_with_pil=True,
             resized_maps_in_calibration=False,
             resize_note="paper protocol: resized with PIL's bilinear filter for the SOD metrics and left out of "
             "ECE/OE/ACC and the mean saliency, as the authors' loader and ECE_EW do",
             image_stats=_paper_image_stats,
             worker_preload=(),
-            sod_keys=tuple(key for key in SOD_KEYS if key not in ("adpF", "wF", "adpE")),
             needs_foreground=frozenset({"maxF", "meanF", "S", "maxE", "meanE", "AP", "AUC"}),
             empty_set_note="the authors' tool would report F, AP and AUC 0, E 0.25 and S = 1 - mean stretched map",
             calibration_title="Calibration, paper protocol (the authors' ECE_EW on the maps as written, normally "
@@ -191,7 +181,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "wrong; {n_bins} equal-width bins)",
             sod_title="Saliency metrics, paper protocol (the authors' SOD_Evaluation_Tool: soft masks, maps min-max "
             "stretched except for MAE, 255 thresholds; F, E, S, AP and AUC n/a on sets whose masks are all empty)",
-            sod_definitions="evaluate/paper.py (the authors' SOD_Evaluation_Tool)",
+            sod_definitions="metrics/paper.py (the authors' SOD_Evaluation_Tool)",
         ),
         Protocol(
             name="calibrated",
@@ -199,15 +189,11 @@ PROTOCOLS: dict[str, Protocol] = {
             test_maps=PROBABILITY_MAPS,
             make_test_map=probability_map,
             correct_rule=mask_thresholded,
-            calibration_keys=CALIBRATION_KEYS,
-            per_image_ece=True,
-            boundary_ece=True,
             resize_with_pil=False,
             resized_maps_in_calibration=True,
             resize_note="",
             image_stats=_pysodmetrics_image_stats,
             worker_preload=("metrics.sod",),
-            sod_keys=SOD_KEYS,
             needs_foreground=frozenset({"maxF", "meanF", "adpF", "wF", "S", "AP", "AUC"}),
             empty_set_note="MAE and E-measure, as in PySODMetrics, use each map min-max stretched, which inflates "
             "faint false positives",
@@ -216,11 +202,11 @@ PROTOCOLS: dict[str, Protocol] = {
             "distribution of per-image ECE)",
             sod_title="Saliency metrics, calibrated protocol (PySODMetrics definitions, binary masks gt > 128; AP and "
             "AUC from the same 256-threshold curves; n/a on sets whose masks are all empty)",
-            sod_definitions="evaluate/sod.py (PySODMetrics)",
+            sod_definitions="metrics/sod.py (PySODMetrics)",
         ),
     )
 }
-# The protocol that scores probability maps wherever they appear (the calibrated_* keys).
+# The protocol that scores probability maps wherever they appear (the probabilities_* keys).
 PROBABILITY_PROTOCOL = PROTOCOLS["calibrated"]
 
 

@@ -14,7 +14,7 @@ positives) in a temporary folder, then times on the same files:
     is printed too);
 (d) ``evaluate.score_dataset`` with one worker, paper protocol (ECE / OE / ACC
     and the authors' MAE, F, E, S, AP, AUC), with the same maps given again as
-    probability maps (``calibrated_*`` columns), i.e. two maps read per image;
+    probability maps (``probabilities_*`` columns), i.e. two maps read per image;
 
 and prints per-image milliseconds, the ratios, and the largest difference
 between the SOD values of (a) and (b).

@@ -1,12 +1,11 @@
-"""Scoring saliency prediction maps from disk: pixel calibration (ECE, OE, ...) and SOD metrics.
+"""The scoring engine: reads 8-bit prediction maps and masks from disk and scores them.
 
-``evaluate_datasets`` scores several test sets and writes ``results.md/.csv/.json``, ``curves.json`` and
-reliability diagrams; ``score_dataset`` scores one folder pair; both take a ``protocol``
-(:mod:`protocol`: ``"paper"``, the default, what the authors' code computes on their per-image
-stretched maps, or ``"calibrated"``, probability maps scored against masks thresholded at 128). The
-calibration functions work on the (256, 2) per-level count arrays built by ``level_counts``. Run
-``python -m evaluate --help`` for the command line. The package reads 8-bit maps from disk only and never
-imports torch or the model code. The names below are imported when first used, so that importing the
+``evaluate_datasets`` scores several test sets laid out as ``<root>/<set>/`` and writes ``results.md/.csv/.json``,
+``curves.json`` and reliability diagrams (:mod:`report`); ``run_evaluation`` does the same for any list of
+folders; ``score_dataset`` scores one folder pair and returns its numbers. Each takes the options of
+:class:`evaluate.accumulate.Scoring`, among them the ``protocol`` (:mod:`protocol`). What is computed is the
+metric table's (:mod:`metrics.table`). Run ``python -m evaluate --help`` for the command line. The package
+never imports torch or the model code; the names below are imported when first used, so that importing the
 package (as the command line does before parsing its arguments) loads no library.
 """
 
@@ -16,21 +15,8 @@ import importlib
 from typing import Any
 
 _HOME = {
-    **dict.fromkeys(
-        (
-            "adaptive_calibration_error",
-            "brier_score",
-            "debiased_calibration_error",
-            "expected_calibration_error",
-            "negative_log_likelihood",
-            "overconfidence_error",
-            "pixel_accuracy",
-        ),
-        "metrics.calibration",
-    ),
     "EvaluationInputError": "evaluate.io",
-    **dict.fromkeys(("BOUNDARY_WIDTH", "boundary_band"), "metrics.boundary"),
-    **dict.fromkeys(("DEFAULT_PROTOCOL", "PROTOCOLS", "Protocol", "get_protocol", "level_counts"), "protocol"),
+    "Scoring": "evaluate.accumulate",
     **dict.fromkeys(("evaluate_datasets", "run_evaluation", "score_dataset"), "evaluate.runner"),
 }
 __all__ = sorted(_HOME)

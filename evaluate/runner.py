@@ -1,19 +1,17 @@
 """Scoring whole test sets, in parallel, into the ``results.json`` metric dictionaries.
 
-What is computed is the protocol's (:mod:`protocol`); this module reads each image once, converts
-it once, and hands it to the protocol's calibration counts and SOD statistics. Each set's entry holds:
+What is computed is the protocol's (:mod:`protocol`) and the metric table's (:mod:`metrics.table`); this
+module pairs the folders (:mod:`evaluate.io`), accumulates the images (:mod:`evaluate.accumulate`) and
+finishes each set. Each set's entry holds, under the same keys in the same order whatever the protocol
+(None where the protocol has no value):
 
-* the calibration metrics the protocol reports, on the pixels of all counted images pooled, and the mean
-  saliency (mean p) of the same pixels; ``n_images_calibration`` says how many images they cover (under the
-  paper protocol a prediction of another size than its mask is left out, as the authors do);
-* the SOD metrics the protocol reports, over all ``n_images`` images; on a set whose masks are all empty
-  the metrics the protocol names in ``needs_foreground`` are n/a (``None``);
-* where the protocol reports them (``per_image_ece``, ``boundary_ece``), the distribution of the images'
-  own ECE, and ECE / OE over the pixels of the masks' boundary bands (:mod:`metrics.boundary`, width
-  ``boundary_width``, default ``BOUNDARY_WIDTH``) and over the rest, with the band's share of the pixels;
-* with probability maps beside the test maps (the protocols whose test maps are not probabilities), the
-  ECE / OE / ACC of those under the calibrated protocol, the mean and standard deviation of their
-  per-image ECE and their boundary-band metrics (``calibrated_*``, over all ``n_images``);
+* the metrics the protocol reports, over the pixels of all counted images pooled (calibration) or over
+  all ``n_images`` images (SOD); ``n_images_calibration`` says how many images the calibration covers
+  (under the paper protocol a prediction of another size than its mask is left out, as the authors do);
+  on a set whose masks are all empty the metrics the protocol names in ``needs_foreground`` are n/a;
+* where the protocol reports them, the same per boundary band and rest, and per image;
+* with probability maps beside the test maps (protocols whose test maps are not probabilities), every
+  calibration value of those under the probability protocol (the ``probabilities_`` keys);
 * counts of what was skipped, converted or resized, of empty masks (``n_empty_masks``: no pixel >= 128)
   and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes.
 
@@ -22,11 +20,11 @@ maps when some mask of the set has an object (a confident model's maps of an obj
 hold only 0 and 1) unless ``trust_map_levels`` says the maps are known to be 8-bit maps (the pipeline's own).
 
 With several workers, the sorted image list is cut into contiguous shards; each shard is scored in a worker
-process into its own :class:`DatasetAccumulator`, and the accumulators are merged in shard order, so the
-result equals a single pass over the images (exactly for counts and per-image values, to rounding for the
-summed threshold curves). Workers are never forked from the caller: a process that has used OpenCV's (or
-torch's) thread pools can deadlock its forked children, so they come from a forkserver (spawn where there is
-none). As with any spawn-based multiprocessing, a calling script must therefore guard its entry point with
+process into its own accumulator, and the accumulators are merged in shard order, so the result equals a
+single pass over the images (exactly for counts and per-image values, to rounding for the summed threshold
+curves). Workers are never forked from the caller: a process that has used OpenCV's (or torch's) thread
+pools can deadlock its forked children, so they come from a forkserver (spawn where there is none). As with
+any spawn-based multiprocessing, a calling script must therefore guard its entry point with
 ``if __name__ == "__main__"``.
 """
 
@@ -36,213 +34,77 @@ import math
 import multiprocessing
 import os
 import signal
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import fields
 from multiprocessing.pool import Pool
 from pathlib import Path
+from typing import Any
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from data.files import abbreviate, check_levels, require_writable_folder
-from metrics import calibration
-from metrics.boundary import BOUNDARY_WIDTH, boundary_band, check_width
-from evaluate.io import (
-    RESIZE_NOTE,
-    ROTATED_NOTE,
-    EvaluationInputError,
-    MapPair,
-    PairedFolders,
-    as_evaluation_error,
-    load_pair,
-    mask_folder,
-    pair_folders,
-)
-from metrics.measures import ImageAccumulator, mean_curves, summarise
-from protocol import (
-    CALIBRATION_KEYS,
-    DEFAULT_PROTOCOL,
-    PROBABILITY_MAPS,
-    PROBABILITY_PROTOCOL,
-    PROTOCOLS,
-    SOD_KEYS,
-    Protocol,
-    get_protocol,
-)
-from report.tables import (
-    BOUNDARY_KEYS,
-    IMAGE_ECE_KEYS,
-    PROBABILITY_KEYS,
-    DatasetScore,
-    Diagram,
-    format_tables,
-    write_reports,
-)
+from evaluate.accumulate import DatasetAccumulator, Scoring
+from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from metrics.boundary import check_width
+from metrics.measures import mean_curves
+from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics
+from protocol import PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, Protocol, get_protocol
+from report.tables import DatasetScore, Diagram, format_tables, write_reports
 
-_COUNT_METRICS = {
-    "ECE": calibration.expected_calibration_error,
-    "OE": calibration.overconfidence_error,
-    "ACC": lambda counts, n_bins: calibration.pixel_accuracy(counts),
-    "AECE": lambda counts, n_bins: calibration.adaptive_calibration_error(counts),
-    "dECE": calibration.debiased_calibration_error,
-    "NLL": lambda counts, n_bins: calibration.negative_log_likelihood(counts),
-    "Brier": lambda counts, n_bins: calibration.brier_score(counts),
-}
-_EXAMPLES_KEPT = 5
 _SHARDS_PER_WORKER = 8
 _MAX_SHARD = 64
-_S_NAN_NOTE = (
-    "S-measure undefined (NaN) in the authors' evaluator: a mask with a single foreground or background "
-    "pixel, or a centroid on the first row or column; S is n/a for the set"
-)
-
-ProtocolChoice = Protocol | str
+COUNT_KEYS = (
+    "boundary_width", "n_pixels", "n_empty_masks", "n_constant_maps", "n_pred_without_gt", "n_gt_without_pred",
+    "n_ignored_files", "n_ignored_folders", "n_resized", "n_converted",
+)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Scoring:
-    """How every image is scored: the protocol, the confidence bins and the width of the boundary band."""
-
-    protocol: Protocol
-    n_bins: int
-    boundary_width: int
-
-
-def _zero_counts() -> np.ndarray:
-    return np.zeros((calibration.N_LEVELS, 2), dtype=np.int64)
-
-
-@dataclass
-class MapCounts:
-    """The calibration counts of one kind of map (the test maps, or the probability maps beside them) under
-    the protocol ``scored_by``: all counted pixels pooled, the pixels of the boundary band pooled (where
-    ``scored_by`` reports the band) and each image's ECE (where it reports those)."""
-
-    scored_by: Protocol
-    counts: np.ndarray = field(default_factory=_zero_counts)
-    boundary_counts: np.ndarray = field(default_factory=_zero_counts)
-    image_ece: list[float] = field(default_factory=list)
-
-    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> None:
-        """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``."""
-        counts = self.scored_by.counts_from_joint(joint)
-        self.counts += counts
-        if self.scored_by.per_image_ece:
-            self.image_ece.append(calibration.expected_calibration_error(counts, scoring.n_bins))
-        if self.scored_by.boundary_ece:
-            band = boundary_band(gt, scoring.boundary_width)
-            self.boundary_counts += self.scored_by.counts_from_joint(calibration.joint_histogram(pred[band], gt[band]))
-
-    def merge(self, other: MapCounts) -> None:
-        """Append the images of ``other`` (which come after this one's images)."""
-        self.counts += other.counts
-        self.boundary_counts += other.boundary_counts
-        self.image_ece += other.image_ece
-
-    def metrics(self, keys: Sequence[str], n_bins: int) -> dict[str, float | None]:
-        """The count metrics ``keys`` of the pooled pixels, then those of :data:`IMAGE_ECE_KEYS` and
-        :data:`BOUNDARY_KEYS` that ``scored_by`` reports (a key left out has no value)."""
-        metrics = _calibration_metrics(self.counts, keys, n_bins)
-        if self.image_ece:
-            values = np.asarray(self.image_ece)
-            statistics = (values.mean(), values.std(), np.median(values), np.percentile(values, 90))
-            metrics.update(zip(IMAGE_ECE_KEYS, map(float, statistics), strict=True))
-        if self.scored_by.boundary_ece and self.counts.sum() > 0:
-            # Counts are additive over pixels: the rest is what the band leaves of the pooled counts.
-            band = _calibration_metrics(self.boundary_counts, ("ECE", "OE"), n_bins)
-            rest = _calibration_metrics(self.counts - self.boundary_counts, ("ECE", "OE"), n_bins)
-            fraction = float(self.boundary_counts.sum() / self.counts.sum())
-            values = (fraction, band["ECE"], band["OE"], rest["ECE"], rest["OE"])
-            metrics.update(zip(BOUNDARY_KEYS, values, strict=True))
-        return metrics
+def _keys(probabilities: bool) -> list[str]:
+    """Every calibration or SOD key some protocol reports, scope by scope, in the metric table's order."""
+    keys = []
+    for scope in SCOPES:
+        for metric in METRICS.values():
+            if probabilities and metric.from_counts is None:
+                continue
+            if any(scope in metric.scopes(name) for name in PROTOCOLS):
+                statistics = IMAGE_STATISTICS if scope == IMAGE else ("mean",)
+                keys += [result_key(metric.key, scope, statistic, probabilities) for statistic in statistics]
+        if scope == BOUNDARY:
+            keys.append(result_key("boundary_fraction", probabilities=probabilities))
+    return keys
 
 
-@dataclass
-class DatasetAccumulator:
-    """Everything kept about the images scored so far; mergeable across processes."""
-
-    scoring: Scoring
-    test_maps: MapCounts = field(init=False)
-    probability_maps: MapCounts = field(init=False)
-    n_images: int = 0
-    n_images_calibration: int = 0
-    n_empty_masks: int = 0
-    n_constant_maps: int = 0
-    n_resized: int = 0
-    n_converted: int = 0
-    pred_max: int = 0
-    gt_max: int = 0
-    probability_max: int = 0
-    sod: ImageAccumulator = field(default_factory=ImageAccumulator)
-    note_counts: Counter[str] = field(default_factory=Counter)
-    note_examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.test_maps = MapCounts(self.scoring.protocol)
-        self.probability_maps = MapCounts(PROBABILITY_PROTOCOL)
-
-    @property
-    def protocol(self) -> Protocol:
-        """The protocol the images are scored under."""
-        return self.scoring.protocol
-
-    def add(self, pair: MapPair) -> None:
-        """Read and score one pair."""
-        protocol = self.protocol
-        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil)
-        resized = RESIZE_NOTE in loaded.notes
-        joint = calibration.joint_histogram(loaded.pred, loaded.gt)
-        pred_levels = np.flatnonzero(joint.sum(axis=1))
-        self.n_images += 1
-        self.pred_max = max(self.pred_max, int(pred_levels[-1]))
-        self.gt_max = max(self.gt_max, int(np.flatnonzero(joint.sum(axis=0))[-1]))
-        self.n_empty_masks += int(not joint[:, 128:].any())
-        self.n_constant_maps += int(pred_levels.size == 1)
-        if resized and not protocol.resized_maps_in_calibration:
-            if protocol.resize_note:
-                self._note(protocol.resize_note, [pair.name], 1)
-        else:
-            self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
-            self.n_images_calibration += 1
-        self.sod.add(protocol.image_stats(loaded.pred, loaded.gt, joint))
-        if math.isnan(self.sod.values["s_measure"][-1]):
-            self._note(_S_NAN_NOTE, [pair.name], 1)
-        if loaded.probability is not None:
-            probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
-            self.probability_maps.add(loaded.probability, loaded.gt, probability_joint, self.scoring)
-            self.probability_max = max(self.probability_max, int(loaded.probability.max()))
-        self.n_resized += int(resized)
-        self.n_converted += int(any(note not in (RESIZE_NOTE, ROTATED_NOTE) for note in loaded.notes))
-        for note in loaded.notes:
-            self._note(note, [pair.name], 1)
-
-    def _note(self, note: str, names: list[str], count: int) -> None:
-        self.note_counts[note] += count
-        examples = self.note_examples.setdefault(note, [])
-        examples.extend(names[: _EXAMPLES_KEPT - len(examples)])
-
-    def merge(self, other: DatasetAccumulator) -> None:
-        """Append the images of ``other`` (which come after this accumulator's images)."""
-        self.test_maps.merge(other.test_maps)
-        self.probability_maps.merge(other.probability_maps)
-        self.n_images += other.n_images
-        self.n_images_calibration += other.n_images_calibration
-        self.n_empty_masks += other.n_empty_masks
-        self.n_constant_maps += other.n_constant_maps
-        self.n_resized += other.n_resized
-        self.n_converted += other.n_converted
-        self.pred_max = max(self.pred_max, other.pred_max)
-        self.gt_max = max(self.gt_max, other.gt_max)
-        self.probability_max = max(self.probability_max, other.probability_max)
-        self.sod.merge(other.sod)
-        for note, count in other.note_counts.items():
-            self._note(note, other.note_examples[note], count)
+# The same keys, in the same order, under every protocol: results.json and the CSV line up.
+RESULT_KEYS = ("protocol", *_keys(False), "n_images", "n_images_calibration", *_keys(True), *COUNT_KEYS)
 
 
-def _score_shard(task: tuple[Sequence[MapPair], Scoring]) -> DatasetAccumulator:
+def scoring_of(**options: Any) -> Scoring:
+    """The :class:`Scoring` of keyword ``options`` (its fields; ``protocol`` may be a name), checked."""
+    unknown = set(options) - {item.name for item in fields(Scoring)}
+    if unknown:
+        raise TypeError(f"unknown scoring option(s) {', '.join(sorted(unknown))}")
+    protocol = options.get("protocol")
+    if isinstance(protocol, str):
+        try:
+            options["protocol"] = get_protocol(protocol)
+        except ValueError as error:
+            raise EvaluationInputError(str(error)) from None
+    scoring = Scoring(**options)
+    workers, n_bins = scoring.workers, scoring.n_bins
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise EvaluationInputError(f"workers must be a positive integer, got {workers!r}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise EvaluationInputError(f"n_bins must be a positive integer, got {n_bins!r}")
+    try:
+        check_width(scoring.boundary_width)
+    except ValueError as error:
+        raise EvaluationInputError(str(error)) from None
+    return scoring
+
+
+def _score_shard(task: tuple[Sequence, Scoring]) -> DatasetAccumulator:
     pairs, scoring = task
     accumulator = DatasetAccumulator(scoring)
     for pair in pairs:
@@ -276,27 +138,6 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _check_options(
-    workers: int | None, n_bins: int, boundary_width: int, protocol: ProtocolChoice
-) -> tuple[int, Scoring]:
-    if not isinstance(protocol, Protocol):
-        try:
-            protocol = get_protocol(protocol)
-        except ValueError as error:
-            raise EvaluationInputError(str(error)) from None
-    if workers is None:
-        workers = available_cores()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise EvaluationInputError(f"workers must be a positive integer, got {workers!r}")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise EvaluationInputError(f"n_bins must be a positive integer, got {n_bins!r}")
-    try:
-        check_width(boundary_width)
-    except ValueError as error:
-        raise EvaluationInputError(str(error)) from None
-    return workers, Scoring(protocol, n_bins, int(boundary_width))
-
-
 @contextmanager
 def _worker_pool(workers: int, n_images: int) -> Iterator[Pool | None]:
     """Yield a pool shared by all the sets of one call (workers start once), or None for one worker."""
@@ -307,9 +148,7 @@ def _worker_pool(workers: int, n_images: int) -> Iterator[Pool | None]:
         yield pool
 
 
-def _accumulate(
-    pairs: Sequence[MapPair], pool: Pool | None, workers: int, scoring: Scoring, desc: str
-) -> DatasetAccumulator:
+def _accumulate(pairs: Sequence, pool: Pool | None, workers: int, scoring: Scoring, desc: str) -> DatasetAccumulator:
     accumulator = DatasetAccumulator(scoring)
     with tqdm(total=len(pairs), desc=desc, unit="img", leave=False, dynamic_ncols=True) as progress:
         if pool is None:
@@ -346,10 +185,11 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
             "images (the SOD metrics cover all)"
         )
     if accumulator.n_empty_masks == n_images:
-        needs_foreground = ", ".join(key for key in SOD_KEYS if key in accumulator.protocol.needs_foreground)
+        protocol = accumulator.protocol
+        needs_foreground = ", ".join(m.key for m in sod_metrics(protocol.name) if m.key in protocol.needs_foreground)
         notes.append(
             f"every mask is empty (out-of-distribution set): {needs_foreground} are n/a; the mean predicted "
-            f"saliency is the false-positive mass ({accumulator.protocol.empty_set_note})"
+            f"saliency is the false-positive mass ({protocol.empty_set_note})"
         )
     elif accumulator.n_empty_masks:
         notes.append(f"{accumulator.n_empty_masks} of {n_images} masks are empty")
@@ -367,51 +207,42 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     return notes
 
 
-def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator, trust_map_levels: bool) -> None:
+def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> None:
     """Refuse masks, and unless trusted maps, stored as 0/1 (the object marked with 1 instead of 255)."""
     n_images = accumulator.n_images
     check_levels(accumulator.gt_max, paired.gt_dir, "mask", n_images)
     # Near-black maps of a confident model can hold only 0 and 1 on a set without objects; with
     # objects in the masks, a set of maps holding only 0 and 1 is most likely binary maps stored as 0/1.
-    if trust_map_levels or accumulator.n_empty_masks == n_images:
+    if accumulator.scoring.trust_map_levels or accumulator.n_empty_masks == n_images:
         return
     check_levels(accumulator.pred_max, paired.pred_dir, "map", n_images)
     if paired.probability_dir is not None:
         check_levels(accumulator.probability_max, paired.probability_dir, "map", n_images)
 
 
-def _calibration_metrics(counts: np.ndarray, keys: Sequence[str], n_bins: int) -> dict[str, float | None]:
-    if counts.sum() == 0:
-        return dict.fromkeys(keys)
-    return {key: _COUNT_METRICS[key](counts, n_bins) for key in keys}
+def _sod_values(accumulator: DatasetAccumulator) -> dict[str, float | None]:
+    protocol = accumulator.protocol
+    has_foreground = accumulator.n_empty_masks < accumulator.n_images
+    values: dict[str, float | None] = {}
+    for metric in sod_metrics(protocol.name):
+        value = metric.from_sod(accumulator.sod)
+        undefined = (metric.key in protocol.needs_foreground and not has_foreground) or math.isnan(value)
+        values[metric.key] = None if undefined else value
+    return values
 
 
-def _finalise(
-    name: str, paired: PairedFolders, accumulator: DatasetAccumulator, trust_map_levels: bool
-) -> DatasetScore:
+def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator) -> DatasetScore:
     with as_evaluation_error():
-        _check_levels(paired, accumulator, trust_map_levels)
+        _check_levels(paired, accumulator)
     protocol, n_bins = accumulator.protocol, accumulator.scoring.n_bins
     counts, probability_counts = accumulator.test_maps.counts, accumulator.probability_maps.counts
-    sod = summarise(accumulator.sod)
-    has_foreground = accumulator.n_empty_masks < accumulator.n_images
-    for key in protocol.needs_foreground if not has_foreground else ():
-        sod[key] = None
-    if sod.get("S") is not None and math.isnan(sod["S"]):
-        sod["S"] = None
-    test_maps = accumulator.test_maps.metrics(protocol.calibration_keys, n_bins)
-    probability_metrics = [metric for metric in PROBABILITY_KEYS.values() if metric in CALIBRATION_KEYS]
-    probability_maps = accumulator.probability_maps.metrics(probability_metrics, n_bins)
-    # The same keys, in the same order, under every protocol (None where a protocol has no value).
-    metrics: dict[str, float | int | str | None] = {
+    values: dict[str, float | int | str | None] = {
         "protocol": protocol.name,
-        **{key: test_maps.get(key) for key in CALIBRATION_KEYS},
-        **{key: sod.get(key) for key in SOD_KEYS},
+        **accumulator.test_maps.metrics(n_bins),
+        **_sod_values(accumulator),
+        **accumulator.probability_maps.metrics(n_bins, probabilities=True),
         "n_images": accumulator.n_images,
         "n_images_calibration": accumulator.n_images_calibration,
-        "mean_saliency": calibration.mean_prediction(counts) if counts.sum() > 0 else None,
-        **{key: test_maps.get(key) for key in (*IMAGE_ECE_KEYS, *BOUNDARY_KEYS)},
-        **{key: probability_maps.get(metric) for key, metric in PROBABILITY_KEYS.items()},
         "boundary_width": accumulator.scoring.boundary_width,
         "n_pixels": int(counts.sum()),
         "n_empty_masks": accumulator.n_empty_masks,
@@ -423,6 +254,7 @@ def _finalise(
         "n_resized": accumulator.n_resized,
         "n_converted": accumulator.n_converted,
     }
+    metrics = {key: values.get(key) for key in RESULT_KEYS}
     diagrams = [
         Diagram(name, maps, scored_by.name, diagram_counts, n_images)
         for maps, scored_by, diagram_counts, n_images in (
@@ -439,6 +271,7 @@ def _finalise(
         notes=_dataset_notes(paired, accumulator),
         pred_dir=paired.pred_dir,
         gt_dir=paired.gt_dir,
+        probability_dir=paired.probability_dir,
     )
 
 
@@ -464,100 +297,69 @@ def _pair_all(
     return [(name, pair_folders(Path(pred), Path(gt), probability_dirs.get(name))) for name, pred, gt in jobs]
 
 
-def _score_paired(
-    paired: list[tuple[str, PairedFolders]], workers: int, scoring: Scoring, trust_map_levels: bool
-) -> list[DatasetScore]:
+def _score_paired(paired: list[tuple[str, PairedFolders]], scoring: Scoring) -> list[DatasetScore]:
+    workers = scoring.workers or available_cores()
     largest = max(len(folders.pairs) for _, folders in paired)
     with _worker_pool(workers, largest) as pool:
         return [
-            _finalise(name, folders, _accumulate(folders.pairs, pool, workers, scoring, name), trust_map_levels)
+            _finalise(name, folders, _accumulate(folders.pairs, pool, workers, scoring, name))
             for name, folders in paired
         ]
 
 
-def score_dataset(
-    pred_dir: Path,
-    gt_dir: Path,
-    *,
-    protocol: ProtocolChoice = DEFAULT_PROTOCOL,
-    workers: int | None = None,
-    n_bins: int = 10,
-    boundary_width: int = BOUNDARY_WIDTH,
-    probability_dir: Path | None = None,
-    trust_map_levels: bool = False,
-) -> dict:
+def score_dataset(pred_dir: Path, gt_dir: Path, *, probability_dir: Path | None = None, **options: Any) -> dict:
     """Score one folder of 8-bit prediction maps against one folder of masks.
 
-    ``protocol``: a :class:`Protocol` or its name. ``probability_dir``: the probability maps round(255 p) of
-    the same images (protocols whose test maps are not probabilities). ``trust_map_levels``: the maps are
-    known to be 8-bit maps, so maps holding only the levels 0 and 1 are scored, not refused.
-    ``boundary_width``: the width in mask pixels of the boundary band (:mod:`metrics.boundary`). Returns the
-    metric dictionary written to ``results.json`` for a dataset (values as fractions, ``None`` where a metric
-    is not applicable).
+    ``options``: the fields of :class:`evaluate.accumulate.Scoring` (``protocol``, a :class:`Protocol` or
+    its name; ``n_bins``; ``boundary_width``; ``workers``; ``trust_map_levels``). ``probability_dir``: the
+    probability maps round(255 p) of the same images (protocols whose test maps are not probabilities).
+    Returns the metric dictionary written to ``results.json`` for a dataset (values as fractions, ``None``
+    where a metric is not applicable).
     """
-    workers, scoring = _check_options(workers, n_bins, boundary_width, protocol)
+    scoring = scoring_of(**options)
     name = Path(pred_dir).name
-    jobs = [(name, Path(pred_dir), Path(gt_dir))]
     probability_dirs = {name: Path(probability_dir)} if probability_dir is not None else None
-    paired = _pair_all(jobs, probability_dirs, scoring.protocol)
-    return _score_paired(paired, workers, scoring, trust_map_levels)[0].metrics
+    paired = _pair_all([(name, Path(pred_dir), Path(gt_dir))], probability_dirs, scoring.protocol)
+    return _score_paired(paired, scoring)[0].metrics
 
 
 def run_evaluation(
-    jobs: Iterable[Job],
-    out_dir: Path,
-    *,
-    protocol: ProtocolChoice = DEFAULT_PROTOCOL,
-    workers: int | None = None,
-    n_bins: int = 10,
-    boundary_width: int = BOUNDARY_WIDTH,
-    probability_dirs: dict[str, Path] | None = None,
-    trust_map_levels: bool = False,
+    jobs: Iterable[Job], out_dir: Path, *, probability_dirs: dict[str, Path] | None = None, **options: Any
 ) -> dict[str, dict[str, float | int | str | None]]:
     """Score ``(name, pred_dir, gt_dir)`` jobs, print the tables and write reports, curves and plots.
 
-    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none); see
-    :func:`score_dataset` for the other options. Every input folder and the output folder are checked
+    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none);
+    ``options`` as for :func:`score_dataset`. Every input folder and the output folder are checked
     before any image is scored.
     """
-    workers, scoring = _check_options(workers, n_bins, boundary_width, protocol)
+    scoring = scoring_of(**options)
     paired = _pair_all(list(jobs), probability_dirs, scoring.protocol)
     out_dir = Path(out_dir)
     with as_evaluation_error():
         require_writable_folder(out_dir)
-    scores = _score_paired(paired, workers, scoring, trust_map_levels)
-    print(format_tables(scores, n_bins, scoring.protocol))
-    write_reports(out_dir, scores, n_bins, scoring.protocol)
+    scores = _score_paired(paired, scoring)
+    print(format_tables(scores, scoring.n_bins, scoring.protocol))
+    write_reports(out_dir, scores, scoring.n_bins, scoring.protocol)
     diagrams = [diagram for score in scores for diagram in score.diagrams]
     if diagrams:
         # Imported here: matplotlib takes a third of a second to import, and only the plots need it.
         from report.reliability import save_reliability_plots
 
-        save_reliability_plots(out_dir, diagrams, n_bins)
+        save_reliability_plots(out_dir, diagrams, scoring.n_bins)
     return {score.name: score.metrics for score in scores}
 
 
 def evaluate_datasets(
-    pred_root: Path,
-    gt_root: Path,
-    datasets: list[str],
-    out_dir: Path,
-    *,
-    protocol: ProtocolChoice = DEFAULT_PROTOCOL,
-    workers: int | None = None,
-    n_bins: int = 10,
-    boundary_width: int = BOUNDARY_WIDTH,
-    probability_root: Path | None = None,
-    trust_map_levels: bool = False,
+    pred_root: Path, gt_root: Path, datasets: list[str], out_dir: Path, *, probability_root: Path | None = None,
+    **options: Any,
 ) -> dict[str, dict[str, float | int | str | None]]:
     """Score ``<pred_root>/<name>`` against the masks of ``<gt_root>/<name>`` for each name.
 
     Masks are read from ``<gt_root>/<name>/GT`` when that folder exists, else from ``<gt_root>/<name>``; with
     ``probability_root``, the probability maps from ``<probability_root>/<name>``. Prints the tables, writes
     ``results.md/.csv/.json``, ``curves.json`` and the reliability diagrams into ``out_dir`` and returns the
-    ``results.json`` content.
+    ``results.json`` content; ``options`` as for :func:`score_dataset`.
     """
     jobs = [(name, Path(pred_root) / name, mask_folder(Path(gt_root), name)) for name in datasets]
     probability_dirs = {name: Path(probability_root) / name for name in datasets} if probability_root else None
-    return run_evaluation(jobs, out_dir, workers=workers, n_bins=n_bins, boundary_width=boundary_width,
-                          protocol=protocol, probability_dirs=probability_dirs, trust_map_levels=trust_map_levels)
+    return run_evaluation(jobs, out_dir, probability_dirs=probability_dirs, **options)

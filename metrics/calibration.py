@@ -77,6 +77,7 @@ DECIDES_FOREGROUND = LEVELS >= 128
 _CONF_LEVEL = np.maximum(LEVELS, 255 - LEVELS)
 _PROBABILITY = LEVELS / 255.0
 _NLL_CLAMP = 1.0 / 510.0
+N_BINS = 10  # equal-width confidence bins, the paper's
 ADAPTIVE_BINS = 15
 
 
@@ -130,7 +131,7 @@ def _check_bins(n_bins: int) -> None:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
 
 
-def equal_width_bin_of_level(n_bins: int = 10) -> np.ndarray:
+def equal_width_bin_of_level(n_bins: int = N_BINS) -> np.ndarray:
     """Bin index (0..n_bins-1) of every prediction level for equal-width confidence bins.
 
     Level v goes to bin j with ``j * 255 < n_bins * L <= (j + 1) * 255`` where
@@ -179,7 +180,7 @@ def _bin_stats(counts: np.ndarray, bin_of_level: np.ndarray, n_bins: int) -> Bin
     return BinStats(count=count, confidence=confidence, accuracy=accuracy)
 
 
-def calibration_bins(counts: np.ndarray, n_bins: int = 10) -> BinStats:
+def calibration_bins(counts: np.ndarray, n_bins: int = N_BINS) -> BinStats:
     """Equal-width bin statistics (as used by ECE/OE and the reliability diagram)."""
     counts = _checked(counts)
     return _bin_stats(counts, equal_width_bin_of_level(n_bins), n_bins)
@@ -191,12 +192,12 @@ def _ece_from(stats: BinStats) -> float:
     return float(np.sum(stats.weight[filled] * gap))
 
 
-def expected_calibration_error(counts: np.ndarray, n_bins: int = 10) -> float:
+def expected_calibration_error(counts: np.ndarray, n_bins: int = N_BINS) -> float:
     """ECE over ``n_bins`` equal-width confidence bins (definition in the module docstring)."""
     return _ece_from(calibration_bins(counts, n_bins))
 
 
-def overconfidence_error(counts: np.ndarray, n_bins: int = 10) -> float:
+def overconfidence_error(counts: np.ndarray, n_bins: int = N_BINS) -> float:
     """OE: ECE restricted to over-confident bins, each gap weighted by its confidence."""
     stats = calibration_bins(counts, n_bins)
     filled = stats.count > 0
@@ -216,7 +217,7 @@ def adaptive_calibration_error(counts: np.ndarray, n_bins: int = ADAPTIVE_BINS) 
     return _ece_from(_bin_stats(counts, equal_mass_bin_of_level(counts, n_bins), n_bins))
 
 
-def debiased_calibration_error(counts: np.ndarray, n_bins: int = 10) -> float:
+def debiased_calibration_error(counts: np.ndarray, n_bins: int = N_BINS) -> float:
     """Square root of Kumar et al.'s (2019) debiased squared l2 calibration error, clamped at 0."""
     stats = calibration_bins(counts, n_bins)
     filled = stats.count > 0

@@ -17,6 +17,8 @@
   is added). Points of equal FPR are ordered by TPR, which follows the curve from its highest
   threshold down; the authors' unstable ``torch.argsort`` leaves their order arbitrary.
 * MAE, S and the adaptive and weighted F / E values are averaged over images.
+
+Which of these a protocol reports, and under which key, is the metric table's (:mod:`metrics.table`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from typing import Any
 import numpy as np
 
 F_BETA2 = 0.3
-# Scalar fields of the per-image statistics and the results.json key of their image mean.
-IMAGE_MEAN_KEYS = {"mae": "MAE", "s_measure": "S", "adaptive_f": "adpF", "weighted_f": "wF", "adaptive_e": "adpE"}
 
 
 def f_measure(precision: Any, recall: Any, beta2: float = F_BETA2, eps: float = 0.0) -> Any:
@@ -102,22 +102,6 @@ class ImageAccumulator:
     def mean(self, name: str) -> float:
         """The scalar ``name`` averaged over images."""
         return float(np.mean(self.values[name]))
-
-
-def summarise(accumulator: ImageAccumulator) -> dict[str, float]:
-    """The set's SOD metrics: max / mean F and E over the mean curves, AP, AUC, and the image mean of
-    every scalar the statistics hold (MAE, S, and where computed adpF, wF, adpE)."""
-    f_curve, e_curve = accumulator.mean_curve("f_curve"), accumulator.mean_curve("e_curve")
-    recall = accumulator.mean_curve("recall")
-    return {
-        "maxF": float(f_curve.max()),
-        "meanF": float(f_curve.mean()),
-        "maxE": float(e_curve.max()),
-        "meanE": float(e_curve.mean()),
-        "AP": average_precision(accumulator.mean_curve("precision"), recall),
-        "AUC": roc_auc(recall, accumulator.mean_curve("fpr")),
-        **{IMAGE_MEAN_KEYS[name]: accumulator.mean(name) for name in accumulator.values},
-    }
 
 
 def mean_curves(accumulator: ImageAccumulator) -> dict[str, list[float]]:

@@ -1,10 +1,12 @@
 """The comparison table of several methods' results.json files, over one or several seeds.
 
-Rows are methods; columns are datasets x (ECE, OE, ACC, maxF, and under the paper protocol also the
-calibrated ECE / OE / ACC of the probability maps), then a mean over the in-distribution sets and one
-over the out-of-distribution sets (those whose masks are all empty; only for groups of two or more sets).
-A second table says where the miscalibration is: ECE and OE in the masks' boundary band and in the rest
-(`metrics.boundary`), and the mean of the images' own ECE, of the probability maps.
+Rows are methods; columns are datasets x the metrics the metric table marks for comparison over the
+whole set (`metrics.table`, `Metric.compared`: ECE, OE, ACC, maxF, and under the paper protocol also
+the probability maps' ECE / OE / ACC, the 'probabilities' columns), then a mean over the
+in-distribution sets and one over the out-of-distribution sets (those whose masks are all empty; only
+for groups of two or more sets). A second table says where the miscalibration is: the metrics marked
+for the boundary band, the rest (`metrics.boundary`) and the images' own values, of the probability
+maps. Titles, units and which way is better come from the metric table.
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
 run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
@@ -17,29 +19,44 @@ import csv
 import json
 import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from metrics.table import BOUNDARY, IMAGE, METRICS, REST, SET, Metric, column_title, result_key
 from report.curves import CURVES_FOLDER, save_sod_curves
 
 if TYPE_CHECKING:
     from protocol import Protocol
 
-# (metric, header, lower is better, scale, format)
-COLUMNS = (("ECE", "ECE %", True, 100.0, "{:.2f}"), ("OE", "OE %", True, 100.0, "{:.2f}"),
-           ("ACC", "ACC %", False, 100.0, "{:.2f}"), ("maxF", "maxF", False, 1.0, "{:.3f}"),
-           ("calibrated_ECE", "ECE % (probability maps)", True, 100.0, "{:.2f}"),
-           ("calibrated_OE", "OE % (probability maps)", True, 100.0, "{:.2f}"),
-           ("calibrated_ACC", "ACC % (probability maps)", False, 100.0, "{:.2f}"))
-# Scored on the probability maps: under the paper protocol they are the calibrated_* keys, under the
-# calibrated protocol the plain ones; a column no run has is left out.
-LOCATION_COLUMNS = tuple(
-    (f"{prefix}{metric}", f"{title} %{suffix}", True, 100.0, "{:.2f}")
-    for prefix, suffix in (("", ""), ("calibrated_", " (probability maps)"))
-    for metric, title in (("ECE_boundary", "boundary ECE"), ("OE_boundary", "boundary OE"), ("ECE_rest", "rest ECE"),
-                          ("OE_rest", "rest OE"), ("ECE_img_mean", "per-image ECE mean"))
-)
-Columns = tuple[tuple[str, str, bool, float, str], ...]
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a comparison table: a results.json key, its title, and the metric entry that says
+    how to format it and which way is better."""
+
+    key: str
+    title: str
+    metric: Metric
+
+
+def table_columns(scopes: tuple[str, ...]) -> tuple[Column, ...]:
+    """The columns the metric table marks for comparison (``Metric.compared``) in ``scopes``: those of the
+    test maps, then those of the probability maps beside them (a column no run has is left out later)."""
+    return tuple(
+        Column(result_key(m.key, scope, probabilities=probabilities),
+               column_title(m.key, scope, probabilities=probabilities), m)
+        for probabilities in (False, True)
+        for scope in scopes
+        for m in METRICS.values()
+        if scope in m.compared and (m.from_counts is not None or not probabilities)
+    )
+
+
+COLUMNS = table_columns((SET,))
+# Where the miscalibration is: the boundary band, the rest, and the images' own values.
+LOCATION_COLUMNS = table_columns((BOUNDARY, REST, IMAGE))
+Columns = tuple[Column, ...]
 ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
@@ -67,15 +84,15 @@ def _groups(runs: Runs) -> tuple[list[str], list[str]]:
 def run_row(result: dict[str, dict], datasets: list[str], ood: list[str],
             columns: Columns = COLUMNS) -> dict[str, dict[str, float | None]]:
     """group -> metric -> value of one run: each dataset, then the ID and OOD means."""
-    row = {d: {m: result.get(d, {}).get(m) for m, *_ in columns} for d in datasets}
+    row = {d: {c.key: result.get(d, {}).get(c.key) for c in columns} for d in datasets}
     in_dist = [d for d in datasets if d not in ood]
     for label, group in ((ID_MEAN, in_dist), (OOD_MEAN, ood)):
         if len(group) > 1:  # the mean of one set would only repeat its columns
-            row[label] = {m: _mean([row[d][m] for d in group]) for m, *_ in columns}
+            row[label] = {c.key: _mean([row[d][c.key] for d in group]) for c in columns}
     return row
 
 
-def summarise(values: list[float | None]) -> dict[str, float | int] | None:
+def seed_summary(values: list[float | None]) -> dict[str, float | int] | None:
     """mean, sample std (0 for one run), min, max and count of the values present; None if none is."""
     present = [v for v in values if v is not None]
     if not present:
@@ -86,12 +103,12 @@ def summarise(values: list[float | None]) -> dict[str, float | int] | None:
 
 
 def comparison_table(runs: Runs, columns: Columns = COLUMNS) -> dict[str, dict[str, dict[str, dict | None]]]:
-    """method -> group -> metric -> summary over the method's seeds (see `summarise`)."""
+    """method -> group -> metric -> summary over the method's seeds (see `seed_summary`)."""
     datasets, ood = _groups(runs)
     table = {}
     for method, per_seed in runs.items():
         rows = [run_row(result, datasets, ood, columns) for result in per_seed.values()]
-        table[method] = {group: {m: summarise([row[group][m] for row in rows]) for m, *_ in columns}
+        table[method] = {group: {c.key: seed_summary([row[group][c.key] for row in rows]) for c in columns}
                          for group in rows[0]}
     return table
 
@@ -102,7 +119,10 @@ def column_ranks(table: dict[str, dict[str, dict]], columns: Columns = COLUMNS) 
     ranks = {}
     groups = next(iter(table.values())).keys() if table else []
     for group in groups:
-        for metric, _, lower, *_ in columns:
+        for column in columns:
+            metric, lower = column.key, column.metric.lower_is_better
+            if lower is None:
+                continue
             scored = sorted(((row[group][metric]["mean"], m) for m, row in table.items()
                              if row[group][metric] is not None), reverse=not lower)
             tiers: list[tuple[float, set[str]]] = []
@@ -133,11 +153,11 @@ def within_spread(table: dict[str, dict[str, dict]], reference: str = REFERENCE)
     return marked
 
 
-def _cell(summary: dict | None, scale: float, fmt: str) -> str:
+def _cell(summary: dict | None, metric: Metric) -> str:
     if summary is None:
         return "n/a"
-    text = fmt.format(summary["mean"] * scale)
-    return f"{text} ± {fmt.format(summary['std'] * scale)}" if summary["n"] > 1 else text
+    text = metric.format(summary["mean"])
+    return f"{text} ± {metric.format(summary['std'])}" if summary["n"] > 1 else text
 
 
 def latex_escape(text: str) -> str:
@@ -163,7 +183,7 @@ def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tu
              r"\begin{table}", r"\centering", rf"\caption{{{latex_escape(' '.join(notes))}}}",
              rf"\begin{{tabular}}{{l{'r' * len(present)}}}", r"\toprule",
              " & ".join(group_row) + r" \\", " ".join(rules),
-             " & ".join(["Method"] + [latex_escape(column[1]) for _, column in present]) + r" \\", r"\midrule"]
+             " & ".join(["Method"] + [latex_escape(column.title) for _, column in present]) + r" \\", r"\midrule"]
     for method, cells in rows.items():
         texts = [latex_escape(method)]
         for text, rank, spread in cells:
@@ -183,16 +203,16 @@ def _rendered(
     BCE's spread), and its Markdown lines."""
     ranks, marked = column_ranks(table, columns), within_spread(table)
     groups = list(next(iter(table.values())).keys())
-    present = [(g, c) for g in groups for c in columns if any(row[g][c[0]] is not None for row in table.values())]
+    present = [(g, c) for g in groups for c in columns if any(row[g][c.key] is not None for row in table.values())]
     rows = {}
     for method, row in table.items():
         cells = []
-        for group, (metric, _, _, scale, fmt) in present:
-            tiers = ranks.get((group, metric), [])
+        for group, column in present:
+            tiers = ranks.get((group, column.key), [])
             rank = next((index for index, tier in enumerate(tiers[:2]) if method in tier), None)
-            cells.append((_cell(row[group][metric], scale, fmt), rank, (method, group, metric) in marked))
+            cells.append((_cell(row[group][column.key], column.metric), rank, (method, group, column.key) in marked))
         rows[method] = cells
-    header = ["Method"] + [f"{g} {c[1]}" for g, c in present]
+    header = ["Method"] + [f"{g} {c.title}" for g, c in present]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(present)) + "|"]
     for method, cells in rows.items():
         texts = [(f"**{text}**" if rank == 0 else text) + (f" {WITHIN_SPREAD}" if spread else "")
@@ -218,7 +238,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
-             "Bold: best mean of the column (lowest ECE/OE, highest ACC/maxF)."]
+             "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."]
     spread_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
                     f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
                     ] if several and REFERENCE in runs else []
@@ -251,10 +271,10 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                for method, per_seed in runs.items()}
     with open(out_dir / "comparison.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["method", "seed", "protocol"] + [f"{g} {c[0]}" for g, c in every])
+        writer.writerow(["method", "seed", "protocol"] + [f"{g} {c.key}" for g, c in every])
         for method, per_seed in per_run.items():
             for seed, row in per_seed.items():
-                writer.writerow([method, seed, protocol.name] + ["" if row[g][c[0]] is None else f"{row[g][c[0]]:.6g}"
+                writer.writerow([method, seed, protocol.name] + ["" if row[g][c.key] is None else f"{row[g][c.key]:.6g}"
                                                                  for g, c in every])
     (out_dir / "comparison.json").write_text(json.dumps(
         {"protocol": protocol.name, "seeds": seeds, "summary": table,

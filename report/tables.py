@@ -1,14 +1,14 @@
 """Presenting scores: the printed tables and the ``results.md``, ``.csv`` and ``.json`` and ``curves.json`` files.
 
 ``results.json`` maps each dataset name to its metric dictionary with values as fractions (``null`` where
-not applicable) and the protocol's name under ``"protocol"``; the metric names are the same under every
-protocol. ``results.csv`` holds the same numbers, one row per dataset; ``results.md`` and the printed
-output show the tables (calibration in percent; calibration in the mask's boundary band and in the rest, in
-percent, where the protocol or the probability maps give it; SOD metrics as fractions) whose titles and
-columns are the protocol's, the notes about skipped, converted or resized files, where each metric is
-defined, and the reliability diagrams. ``curves.json`` holds the mean precision, recall, F-measure and FPR
-curves of every set that has foreground, against their thresholds: ``{"protocol": NAME, "sets": {SET:
-{"threshold": [...], "precision": [...], "recall": [...], "f_measure": [...], "fpr": [...]}}}``.
+not applicable) and the protocol's name under ``"protocol"``; the keys are the same under every protocol
+(:mod:`evaluate.runner`). ``results.csv`` holds the same numbers, one row per dataset. ``results.md`` and the
+printed output show the tables the protocol has (:meth:`protocol.Protocol` says whether it scores probability
+maps beside its test maps; :mod:`metrics.table` says which metric goes where, and titles every column), the
+notes about skipped, converted or resized files, where each metric is defined, and the reliability diagrams.
+``curves.json`` holds the mean precision, recall, F-measure and FPR curves of every set that has foreground,
+against their thresholds: ``{"protocol": NAME, "sets": {SET: {"threshold": [...], "precision": [...],
+"recall": [...], "f_measure": [...], "fpr": [...]}}}``.
 """
 
 from __future__ import annotations
@@ -23,21 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from metrics.calibration import ADAPTIVE_BINS
-from protocol import PROTOCOLS, SOD_KEYS, MapKind, Protocol
+from metrics.table import (
+    BOUNDARY, COUNTS, IMAGE, IMAGE_STATISTICS, PROBABILITIES, REST, SET, Metric, calibration_metrics, column_title,
+    result_key, sod_metrics,
+)
+from protocol import PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
 _REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON)
-IMAGE_ECE_KEYS = ("ECE_img_mean", "ECE_img_std", "ECE_img_median", "ECE_img_p90")
-# The band's share of the scored pixels, then ECE and OE in the boundary band and in the rest (evaluate/boundary.py).
-BOUNDARY_KEYS = ("boundary_fraction", "ECE_boundary", "OE_boundary", "ECE_rest", "OE_rest")
-# results.json keys of the probability maps' metrics (under the calibrated protocol), and the metric of each.
-PROBABILITY_KEYS = {
-    f"calibrated_{metric}": metric for metric in ("ECE", "OE", "ACC", "ECE_img_mean", "ECE_img_std", *BOUNDARY_KEYS)
-}
-_PROBABILITY_BOUNDARY_KEYS = tuple(f"calibrated_{metric}" for metric in BOUNDARY_KEYS)
-
-
 def file_stem(name: str) -> str:
     """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
     digits, '_', '.' and '-' becomes '_'."""
@@ -100,62 +94,32 @@ class DatasetScore:
     notes: list[str]
     pred_dir: Path
     gt_dir: Path
+    probability_dir: Path | None = None
 
 
-def _percent(value: float | int | str | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
+Column = tuple[str, str, Metric]  # results.json key, title, the entry that formats it
 
 
-def _fraction(value: float | int | str | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _count_column(key: str) -> Column:
+    return key, column_title(key), COUNTS[key]
 
 
-def _four_digits(value: float | int | str | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def _calibration_columns(protocol: str, scopes: tuple[str, ...], probabilities: bool) -> list[Column]:
+    """The columns of the calibration metrics ``protocol`` reports in ``scopes`` (image: four statistics)."""
+    columns = []
+    for scope in scopes:
+        statistics = IMAGE_STATISTICS if scope == IMAGE else ("mean",)
+        columns += [
+            (result_key(m.key, scope, statistic, probabilities), column_title(m.key, scope, statistic, probabilities), m)
+            for m in calibration_metrics(protocol, scope)
+            for statistic in statistics
+        ]
+    return columns
 
 
-def _count(value: float | int | str | None) -> str:
-    return "n/a" if value is None else str(value)
-
-
-# Title and format of every results.json key a table may show; the protocol chooses which.
-_COLUMNS: dict[str, tuple[str, Callable[[float | int | str | None], str]]] = {
-    "n_images": ("Images", _count),
-    "n_images_calibration": ("Images", _count),
-    "ECE": ("ECE %", _percent),
-    "OE": ("OE %", _percent),
-    "ACC": ("ACC %", _percent),
-    "AECE": ("AECE %", _percent),
-    "dECE": ("dECE(l2) %", _percent),
-    "NLL": ("NLL", _four_digits),
-    "Brier": ("Brier", _four_digits),
-    "ECE_img_mean": ("img ECE % mean", _percent),
-    "ECE_img_std": ("std", _percent),
-    "ECE_img_median": ("median", _percent),
-    "ECE_img_p90": ("p90", _percent),
-    "mean_saliency": ("mean saliency", _fraction),
-    "boundary_fraction": ("band pixels %", _percent),
-    "ECE_boundary": ("band ECE %", _percent),
-    "OE_boundary": ("band OE %", _percent),
-    "ECE_rest": ("rest ECE %", _percent),
-    "OE_rest": ("rest OE %", _percent),
-    "calibrated_ECE": ("probability maps: ECE %", _percent),
-    "calibrated_OE": ("OE %", _percent),
-    "calibrated_ACC": ("ACC %", _percent),
-    "calibrated_ECE_img_mean": ("img ECE % mean", _percent),
-    "calibrated_ECE_img_std": ("std", _percent),
-    "calibrated_boundary_fraction": ("probability maps: band pixels %", _percent),
-    "calibrated_ECE_boundary": ("band ECE %", _percent),
-    "calibrated_OE_boundary": ("band OE %", _percent),
-    "calibrated_ECE_rest": ("rest ECE %", _percent),
-    "calibrated_OE_rest": ("rest OE %", _percent),
-    **{key: (key, _fraction) for key in SOD_KEYS},
-}
-
-
-def _table(scores: Sequence[DatasetScore], keys: Sequence[str]) -> str:
-    header = ["Dataset"] + [_COLUMNS[key][0] for key in keys]
-    rows = [[s.name] + [_COLUMNS[key][1](s.metrics.get(key)) for key in keys] for s in scores]
+def _table(scores: Sequence[DatasetScore], columns: Sequence[Column]) -> str:
+    header = ["Dataset"] + [title for _, title, _ in columns]
+    rows = [[s.name] + [metric.format(s.metrics.get(key)) for key, _, metric in columns] for s in scores]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -171,46 +135,71 @@ def _notes(scores: Sequence[DatasetScore]) -> str:
     return "\n".join(lines) if lines else "- none: every file was paired, read as 8-bit grey and had matching sizes"
 
 
+def _has_band(protocol: Protocol) -> bool:
+    return bool(calibration_metrics(protocol.name, BOUNDARY))
+
+
 def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -> list[tuple[str, str]]:
-    with_probabilities = any(s.metrics.get("calibrated_ECE") is not None for s in scores)
-    calibration_keys = [
-        "n_images_calibration",
-        *protocol.calibration_keys,
-        *(IMAGE_ECE_KEYS if protocol.per_image_ece else ()),
-        "mean_saliency",
-        *(key for key in PROBABILITY_KEYS if with_probabilities and key not in _PROBABILITY_BOUNDARY_KEYS),
-    ]
-    calibration_title = protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS)
-    if with_probabilities:
-        calibration_title += (
-            "; probability maps: ECE/OE/ACC of the probability maps round(255 p) under the calibrated protocol, "
-            "and the mean and std over images of each image's ECE"
+    """The protocol's tables, each (title, body), then the notes and the inputs."""
+    sections = [(
+        protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS),
+        _table(scores, [_count_column("n_images_calibration"), *_calibration_columns(protocol.name, (SET, IMAGE), False)]),
+    )]
+    # The maps whose band is reported: the test maps, and the probability maps beside them.
+    banded = [(protocol, False)] if _has_band(protocol) else []
+    if protocol.writes_probability_maps:
+        probability_title = (
+            f"Probability maps round(255 p), the '{PROBABILITIES}' columns: "
+            + PROBABILITY_PROTOCOL.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS)
         )
-    sections = [(calibration_title, _table(scores, calibration_keys))]
-    boundary_keys = [
-        *(BOUNDARY_KEYS if protocol.boundary_ece else ()),
-        *(_PROBABILITY_BOUNDARY_KEYS if with_probabilities else ()),
-    ]
-    if boundary_keys:
-        sections.append((_boundary_title(scores, n_bins, with_probabilities), _table(scores, boundary_keys)))
+        columns = [_count_column("n_images"), *_calibration_columns(PROBABILITY_PROTOCOL.name, (SET, IMAGE), True)]
+        if any(s.probability_dir is not None for s in scores):
+            sections.append((probability_title, _table(scores, columns)))
+            banded += [(PROBABILITY_PROTOCOL, True)] if _has_band(PROBABILITY_PROTOCOL) else []
+        else:
+            sections.append((probability_title, _missing_probabilities(protocol, columns)))
+    if banded:
+        columns = [
+            column
+            for scored_by, probabilities in banded
+            for column in [
+                (result_key("boundary_fraction", probabilities=probabilities),
+                 column_title("boundary_fraction", probabilities=probabilities), COUNTS["boundary_fraction"]),
+                *_calibration_columns(scored_by.name, (BOUNDARY, REST), probabilities),
+            ]
+        ]
+        sections.append((_boundary_title(scores, n_bins), _table(scores, columns)))
+    sod_columns = [_count_column("n_images"), *((m.key, m.title, m) for m in sod_metrics(protocol.name))]
     return [
         *sections,
-        (protocol.sod_title, _table(scores, ["n_images", *protocol.sod_keys])),
+        (protocol.sod_title, _table(scores, sod_columns)),
         ("Notes", _notes(scores)),
-        ("Inputs", "\n".join(f"- {s.name}: predictions {s.pred_dir}, masks {s.gt_dir}" for s in scores)),
+        ("Inputs", "\n".join(_inputs(s) for s in scores)),
     ]
 
 
-def _boundary_title(scores: Sequence[DatasetScore], n_bins: int, with_probabilities: bool) -> str:
-    width = scores[0].metrics["boundary_width"]
-    title = (
-        f"Calibration in the boundary band ({width} px) and the rest (band: the pixels within {width} px of the "
-        "boundary of the mask thresholded at 128, on both sides; rest: all other pixels; band pixels: the band's "
-        f"share of the scored pixels; ECE/OE: {n_bins} equal-width bins, pixels pooled per set)"
+def _missing_probabilities(protocol: Protocol, columns: Sequence[Column]) -> str:
+    titles = ", ".join(title for _, title, _ in columns[1:])
+    return (
+        f"n/a: no probability maps were given beside the {protocol.test_maps.title}, so these columns are missing: "
+        f"{titles}. The test stage of the {protocol.name} protocol writes them into probabilities/ beside "
+        "predictions/; score them with --probabilities (one set) or --probabilities-root (several)."
     )
-    if with_probabilities:
-        title += "; probability maps: the probability maps round(255 p) under the calibrated protocol"
-    return title
+
+
+def _inputs(score: DatasetScore) -> str:
+    probabilities = f", probability maps {score.probability_dir}" if score.probability_dir is not None else ""
+    return f"- {score.name}: predictions {score.pred_dir}, masks {score.gt_dir}{probabilities}"
+
+
+def _boundary_title(scores: Sequence[DatasetScore], n_bins: int) -> str:
+    width = scores[0].metrics["boundary_width"]
+    return (
+        f"Calibration in the boundary band ({width} px) and the rest (band: the pixels within {width} px of the "
+        "boundary of the mask thresholded at 128, on both sides; rest: all other pixels; boundary pixels: the "
+        f"band's share of the scored pixels; {n_bins} equal-width bins, pixels pooled per set; '{PROBABILITIES}': "
+        f"the probability maps round(255 p) under the {PROBABILITY_PROTOCOL.name} protocol)"
+    )
 
 
 def format_tables(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -> str:
@@ -228,12 +217,12 @@ def _definitions(protocol: Protocol) -> str:
     )
     return f"""\
 Each metric is defined once, in the docstring of the module that computes it (paths from the repository root):
-- which pixels count as correct, the test maps, and what each protocol reports: evaluate/protocol.py
-- ECE, OE, ACC, AECE, dECE, NLL, Brier, image ECE and mean saliency: evaluate/calibration.py
-- the boundary band and the rest (band pixels, band and rest ECE/OE; the width: boundary_width in results.json):
-  evaluate/boundary.py
-- F-measure, E-measure alignment, the mean curves, maxF/meanF/maxE/meanE, AP and AUC: evaluate/measures.py
-- the image counts of each metric (Images: the SOD metrics' n_images and the calibration table's
+- every metric's key, title, unit, direction and where each protocol reports it: metrics/table.py
+- which pixels count as correct, the test maps, and what each protocol's tables are: protocol.py
+- ECE, OE, ACC, AECE, dECE, NLL, Brier, per-image values and mean saliency: metrics/calibration.py
+- the boundary band and the rest (boundary pixels; the width: boundary_width in results.json): metrics/boundary.py
+- F-measure, E-measure alignment, the mean curves, maxF/meanF/maxE/meanE, AP and AUC: metrics/measures.py
+- the image counts of each metric (images: the SOD metrics' n_images and the calibration table's
   n_images_calibration), empty and constant sets, and the notes: evaluate/runner.py
 
 {described}

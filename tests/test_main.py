@@ -103,8 +103,8 @@ def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_p
     # calibrated accuracy as the network it calibrates (the stretched maps of the paper protocol may differ).
     for calibrated, network in (("TS", "BCE"), ("LTS", "BCE"), ("ASLP+TS", "ASLP"), ("ASLP+LTS", "ASLP")):
         for name in ("DEMO-SOD", "DEMO-Texture"):
-            assert (table[calibrated][name]["calibrated_ACC"]["mean"]
-                    == table[network][name]["calibrated_ACC"]["mean"]), (calibrated, name)
+            assert (table[calibrated][name]["probabilities_ACC"]["mean"]
+                    == table[network][name]["probabilities_ACC"]["mean"]), (calibrated, name)
     fit = json.loads((tmp_path / "experiments" / "demo" / "TS" / "ts_fit.json").read_text())
     assert fit["temperature"] > 0 and fit["weights"].endswith(str(Path("BCE") / "Model_2_Gen.pth"))
     assert (tmp_path / "experiments" / "demo" / "ASLP_MC+LTS" / "local_temperature.pth").is_file()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from evaluate import EvaluationInputError, score_dataset
+from metrics import table
 from metrics.calibration import joint_histogram
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol, mask_thresholded, probability_map
 
@@ -95,11 +96,15 @@ def soft_pixels_right(decision, mask):  # noqa: ANN001, ANN201  (numpy arrays or
     return mask_thresholded(decision, mask) | ((mask > 0) & (mask < 255))
 
 
-def test_a_third_protocol_is_one_new_object(tmp_path: Path) -> None:
+def test_a_third_protocol_is_one_new_object_and_its_name_in_the_metrics_it_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lenient = dataclasses.replace(
-        CALIBRATED, name="lenient", description="soft mask pixels are right", correct_rule=soft_pixels_right,
-        calibration_keys=("ECE", "ACC"), per_image_ece=False,
+        CALIBRATED, name="lenient", description="soft mask pixels are right", correct_rule=soft_pixels_right
     )
+    for key in ("ECE", "ACC", "maxF"):
+        entry = table.METRICS[key]
+        monkeypatch.setitem(table.METRICS, key, dataclasses.replace(entry, reported={**entry.reported, "lenient": ("set",)}))
     pred = np.array([[255, 200, 100, 0, 10, 250]], np.uint8)
     gt = np.array([[255, 100, 0, 0, 200, 0]], np.uint8)
     for folder, image in (("pred", pred), ("gt", gt)):
@@ -110,6 +115,7 @@ def test_a_third_protocol_is_one_new_object(tmp_path: Path) -> None:
     assert metrics["protocol"] == "lenient" and metrics["ACC"] == pytest.approx(5 / 6, abs=1e-15)
     assert score_dataset(tmp_path / "pred", tmp_path / "gt", protocol="calibrated", workers=1)["ACC"] == 0.5
     assert metrics["OE"] is None and metrics["ECE_img_mean"] is None and metrics["NLL"] is None
+    assert metrics["maxF"] is not None and metrics["S"] is None
     assert lenient.pixel_correct(pred >= 128, gt).tolist() == [[True, True, True, True, True, False]]
     assert lenient.counts_from_joint(joint_histogram(pred, gt)).sum() == 6
 

@@ -65,7 +65,7 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
     out = tmp_path / "experiments" / "tiny"
     metrics = json.loads((out / "results.json").read_text())["PASCAL-S"]
     assert metrics["protocol"] == "paper" and metrics["n_images"] == 3
-    for key in ("ECE", "OE", "ACC", "MAE", "maxF", "AP", "AUC", "calibrated_ECE", "calibrated_OE", "calibrated_ACC"):
+    for key in ("ECE", "OE", "ACC", "MAE", "maxF", "AP", "AUC", "probabilities_ECE", "probabilities_OE", "probabilities_ACC"):
         assert math.isfinite(metrics[key]), key
     for folder in ("predictions", "probabilities"):
         written = Image.open(out / folder / "PASCAL-S" / "9.png")

@@ -118,7 +118,7 @@ def test_protocols_and_probability_maps(tmp_path: Path) -> None:
     result = _run(f"--pred={pred}", f"--gt={gt}", f"--probabilities={pred}", f"--out={out}", "--workers=1")
     assert result.returncode == 0, result.stderr
     assert "Calibration, paper protocol" in result.stdout
-    assert json.loads((out / "results.json").read_text())["pred"]["calibrated_ECE"] is not None
+    assert json.loads((out / "results.json").read_text())["pred"]["probabilities_ECE"] is not None
     result = _run(f"--pred={pred}", f"--gt={gt}", "--protocol=calibrated", f"--out={out}", "--workers=1")
     assert result.returncode == 0 and "Calibration, calibrated protocol" in result.stdout
     assert json.loads((out / "results.json").read_text())["pred"]["protocol"] == "calibrated"

@@ -10,20 +10,26 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluate import (
-    EvaluationInputError,
-    evaluate_datasets,
-    expected_calibration_error,
-    level_counts,
-    run_evaluation,
-    score_dataset,
-)
+from evaluate import EvaluationInputError, evaluate_datasets, run_evaluation, score_dataset
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
-from report.tables import BOUNDARY_KEYS, PROBABILITY_KEYS, is_report_output
+from metrics.calibration import expected_calibration_error
+from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key
+from protocol import PROBABILITY_PROTOCOL, level_counts
+from report.tables import is_report_output
+
+# Every key of the probability maps beside the test maps: the probability protocol's whole-set, per-image,
+# band and rest values.
+BOUNDARY_KEYS = ("boundary_fraction", "ECE_boundary", "OE_boundary", "ECE_rest", "OE_rest")
+PROBABILITY_KEYS = [
+    result_key(m.key, scope, statistic, probabilities=True)
+    for scope in ("set", IMAGE, BOUNDARY, REST)
+    for m in calibration_metrics(PROBABILITY_PROTOCOL.name, scope)
+    for statistic in (("mean", "std", "median", "p90") if scope == IMAGE else ("mean",))
+] + [result_key("boundary_fraction", probabilities=True)]
 
 REQUIRED_KEYS = [
-    "protocol", "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "maxF", "meanF", "adpF", "wF", "MAE", "S",
-    "maxE", "meanE", "adpE", "AP", "AUC", "n_images",
+    "protocol", "ECE", "OE", "ACC", "AECE", "dECE", "NLL", "Brier", "mean_saliency", "maxF", "meanF", "adpF", "wF",
+    "MAE", "S", "maxE", "meanE", "adpE", "AP", "AUC",
 ]  # fmt: skip
 
 
@@ -138,7 +144,7 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
     for metrics in results.values():
         assert list(metrics)[: len(REQUIRED_KEYS)] == REQUIRED_KEYS
         assert metrics["n_images"] == 3
-        for key in REQUIRED_KEYS[1:-1]:
+        for key in REQUIRED_KEYS[1:]:
             if key != "NLL":
                 assert 0.0 <= metrics[key] <= 1.0, key
     rows = list(csv.DictReader((out / "results.csv").open()))
@@ -154,7 +160,8 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
     assert "15 equal-width bins" in report and all(f"({name})" in report for name in names)
     assert "Calibration, calibrated protocol" in report and "Saliency metrics, calibrated protocol" in report
     # Where each metric is defined, not a second copy of the formulas.
-    assert "evaluate/calibration.py" in report and "evaluate/sod.py" in report and "sum_j" not in report
+    assert "metrics/calibration.py" in report and "metrics/sod.py" in report and "sum_j" not in report
+    assert "metrics/table.py" in report
 
 
 def assert_curves_written(out: Path, protocol: str, sets: list[str], results: dict) -> None:
@@ -249,24 +256,28 @@ def test_boundary_band_and_image_ece_of_the_probability_maps_under_both_protocol
     for out, results in ((tmp_path / "paper", paper), (tmp_path / "calibrated", calibrated)):
         assert json.loads((out / "results.json").read_text())["S"] == results
     assert paper["boundary_width"] == calibrated["boundary_width"] == 3
-    # Under the paper protocol the probability maps carry them (calibrated_*), the stretched maps none;
-    # they equal the calibrated protocol's values of the same maps.
-    for metric in (*BOUNDARY_KEYS, "ECE_img_mean", "ECE_img_std"):
+    # Under the paper protocol the probability maps carry them (probabilities_*), the stretched maps none;
+    # they equal the calibrated protocol's values of the same maps, and so does every other value of those.
+    for metric in (*BOUNDARY_KEYS, "ECE_img_mean", "ECE_img_std", "ECE_img_p90"):
         assert paper[metric] is None, metric
-        assert calibrated[f"calibrated_{metric}"] is None, metric
+        assert calibrated[f"{PROBABILITIES}_{metric}"] is None, metric
         assert isinstance(calibrated[metric], float), metric
-        assert paper[f"calibrated_{metric}"] == pytest.approx(calibrated[metric], rel=0, abs=1e-15), metric
-    assert set(PROBABILITY_KEYS) >= {f"calibrated_{metric}" for metric in BOUNDARY_KEYS}
+    for key in PROBABILITY_KEYS:
+        plain = key.removeprefix(f"{PROBABILITIES}_")
+        assert paper[key] == pytest.approx(calibrated[plain], rel=0, abs=1e-15), key
+    assert {f"{PROBABILITIES}_{metric}" for metric in BOUNDARY_KEYS} <= set(PROBABILITY_KEYS)
     assert 0 < calibrated["boundary_fraction"] < 1
     wider = score_dataset(tmp_path / "probabilities" / "S", tmp_path / "gt" / "S", workers=1, protocol="calibrated")
     assert wider["boundary_width"] == BOUNDARY_WIDTH and wider["boundary_fraction"] > calibrated["boundary_fraction"]
-    for out, first_column in (("paper", "probability maps: band pixels %"), ("calibrated", "band pixels %")):
+    band = ["boundary pixels %", "boundary ECE %", "boundary OE %", "rest ECE %", "rest OE %"]
+    for out, columns in (("paper", [f"{title} ({PROBABILITIES})" for title in band]), ("calibrated", band)):
         report = (tmp_path / out / "results.md").read_text()
         assert "## Calibration in the boundary band (3 px) and the rest" in report, out
-        assert [first_column, "band ECE %", "band OE %", "rest ECE %", "rest OE %"] in table_headers(report), out
-        assert "evaluate/boundary.py" in report, out
+        assert columns in table_headers(report), out
+        assert "metrics/boundary.py" in report, out
     paper_headers = table_headers((tmp_path / "paper" / "results.md").read_text())
-    assert paper_headers[0][-5:] == ["probability maps: ECE %", "OE %", "ACC %", "img ECE % mean", "std"]
+    assert paper_headers[0] == ["images", "ECE %", "OE %", "ACC %", "mean saliency"]
+    assert paper_headers[1][:4] == ["images", *(f"{title} % ({PROBABILITIES})" for title in ("ECE", "OE", "ACC"))]
 
 
 def table_headers(report: str) -> list[list[str]]:

@@ -1,5 +1,4 @@
-"""The boundary band: its pixels on hand-drawn masks, its equality with thresholded distance transforms,
-and the band / rest split of the calibration counts."""
+"""The boundary band: its pixels on hand-drawn masks and its equality with thresholded distance transforms."""
 
 from __future__ import annotations
 
@@ -12,9 +11,6 @@ import pytest
 from scipy.ndimage import distance_transform_edt
 
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
-from metrics.calibration import expected_calibration_error, joint_histogram
-from protocol import PROTOCOLS, level_counts
-from evaluate.runner import MapCounts, Scoring
 
 
 def square_mask() -> np.ndarray:
@@ -73,34 +69,6 @@ def test_band_is_the_thresholded_euclidean_distance_to_the_other_class(width: in
 def test_a_width_that_is_not_a_positive_integer_is_refused(width: object) -> None:
     with pytest.raises(ValueError, match="boundary band's width must be a positive integer"):
         boundary_band(square_mask(), width)  # type: ignore[arg-type]
-
-
-def test_band_and_rest_counts_add_up_to_the_counts_of_all_pixels() -> None:
-    rng = np.random.default_rng(3)
-    calibrated = PROTOCOLS["calibrated"]
-    maps = MapCounts(calibrated)
-    scoring = Scoring(calibrated, n_bins=10, boundary_width=2)
-    images = [(rng.integers(0, 256, mask.shape, dtype=np.uint8), mask) for mask in (square_mask(), blobs(4))]
-    images.append((images[0][0], np.zeros((40, 40), np.uint8)))  # an empty mask adds to the rest only
-    for pred, gt in images:
-        maps.add(pred, gt, joint_histogram(pred, gt), scoring)
-    bands = [boundary_band(gt, 2) for _, gt in images]
-    band_pixels = [np.concatenate([image[index][band] for image, band in zip(images, bands, strict=True)])
-                   for index in (0, 1)]
-    rest_pixels = [np.concatenate([image[index][~band] for image, band in zip(images, bands, strict=True)])
-                   for index in (0, 1)]
-    band_counts, rest_counts = level_counts(*band_pixels), level_counts(*rest_pixels)
-    assert np.array_equal(maps.boundary_counts, band_counts)
-    assert np.array_equal(maps.boundary_counts + rest_counts, maps.counts)
-    assert maps.boundary_counts.sum() == 144 + 160 + 4 + bands[1].sum()
-
-    metrics = maps.metrics(("ECE",), 10)
-    assert metrics["ECE_boundary"] == expected_calibration_error(band_counts)
-    assert metrics["ECE_rest"] == expected_calibration_error(rest_counts)
-    assert metrics["boundary_fraction"] == band_counts.sum() / maps.counts.sum()
-    # ECE sums absolute gaps per bin, so the global one is at most the pixel-weighted mean of the parts.
-    fraction = metrics["boundary_fraction"]
-    assert metrics["ECE"] <= fraction * metrics["ECE_boundary"] + (1 - fraction) * metrics["ECE_rest"] + 1e-15
 
 
 def test_the_default_width_is_read_without_loading_numpy_or_opencv() -> None:

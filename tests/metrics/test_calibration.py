@@ -9,22 +9,20 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from evaluate import (
+from metrics.calibration import (
     adaptive_calibration_error,
     brier_score,
+    calibration_bins,
     debiased_calibration_error,
+    equal_mass_bin_of_level,
+    equal_width_bin_of_level,
     expected_calibration_error,
-    level_counts,
+    mean_prediction,
     negative_log_likelihood,
     overconfidence_error,
     pixel_accuracy,
 )
-from metrics.calibration import (
-    calibration_bins,
-    equal_mass_bin_of_level,
-    equal_width_bin_of_level,
-    mean_prediction,
-)
+from protocol import level_counts
 
 EDGE_LEVELS = np.array([0, 51, 102, 127, 128, 153, 204, 255], dtype=np.uint8)
 

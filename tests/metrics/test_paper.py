@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluate import EvaluationInputError, evaluate_datasets, level_counts, score_dataset
+from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
+from protocol import level_counts
 from metrics.calibration import (
     equal_width_bin_of_level,
     expected_calibration_error,
@@ -154,7 +155,7 @@ def test_matches_naive_reference(tmp_path: Path, stretched: bool) -> None:
     assert got["protocol"] == "paper"
     for key in PAPER_KEYS:
         assert got[key] == pytest.approx(expected[key], abs=1e-4), key
-    for key in ("adpF", "wF", "adpE", "AECE", "NLL", "calibrated_ECE"):
+    for key in ("adpF", "wF", "adpE", "AECE", "NLL", "probabilities_ECE"):
         assert got[key] is None, key
 
 
@@ -236,7 +237,7 @@ def test_perfect_map_gives_ap_and_auc_one_in_both_protocols(tmp_path: Path) -> N
         assert metrics["AP"] == pytest.approx(1.0) and metrics["AUC"] == pytest.approx(1.0), protocol
 
 
-def test_probability_maps_give_the_calibrated_columns(tmp_path: Path) -> None:
+def test_probability_maps_give_the_probabilities_columns(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     raw_pairs = [_soft_pair(rng, (24, 32), stretched=False) for _ in range(3)]
     stretched = [((p - p.min()) * 255.0 / (p.max() - p.min())).round().astype(np.uint8) for p, _ in raw_pairs]
@@ -244,9 +245,9 @@ def test_probability_maps_give_the_calibrated_columns(tmp_path: Path) -> None:
     probability_dir, _ = _write(tmp_path / "raw", raw_pairs)
     paper = score_dataset(pred_dir, gt_dir, workers=1, probability_dir=probability_dir)
     calibrated = score_dataset(probability_dir, gt_dir, workers=1, protocol="calibrated")
-    for key in ("ECE", "OE", "ACC"):
-        assert paper[f"calibrated_{key}"] == calibrated[key], key
-        assert calibrated[f"calibrated_{key}"] is None
+    for key in ("ECE", "OE", "ACC", "NLL", "ECE_boundary"):
+        assert paper[f"probabilities_{key}"] == calibrated[key], key
+        assert calibrated[f"probabilities_{key}"] is None
     assert paper["ECE"] != calibrated["ECE"]
     assert calibrated["protocol"] == "calibrated"
 

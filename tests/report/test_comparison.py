@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from report.comparison import (
-    column_ranks, comparison_table, latex_escape, summarise, within_spread, write_comparison,
+    column_ranks, comparison_table, latex_escape, seed_summary, within_spread, write_comparison,
 )
 
 # Stand-ins for protocol's objects: the table needs only a name and a one-line description.
@@ -52,7 +52,7 @@ def test_best_is_lowest_error_and_highest_accuracy_with_ties_shared():
 def test_markdown_marks_the_best_cells_drops_empty_columns_and_names_the_protocol(tmp_path):
     markdown = write_comparison(ONE_SEED, tmp_path, CALIBRATED)
     rows = {line.split(" | ")[0].strip("| "): line for line in markdown.splitlines() if line.startswith("| ")}
-    assert "T maxF" not in rows["Method"] and "probability maps" not in rows["Method"]
+    assert "T maxF" not in rows["Method"] and "probabilities" not in rows["Method"]
     assert rows["ASLP"].startswith("| ASLP | **2.00** |") and "| **0.800** |" in rows["BCE"]
     assert "±" not in markdown  # one seed: plain values
     assert "Protocol: calibrated protocol: probability maps, masks at 128.\n" in markdown
@@ -60,15 +60,15 @@ def test_markdown_marks_the_best_cells_drops_empty_columns_and_names_the_protoco
 
 
 def test_summary_is_mean_and_sample_standard_deviation():
-    assert summarise([0.1, None, 0.3]) == {"mean": pytest.approx(0.2), "std": pytest.approx(0.1414213562),
+    assert seed_summary([0.1, None, 0.3]) == {"mean": pytest.approx(0.2), "std": pytest.approx(0.1414213562),
                                           "min": 0.1, "max": 0.3, "n": 2}
-    assert summarise([None]) is None and summarise([0.5])["std"] == 0.0
+    assert seed_summary([None]) is None and seed_summary([0.5])["std"] == 0.0
 
 
 def seeded_runs():
     """BCE and ASLP over seeds 1-3 on one set: ASLP's ECE clearly apart, its ACC overlapping BCE's."""
     def run(ece, acc):
-        return {"A": {**metrics(ece, ece / 2, acc, 0.8), "calibrated_ECE": ece / 3, "calibrated_OE": ece / 4}}
+        return {"A": {**metrics(ece, ece / 2, acc, 0.8), "probabilities_ECE": ece / 3, "probabilities_OE": ece / 4}}
     return {"BCE": {1: run(0.10, 0.90), 2: run(0.12, 0.91), 3: run(0.11, 0.92)},
             "ASLP": {1: run(0.03, 0.915), 2: run(0.04, 0.93), 3: run(0.05, 0.925)}}
 
@@ -82,7 +82,7 @@ def test_several_seeds_give_mean_plus_minus_std_and_mark_overlaps_with_bce(tmp_p
     markdown = write_comparison(runs, tmp_path, PAPER)
     aslp = next(line for line in markdown.splitlines() if line.startswith("| ASLP"))
     assert "**4.00 ± 1.00**" in aslp and "**92.33 ± 0.76** ~" in aslp
-    assert "A ECE % (probability maps)" in markdown
+    assert "A ECE % (probabilities)" in markdown
     assert "Protocol: paper protocol" in markdown and "Seeds: 1, 2, 3" in markdown
     rows = (tmp_path / "comparison.csv").read_text().splitlines()
     assert len(rows) == 1 + 6 and rows[1].startswith("BCE,1,paper,")
@@ -163,7 +163,7 @@ def test_curves_are_drawn_beside_the_table_and_methods_without_them_are_named(tm
     assert not (tmp_path / "none" / "curves").exists()
 
 
-def with_location(result, boundary, rest, image_mean, prefix="calibrated_"):
+def with_location(result, boundary, rest, image_mean, prefix="probabilities_"):
     return {**result, f"{prefix}ECE_boundary": boundary, f"{prefix}OE_boundary": boundary / 2,
             f"{prefix}ECE_rest": rest, f"{prefix}OE_rest": rest / 2, f"{prefix}ECE_img_mean": image_mean,
             "boundary_width": 5}
@@ -180,13 +180,13 @@ def test_a_second_table_says_where_the_miscalibration_is(tmp_path):
     assert "within 5 px of a mask's object boundary" in location
     rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in location.splitlines()
             if line.startswith("| ")}
-    assert rows["Method"][0] == "A boundary ECE % (probability maps)" and len(rows["Method"]) == 5
+    assert rows["Method"][0] == "A boundary ECE % (probabilities)" and len(rows["Method"]) == 5
     assert rows["BCE"][0] == "21.00 ± 1.41" and rows["LTS"][0] == "**18.50 ± 0.71**"
     assert rows["LTS"][2] == "**0.50 ± 0.14**"
     assert rows["BCE"][4].strip(" |") == "**9.00 ± 1.41**" and rows["LTS"][4].strip(" |") == "**9.00 ± 0.00** ~"
     assert (tmp_path / "comparison.tex").read_text().count(r"\begin{table}") == 2
     csv_header = (tmp_path / "comparison.csv").read_text().splitlines()[0]
-    assert csv_header.endswith("A calibrated_ECE_img_mean")
+    assert csv_header.endswith("A probabilities_ECE_img_mean")
     # Under the calibrated protocol the same metrics have no prefix; without them there is no second table.
     plain = {m: {s: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.2, 0.01, 0.08, prefix="")}
                  for s in (1, 2)} for m in ("BCE", "LTS")}

@@ -1,0 +1,185 @@
+"""What scoring keeps of the images of one test set, mergeable across worker processes.
+
+Each image is read once (:mod:`evaluate.io`), its joint (prediction level, mask level) histogram is
+built once, and from it the protocol's level counts and SOD statistics are added here. Which
+calibration metrics are kept, and where (whole set, boundary band and rest, per image), is the metric
+table's (:mod:`metrics.table`) entry for the protocol that scores the maps; the probability maps
+beside a protocol's test maps are scored by :data:`protocol.PROBABILITY_PROTOCOL`. Merging
+accumulators in image order equals a single pass: counts add, per-image values concatenate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, MapPair, load_pair
+from metrics import calibration
+from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from metrics.measures import ImageAccumulator
+from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibration_metrics, result_key
+from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
+
+EXAMPLES_KEPT = 5  # file names kept per note, to show where it applies
+S_NAN_NOTE = (
+    "S-measure undefined (NaN) in the authors' evaluator: a mask with a single foreground or background "
+    "pixel, or a centroid on the first row or column; S is n/a for the set"
+)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a set is scored; the defaults are the evaluator's, here and nowhere else. The entry points
+    of :mod:`evaluate.runner` take these fields as keyword options (``protocol`` also by name)."""
+
+    protocol: Protocol = field(default_factory=lambda: get_protocol(DEFAULT_PROTOCOL))
+    n_bins: int = calibration.N_BINS  # equal-width confidence bins
+    boundary_width: int = BOUNDARY_WIDTH  # mask pixels (metrics.boundary)
+    workers: int | None = None  # scoring processes; None: every core this process may use
+    trust_map_levels: bool = False  # maps holding only the levels 0 and 1 are scored, not refused
+
+
+def _zero_counts() -> np.ndarray:
+    return np.zeros((calibration.N_LEVELS, 2), dtype=np.int64)
+
+
+@dataclass
+class MapCounts:
+    """The level counts of one kind of map (the test maps, or the probability maps beside them) under
+    the protocol ``scored_by``: all counted pixels pooled, the boundary band's pixels pooled (where the
+    protocol reports the band) and each image's value of the metrics it reports per image."""
+
+    scored_by: Protocol
+    counts: np.ndarray = field(default_factory=_zero_counts)
+    boundary_counts: np.ndarray = field(default_factory=_zero_counts)
+    image_values: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def has_band(self) -> bool:
+        """Whether the protocol reports metrics in the boundary band and the rest."""
+        name = self.scored_by.name
+        return bool(calibration_metrics(name, BOUNDARY) or calibration_metrics(name, REST))
+
+    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> None:
+        """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``."""
+        counts = self.scored_by.counts_from_joint(joint)
+        self.counts += counts
+        for metric in calibration_metrics(self.scored_by.name, IMAGE):
+            self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts, scoring.n_bins))
+        if self.has_band:
+            band = boundary_band(gt, scoring.boundary_width)
+            self.boundary_counts += self.scored_by.counts_from_joint(calibration.joint_histogram(pred[band], gt[band]))
+
+    def merge(self, other: MapCounts) -> None:
+        """Append the images of ``other`` (which come after this one's images)."""
+        self.counts += other.counts
+        self.boundary_counts += other.boundary_counts
+        for key, values in other.image_values.items():
+            self.image_values.setdefault(key, []).extend(values)
+
+    def metrics(self, n_bins: int, probabilities: bool = False) -> dict[str, float | None]:
+        """Every value the scoring protocol reports of these maps, by results.json key (``probabilities``:
+        the keys of the probability maps beside the test maps); None where no pixel was counted."""
+        name = self.scored_by.name
+        # Counts are additive over pixels: the rest is what the band leaves of the pooled counts.
+        by_scope = {SET: self.counts, BOUNDARY: self.boundary_counts, REST: self.counts - self.boundary_counts}
+        values: dict[str, float | None] = {}
+        for scope, counts in by_scope.items():
+            for metric in calibration_metrics(name, scope):
+                value = metric.from_counts(counts, n_bins) if counts.sum() > 0 else None
+                values[result_key(metric.key, scope, probabilities=probabilities)] = value
+        if self.has_band and self.counts.sum() > 0:
+            fraction = float(self.boundary_counts.sum() / self.counts.sum())
+            values[result_key("boundary_fraction", probabilities=probabilities)] = fraction
+        for key, per_image in self.image_values.items():
+            array = np.asarray(per_image)
+            statistics = (array.mean(), array.std(), np.median(array), np.percentile(array, 90))
+            for statistic, value in zip(IMAGE_STATISTICS, statistics, strict=True):
+                values[result_key(key, IMAGE, statistic, probabilities)] = float(value)
+        return values
+
+
+@dataclass
+class DatasetAccumulator:
+    """Everything kept about the images of one set scored so far; mergeable across processes."""
+
+    scoring: Scoring
+    test_maps: MapCounts = field(init=False)
+    probability_maps: MapCounts = field(init=False)
+    n_images: int = 0
+    n_images_calibration: int = 0
+    n_empty_masks: int = 0
+    n_constant_maps: int = 0
+    n_resized: int = 0
+    n_converted: int = 0
+    pred_max: int = 0
+    gt_max: int = 0
+    probability_max: int = 0
+    sod: ImageAccumulator = field(default_factory=ImageAccumulator)
+    note_counts: Counter[str] = field(default_factory=Counter)
+    note_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.test_maps = MapCounts(self.scoring.protocol)
+        self.probability_maps = MapCounts(PROBABILITY_PROTOCOL)
+
+    @property
+    def protocol(self) -> Protocol:
+        """The protocol the images are scored under."""
+        return self.scoring.protocol
+
+    def add(self, pair: MapPair) -> None:
+        """Read and score one pair."""
+        protocol = self.protocol
+        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil)
+        resized = RESIZE_NOTE in loaded.notes
+        joint = calibration.joint_histogram(loaded.pred, loaded.gt)
+        pred_levels = np.flatnonzero(joint.sum(axis=1))
+        self.n_images += 1
+        self.pred_max = max(self.pred_max, int(pred_levels[-1]))
+        self.gt_max = max(self.gt_max, int(np.flatnonzero(joint.sum(axis=0))[-1]))
+        self.n_empty_masks += int(not joint[:, 128:].any())
+        self.n_constant_maps += int(pred_levels.size == 1)
+        if resized and not protocol.resized_maps_in_calibration:
+            if protocol.resize_note:
+                self.note(protocol.resize_note, [pair.name], 1)
+        else:
+            self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
+            self.n_images_calibration += 1
+        self.sod.add(protocol.image_stats(loaded.pred, loaded.gt, joint))
+        if math.isnan(self.sod.values["s_measure"][-1]):
+            self.note(S_NAN_NOTE, [pair.name], 1)
+        if loaded.probability is not None:
+            probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
+            self.probability_maps.add(loaded.probability, loaded.gt, probability_joint, self.scoring)
+            self.probability_max = max(self.probability_max, int(loaded.probability.max()))
+        self.n_resized += int(resized)
+        self.n_converted += int(any(note not in (RESIZE_NOTE, ROTATED_NOTE) for note in loaded.notes))
+        for note in loaded.notes:
+            self.note(note, [pair.name], 1)
+
+    def note(self, note: str, names: list[str], count: int) -> None:
+        """Count ``note`` for ``count`` images, keeping the first names as examples."""
+        self.note_counts[note] += count
+        examples = self.note_examples.setdefault(note, [])
+        examples.extend(names[: EXAMPLES_KEPT - len(examples)])
+
+    def merge(self, other: DatasetAccumulator) -> None:
+        """Append the images of ``other`` (which come after this accumulator's images)."""
+        self.test_maps.merge(other.test_maps)
+        self.probability_maps.merge(other.probability_maps)
+        self.n_images += other.n_images
+        self.n_images_calibration += other.n_images_calibration
+        self.n_empty_masks += other.n_empty_masks
+        self.n_constant_maps += other.n_constant_maps
+        self.n_resized += other.n_resized
+        self.n_converted += other.n_converted
+        self.pred_max = max(self.pred_max, other.pred_max)
+        self.gt_max = max(self.gt_max, other.gt_max)
+        self.probability_max = max(self.probability_max, other.probability_max)
+        self.sod.merge(other.sod)
+        for note, count in other.note_counts.items():
+            self.note(note, other.note_examples[note], count)

@@ -1,0 +1,177 @@
+"""The metric table: every number the evaluation reports is one entry here.
+
+An entry says what the number is called in results.json and the CSV files (its key), how tables,
+plots and the LaTeX file title it (title and unit), which way is better, which protocols report it
+and where (its scopes), which scopes the comparison of several runs shows, and the function that
+computes it from what the scoring accumulates. Adding a metric is one entry here, its formula in
+the module that defines it, and its test; every table, file and plot takes its name from here.
+
+Scopes (where a metric is computed):
+
+* ``set``: the whole test set, pixels of all counted images pooled (calibration) or the mean over
+  images (SOD metrics);
+* ``boundary`` and ``rest``: the pooled pixels of the masks' boundary bands and of all other
+  pixels (:mod:`metrics.boundary`);
+* ``image``: each image's own value, reported as its mean, standard deviation (ddof 0), median and
+  90th percentile over the images.
+
+Keys. The ``set`` value of metric K is ``K``; the others are ``K_boundary``, ``K_rest`` and
+``K_img_mean`` (``_std``, ``_median``, ``_p90``). A protocol whose test maps are not probabilities
+(paper: stretched maps) also scores the probability maps round(255 p) in ``probabilities/``, under
+the probability protocol (:data:`protocol.PROBABILITY_PROTOCOL`); those values carry the prefix
+``probabilities_`` (``probabilities_ECE``, ``probabilities_ECE_boundary``), and their column titles
+end in "(probabilities)". The word "probabilities" names these maps everywhere: the folder, the
+command-line option, the keys and the titles.
+
+Values are fractions in results.json; a unit of "%" shows them times 100 in tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from metrics import calibration
+from metrics.measures import ImageAccumulator, average_precision, roc_auc
+
+SET, BOUNDARY, REST, IMAGE = "set", "boundary", "rest", "image"
+SCOPES = (SET, BOUNDARY, REST, IMAGE)
+IMAGE_STATISTICS = ("mean", "std", "median", "p90")
+PROBABILITIES = "probabilities"
+
+CountsFormula = Callable[[np.ndarray, int], float]  # (level counts (256, 2), equal-width bins) -> value
+SODFormula = Callable[[ImageAccumulator], float]  # the set's per-image SOD statistics -> value
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported number (see the module docstring)."""
+
+    key: str
+    title: str
+    unit: str  # "%": a fraction shown in percent; "": shown as it is
+    lower_is_better: bool | None  # None: a count or a share, neither better nor worse
+    digits: int  # decimals shown in tables
+    reported: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # protocol name -> scopes
+    compared: tuple[str, ...] = ()  # scopes the comparison of several runs shows
+    from_counts: CountsFormula | None = None
+    from_sod: SODFormula | None = None
+
+    def scopes(self, protocol: str) -> tuple[str, ...]:
+        """Where the protocol called ``protocol`` reports this metric (empty: it does not)."""
+        return self.reported.get(protocol, ())
+
+    def format(self, value: float | int | str | None) -> str:
+        """``value`` as a table shows it ("n/a" for None)."""
+        if value is None:
+            return "n/a"
+        if isinstance(value, (int, np.integer)) and self.digits == 0:
+            return str(value)
+        return f"{(100 * value if self.unit == '%' else value):.{self.digits}f}"
+
+
+def _counts(formula: Callable[[np.ndarray], float]) -> CountsFormula:
+    # A formula that does not depend on the number of bins.
+    return lambda counts, n_bins: formula(counts)
+
+
+def _curve_max(name: str) -> SODFormula:
+    return lambda sod: float(sod.mean_curve(name).max())
+
+
+def _curve_mean(name: str) -> SODFormula:
+    return lambda sod: float(sod.mean_curve(name).mean())
+
+
+def _image_mean(name: str) -> SODFormula:
+    return lambda sod: sod.mean(name)
+
+
+def _average_precision(sod: ImageAccumulator) -> float:
+    return average_precision(sod.mean_curve("precision"), sod.mean_curve("recall"))
+
+
+def _roc_auc(sod: ImageAccumulator) -> float:
+    return roc_auc(sod.mean_curve("recall"), sod.mean_curve("fpr"))
+
+
+PAPER, CALIBRATED = "paper", "calibrated"
+_EVERY_SCOPE = (SET, IMAGE, BOUNDARY, REST)
+_BOTH = {PAPER: (SET,), CALIBRATED: (SET,)}
+
+# In report order. Calibration metrics first (from level counts), then the SOD metrics.
+METRICS: dict[str, Metric] = {
+    metric.key: metric
+    for metric in (
+        Metric("ECE", "ECE", "%", True, 2, {PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, (SET, BOUNDARY, REST, IMAGE),
+               from_counts=calibration.expected_calibration_error),
+        Metric("OE", "OE", "%", True, 2, {PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
+               from_counts=calibration.overconfidence_error),
+        Metric("ACC", "ACC", "%", False, 2, _BOTH, (SET,), from_counts=_counts(calibration.pixel_accuracy)),
+        Metric("AECE", "AECE", "%", True, 2, {CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.adaptive_calibration_error)),
+        Metric("dECE", "dECE(l2)", "%", True, 2, {CALIBRATED: (SET,)},
+               from_counts=calibration.debiased_calibration_error),
+        Metric("NLL", "NLL", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.negative_log_likelihood)),
+        Metric("Brier", "Brier", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.brier_score)),
+        Metric("mean_saliency", "mean saliency", "", None, 3, _BOTH, from_counts=_counts(calibration.mean_prediction)),
+        Metric("maxF", "maxF", "", False, 3, _BOTH, (SET,), from_sod=_curve_max("f_curve")),
+        Metric("meanF", "meanF", "", False, 3, _BOTH, from_sod=_curve_mean("f_curve")),
+        Metric("adpF", "adpF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_f")),
+        Metric("wF", "wF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("weighted_f")),
+        Metric("MAE", "MAE", "", True, 3, _BOTH, from_sod=_image_mean("mae")),
+        Metric("S", "S", "", False, 3, _BOTH, from_sod=_image_mean("s_measure")),
+        Metric("maxE", "maxE", "", False, 3, _BOTH, from_sod=_curve_max("e_curve")),
+        Metric("meanE", "meanE", "", False, 3, _BOTH, from_sod=_curve_mean("e_curve")),
+        Metric("adpE", "adpE", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_e")),
+        Metric("AP", "AP", "", False, 3, _BOTH, from_sod=_average_precision),
+        Metric("AUC", "AUC", "", False, 3, _BOTH, from_sod=_roc_auc),
+    )
+}
+
+# What the scoring counts rather than computes: titled and formatted like the metrics.
+COUNTS: dict[str, Metric] = {
+    metric.key: metric
+    for metric in (
+        Metric("n_images", "images", "", None, 0),
+        Metric("n_images_calibration", "images", "", None, 0),
+        Metric("boundary_fraction", "boundary pixels", "%", None, 2),
+    )
+}
+
+
+def calibration_metrics(protocol: str, scope: str) -> list[Metric]:
+    """The metrics computed from level counts that ``protocol`` reports in ``scope``, in report order."""
+    return [m for m in METRICS.values() if m.from_counts is not None and scope in m.scopes(protocol)]
+
+
+def sod_metrics(protocol: str) -> list[Metric]:
+    """The SOD metrics ``protocol`` reports (over the whole set), in report order."""
+    return [m for m in METRICS.values() if m.from_sod is not None and SET in m.scopes(protocol)]
+
+
+def result_key(key: str, scope: str = SET, statistic: str = "mean", probabilities: bool = False) -> str:
+    """The results.json key of metric ``key`` in ``scope`` (``statistic``: for the ``image`` scope),
+    of the probability maps beside the test maps with ``probabilities``."""
+    suffix = {SET: "", BOUNDARY: "_boundary", REST: "_rest", IMAGE: f"_img_{statistic}"}[scope]
+    return f"{PROBABILITIES + '_' if probabilities else ''}{key}{suffix}"
+
+
+def column_title(key: str, scope: str = SET, statistic: str = "mean", probabilities: bool = False) -> str:
+    """The column title of :func:`result_key` (``key``, ``scope``, ``statistic``, ``probabilities``)."""
+    metric = METRICS.get(key) or COUNTS[key]
+    words = {SET: metric.title, BOUNDARY: f"boundary {metric.title}", REST: f"rest {metric.title}",
+             IMAGE: f"per-image {metric.title} {statistic}"}[scope]
+    title = f"{words} {metric.unit}".rstrip()
+    return f"{title} ({PROBABILITIES})" if probabilities else title
+
+
+def metric_of(key: str) -> Metric:
+    """The entry of a metric or count ``key`` (a KeyError names the known keys)."""
+    if key in METRICS:
+        return METRICS[key]
+    if key in COUNTS:
+        return COUNTS[key]
+    raise KeyError(f"unknown metric {key!r}; the table holds {', '.join([*METRICS, *COUNTS])}")
