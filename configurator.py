@@ -15,6 +15,8 @@ import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from errors import UserFacingError
+
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 HELP_FLAGS = ("-h", "--help")
 HELP_COLUMN = 36  # width of the --name=default column of --help
@@ -29,7 +31,7 @@ RULES: dict[str, Callable[[float], bool]] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(UserFacingError, ValueError):
     """A command-line override that names no constant or has a value of the wrong type or range."""
 
 

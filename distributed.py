@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from errors import UserFacingError
 
-class DeviceError(RuntimeError):
+
+class DeviceError(UserFacingError, RuntimeError):
     """A device that was asked for is not there."""
 
 

@@ -1,7 +1,9 @@
-"""Inference: run the network over images, giving logit maps at each image's original size.
+"""Inference: run the network over images, giving logit maps at each image's original size, and write
+the maps a protocol asks for.
 
-One generator, `predict_maps`, serves the validation accuracy during training, the post-hoc fits
-(TS, LTS) and the test stage, which writes the maps its protocol asks for (`protocol`).
+One generator, `predict_maps`, serves the validation pass during training, the post-hoc calibrators'
+fits (`calibrators`) and the test stage, which writes the maps its protocol asks for (`protocol`) into
+the run's folders (`layout`).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tqdm import tqdm
 
 from data.datasets import list_images
 from data.loaders import inference_loader
+from layout import map_folders
 from protocol import Protocol, probability_map
 
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
@@ -73,14 +76,6 @@ def predict_maps(
         network.train(was_training)
 
 
-def map_folders(run_dir: Path, protocol: Protocol) -> tuple[Path, Path]:
-    """The folders of a run's (test maps, probability maps), one `<set>/` in each per test set. The
-    probability maps have their own folder where the protocol's test maps are something else (paper);
-    otherwise they are the test maps."""
-    test_maps = run_dir / "predictions"
-    return test_maps, (run_dir / "probabilities" if protocol.writes_probability_maps else test_maps)
-
-
 def write_predictions(
     network: nn.Module, image_dir: Path, run_dir: Path, set_name: str, protocol: Protocol, inference: Inference,
     temperature: Temperature | None = None,
@@ -101,42 +96,3 @@ def write_predictions(
         if probability_dir != test_dir:
             Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
     return len(images)
-
-
-@torch.no_grad()
-def validation_pixels(
-    network: nn.Module, loader: DataLoader, inference: Inference, pixels_per_image: int, seed: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, labels): a seeded sample of `pixels_per_image` pixels from each image of `loader`,
-    at the images' original size, for fitting a temperature without holding every pixel."""
-    generator = torch.Generator().manual_seed(seed)
-    logits, labels = [], []
-    for _, logit, mask in predict_maps(network, loader, inference, desc="Validation pixels"):
-        chosen = torch.randint(0, logit.numel(), (min(pixels_per_image, logit.numel()),), generator=generator)
-        chosen = chosen.to(logit.device)
-        logits.append(logit.flatten()[chosen])
-        labels.append(mask.flatten()[chosen] >= 128)
-    return torch.cat(logits), torch.cat(labels)
-
-
-@torch.no_grad()
-def validation_batch(
-    network: nn.Module, loader: DataLoader, inference: Inference
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(logits, images, labels) of every validation image at network resolution, on the CPU: what a
-    local temperature is fitted on. Labels are the masks resized to that resolution, >= 0.5."""
-    was_training = network.training
-    network.eval()
-    logits, images, labels = [], [], []
-    try:
-        for batch in tqdm(loader, desc="Validation maps", unit="batch", leave=False):
-            batch_images = batch["image"].to(inference.device, non_blocking=True)
-            with torch.autocast(inference.device.type, dtype=torch.bfloat16, enabled=inference.amp):
-                logits.append(network(batch_images).float().cpu())
-            images.append(batch["image"])
-            size = batch["image"].shape[-2:]
-            labels += [F.interpolate(mask[None, None].float() / 255, size=size, mode="bilinear",
-                                     align_corners=False)[0] >= 0.5 for mask in batch["mask"]]
-    finally:
-        network.train(was_training)
-    return torch.cat(logits), torch.cat(images), torch.stack(labels)

@@ -164,7 +164,7 @@ PROTOCOLS: dict[str, Protocol] = {
             name="paper",
             description="the authors' per-image stretched maps, scored as their code scores them (a pixel is right "
             "only where its mask level is exactly 0 or 255 and agrees with the decision, so soft mask pixels count "
-            "as wrong); 'probability maps' columns: the probability maps under the calibrated protocol",
+            "as wrong); 'probabilities' columns: the probability maps round(255 p) under the calibrated protocol",
             test_maps=STRETCHED_MAPS,
             make_test_map=stretched_map,
             correct_rule=mask_levels_exact,

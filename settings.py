@@ -3,13 +3,22 @@
 Each group is a frozen dataclass whose fields are the lower-case names of its constants (`lambda_`
 for LAMBDA, a Python keyword), so adding a constant means: the constants block, one field here (with
 its range, if numeric) and its use. A field's `limit` (a rule of `configurator.RULES`) is checked on
-the command line, before torch is imported. Standard library only.
+the command line, before torch is imported. `RunSettings` says what the run does (stages, methods,
+seeds) and is parsed from its constants; `Settings` holds every group, and is the one way the
+pipeline reads a setting (`settings.optimisation.epochs`). Building it refuses a command line that
+cannot work, naming the option and the fix. Standard library only (with the name tables of
+`methods` and `protocol`, which import nothing heavy).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, TypeVar
+
+from configurator import ConfigError, check_limits
+from methods import choices, known_method
+from protocol import PROTOCOLS
 
 
 def _limit(rule: str) -> Any:
@@ -102,9 +111,13 @@ class EvaluationSettings:
     boundary_width: int = _limit("at least 1")
 
 
-GROUPS = (DataSettings, ModelSettings, OptimisationSettings, ASLPSettings, BaselineSettings, PostHocSettings, SpeedSettings,
-          EvaluationSettings)
+# The groups by the name `Settings` holds each under.
+GROUP_FIELDS = {"data": DataSettings, "model": ModelSettings, "optimisation": OptimisationSettings,
+                "aslp": ASLPSettings, "baselines": BaselineSettings, "post_hoc": PostHocSettings,
+                "speed": SpeedSettings, "evaluation": EvaluationSettings}
+GROUPS = tuple(GROUP_FIELDS.values())
 Group = TypeVar("Group")
+STAGES = ("train", "test", "eval")
 
 
 def constant_name(field_name: str) -> str:
@@ -126,3 +139,112 @@ LIMITS: dict[str, str] = {
     constant_name(item.name): item.metadata["limit"]
     for group in GROUPS for item in fields(group) if "limit" in item.metadata
 }
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What the run does: its stages, methods and seeds, where it writes, and on which device."""
+
+    experiment: str
+    stages: tuple[str, ...]  # of STAGES, in that order
+    weights: str  # test these weights instead of training ("" to train)
+    resume: bool
+    methods: tuple[str, ...]  # COMPARE's methods, or METHOD alone
+    demo: bool
+    seeds: tuple[int, ...]  # SEEDS, or SEED alone
+    device: str
+
+    # The constants this group is parsed from (two pairs become one field each).
+    CONSTANTS = ("EXPERIMENT", "STAGES", "WEIGHTS", "RESUME", "COMPARE", "METHOD", "DEMO", "SEED", "SEEDS", "DEVICE")
+
+    @property
+    def comparing(self) -> bool:
+        """Several runs, tabulated side by side (several methods, or several seeds)."""
+        return len(self.methods) > 1 or len(self.seeds) > 1
+
+    @classmethod
+    def from_constants(cls, constants: Mapping[str, Any]) -> RunSettings:
+        stages = _names(constants["STAGES"])
+        unknown = sorted(set(stages) - set(STAGES))
+        if unknown or not stages:
+            what = f"unknown stage(s) {', '.join(unknown)}" if unknown else "no stage given"
+            raise ConfigError(f"--stages: {what}; use some of {','.join(STAGES)}")
+        methods = _names(constants["COMPARE"]) or (constants["METHOD"],)
+        unknown = [method for method in methods if not known_method(method)]
+        if unknown:
+            raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {choices()}")
+        if len(set(methods)) != len(methods):
+            raise ConfigError(f"--compare lists a method twice: {constants['COMPARE']}")
+        try:
+            seeds = tuple(int(item) for item in _names(constants["SEEDS"])) or (constants["SEED"],)
+        except ValueError:
+            raise ConfigError(f"--seeds expects comma-separated integers such as 1,2,3, got {constants['SEEDS']!r}") from None
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"--seeds lists a seed twice: {constants['SEEDS']}")
+        return cls(constants["EXPERIMENT"], tuple(s for s in STAGES if s in stages), constants["WEIGHTS"],
+                   constants["RESUME"], methods, constants["DEMO"], seeds, constants["DEVICE"])
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every group of the configuration: the one object the pipeline reads its settings from."""
+
+    run: RunSettings
+    data: DataSettings
+    model: ModelSettings
+    optimisation: OptimisationSettings
+    aslp: ASLPSettings
+    baselines: BaselineSettings
+    post_hoc: PostHocSettings
+    speed: SpeedSettings
+    evaluation: EvaluationSettings
+
+    @classmethod
+    def from_constants(cls, constants: Mapping[str, Any]) -> Settings:
+        """The groups of `constants` (main_ASLP.py's, with the command line applied), checked: a
+        ConfigError names the first option that cannot work and the fix."""
+        check_limits(constants, LIMITS)
+        groups = {name: from_constants(group, constants) for name, group in GROUP_FIELDS.items()}
+        settings = cls(run=RunSettings.from_constants(constants), **groups)
+        settings.check()
+        return settings
+
+    def constants(self) -> dict[str, Any]:
+        """{CONSTANT: value} of every group but the run's, e.g. what a checkpoint records."""
+        return {name: value for group in GROUP_FIELDS for name, value in as_constants(getattr(self, group)).items()}
+
+    def check(self) -> None:
+        """Refuse settings that cannot work together, before anything is imported, read or written."""
+        run, data = self.run, self.data
+        if self.evaluation.protocol not in PROTOCOLS:
+            raise ConfigError(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {self.evaluation.protocol!r}")
+        if {"test", "eval"} & set(run.stages):
+            if not data.test_datasets:
+                raise ConfigError("--test_datasets is empty: name at least one set under DATASET_ROOT/Test/, or run "
+                                  "--stages=train")
+            twice = sorted({name for name in data.test_datasets if data.test_datasets.count(name) > 1})
+            if twice:
+                raise ConfigError(f"--test_datasets names {', '.join(twice)} twice: each set is tested and scored once")
+        if run.weights:
+            _check_weights_file(run.weights)
+            if run.stages == ("train",):
+                raise ConfigError(f"--weights skips training, so --stages=train would do nothing; drop "
+                                  f"--weights={run.weights} to train, or test those weights with --stages=test,eval")
+            if run.resume:
+                raise ConfigError(f"--weights skips training, so --resume has nothing to continue; drop one of "
+                                  f"--weights={run.weights} and --resume")
+
+
+def _check_weights_file(weights: str) -> None:
+    path = Path(weights)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.pth"))
+        hint = f" it holds {', '.join(found[:5])}" + (" ..." if len(found) > 5 else "") if found else " it holds no .pth file"
+        raise ConfigError(f"--weights={weights} is a folder; pass the checkpoint file inside it (e.g. "
+                          f"{path / 'Model_30_Gen.pth'});{hint}")
+    if not path.is_file():
+        raise ConfigError(f"--weights: file not found: {weights}")

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from configurator import format_value
+from errors import UserFacingError
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from train_plots import plot_alpha_history
 from protocol import Protocol
@@ -44,7 +45,7 @@ RUN_CONSTANTS = ("TRAIN_SET", "FEAT_CHANNEL", "TRAIN_SIZE", "BATCH_SIZE", "LR", 
                  "PROTOCOL")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserFacingError, RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
 
 

@@ -30,18 +30,21 @@ import sys
 import time
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+# Light modules only at the top, so that --help answers at once; the plotting and reading ones are
+# imported where they are used.
 import main_ASLP  # noqa: E402
 from configurator import ConfigError  # noqa: E402
-from data.pascal_s import SET_NAME, lay_out  # noqa: E402
-from metrics.calibration import calibration_bins  # noqa: E402
-from evaluate.io import EvaluationInputError, load_pair, pair_folders  # noqa: E402
-from protocol import Protocol, get_protocol, level_counts  # noqa: E402
-from predict import map_folders  # noqa: E402
+from layout import EXPERIMENTS, experiment_dir, map_folders  # noqa: E402
+from protocol import Protocol, get_protocol  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+SET_NAME = "PASCAL-S"  # as data.pascal_s lays it out (a test keeps the two equal)
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
@@ -81,8 +84,8 @@ def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int]
     """method -> seed -> the folder main_ASLP.py, run in `cwd`, writes that run into (a study always
     compares, so with one seed experiments/<experiment>/<method>/, with several .../seed<s>/<method>/)."""
     several = len(seeds) > 1
-    return {method: {seed: cwd / main_ASLP.experiment_dir(experiment, method, aslp_mode, comparing=True,
-                                                          seed=seed if several else None)
+    return {method: {seed: cwd / experiment_dir(experiment, method, aslp_mode, comparing=True,
+                                               seed=seed if several else None)
                      for seed in seeds} for method in methods}
 
 
@@ -91,6 +94,12 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
     """One panel per method: accuracy against confidence of each seed's probability maps (where the
     test stage under `protocol` writes them, `predict.map_folders`). Also returns one line per run
     whose maps were not found; its panel says so too."""
+    from matplotlib.figure import Figure
+
+    from evaluate.io import EvaluationInputError, load_pair, pair_folders
+    from metrics.calibration import calibration_bins
+    from protocol import level_counts
+
     figure = Figure(figsize=(3.2 * len(folders), 3.4), layout="constrained")
     axes = figure.subplots(1, len(folders), squeeze=False)[0]
     missing = []
@@ -128,6 +137,8 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
                  protocol: Protocol) -> list[Path]:
     """Draw `PLOT` into `study_dir`, warn about each run without maps and return the study's outputs
     that exist. Raises StudyError if no run has maps (then nothing is drawn)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     figure, missing = reliability_figure(folders, gt_dir, protocol)
     for line in missing:
         print(f"warning: {line}", file=sys.stderr)
@@ -168,18 +179,20 @@ def main(argv: list[str]) -> int:
         if getattr(args, key) is None:
             setattr(args, key, value)
 
-    study_dir = PROJECT / main_ASLP.EXPERIMENTS / args.experiment
+    study_dir = PROJECT / EXPERIMENTS / args.experiment
     root = study_dir / "data"
     command = study_command(args, root.relative_to(PROJECT), extra)
     try:  # main_ASLP.py's own check of the command line, before the data is laid out
-        c = main_ASLP.configure(command[2:], announce=False)
+        settings = main_ASLP.configure(command[2:], announce=False)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    methods, seeds = main_ASLP.method_list(c), main_ASLP.parse_seeds(c.SEEDS, c.SEED)
-    if len(methods) == 1 and len(seeds) == 1:
+    methods, seeds = settings.run.methods, settings.run.seeds
+    if not settings.run.comparing:
         print("error: a study compares runs: give two or more --methods or --seeds", file=sys.stderr)
         return 2
+    from data.pascal_s import lay_out
+
     lay_out(args.source, root)
     print("Running:", shlex.join(command[1:]),
           f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
@@ -187,9 +200,10 @@ def main(argv: list[str]) -> int:
     status = subprocess.call(command, cwd=PROJECT)
     if status != 0:
         return status
-    folders = run_folders(PROJECT, c.EXPERIMENT, methods, seeds, c.ASLP_MODE)
+    folders = run_folders(PROJECT, settings.run.experiment, methods, seeds, settings.aslp.aslp_mode)
     try:
-        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT", get_protocol(c.PROTOCOL))
+        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT",
+                               get_protocol(settings.evaluation.protocol))
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -25,13 +25,15 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from errors import UserFacingError
+
 SIXTEEN_BIT_AS_8_BIT_NOTE = "16-bit map whose values all lie in 0..255: values taken as 8-bit levels, not scaled"
 SIXTEEN_BIT_SCALED_NOTE = "16-bit scaled to 8-bit (v * 255 / 65535)"
 LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 
 
-class DataError(ValueError):
+class DataError(UserFacingError, ValueError):
     """Bad or missing input data; the message names the file or folder and the fix."""
 
     def __init__(self, message: str) -> None:

@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from data.files import abbreviate
+from errors import UserFacingError
 
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserFacingError, ValueError):
     """A weights file that is missing, unreadable or does not fit the network."""
 
 

@@ -252,9 +252,10 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                            + (f" (no curves.json for {', '.join(without)})." if without else "."))
     widths = sorted({metrics["boundary_width"] for per_seed in runs.values() for result in per_seed.values()
                      for metrics in result.values() if metrics.get("boundary_width") is not None})
-    location_title = ("Where the miscalibration is: ECE and OE of the pixels within "
+    location_title = ("Where the miscalibration is: "
+                      f"{', '.join(dict.fromkeys(c.metric.title for _, c in location_present))} of the pixels within "
                       f"{' / '.join(map(str, widths)) or '?'} px of a mask's object boundary (at the mask's "
-                      "resolution) and of the rest, and the mean of the images' own ECE (evaluate/boundary.py).")
+                      "resolution), of the rest, and the images' own values (metrics/boundary.py, metrics/table.py).")
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + spread_notes + curve_notes) + "\n"
     if location_present:
         markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"

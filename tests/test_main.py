@@ -107,7 +107,7 @@ def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_p
                     == table[network][name]["probabilities_ACC"]["mean"]), (calibrated, name)
     fit = json.loads((tmp_path / "experiments" / "demo" / "TS" / "ts_fit.json").read_text())
     assert fit["temperature"] > 0 and fit["weights"].endswith(str(Path("BCE") / "Model_2_Gen.pth"))
-    assert (tmp_path / "experiments" / "demo" / "ASLP_MC+LTS" / "local_temperature.pth").is_file()
+    assert (tmp_path / "experiments" / "demo" / "ASLP_MC+LTS" / "lts_fit.pth").is_file()
     assert "TS on " in result.stdout and "LTS on " in result.stdout
 
     again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,Brier",
@@ -150,13 +150,14 @@ def test_help_lists_every_constant_with_its_default_without_importing_torch(tmp_
     assert "--epochs=30" in result.stdout and "training epochs" in result.stdout
 
 
-def test_method_names_known_before_import_are_the_objectives_and_the_post_hoc_ones():
-    import main_ASLP
+def test_method_names_known_before_import_are_the_objectives_and_the_calibrators():
+    import methods
+    from calibrators import CALIBRATORS
     from loss import OBJECTIVES
-    assert set(main_ASLP.TRAINED_METHODS) == set(OBJECTIVES)
-    assert [main_ASLP.network_method(m) for m in ("TS", "LTS", "ASLP+TS", "MbLS+LTS", "ASLP")] == \
+    assert set(methods.TRAINED) == set(OBJECTIVES) and set(methods.POST_HOC) == set(CALIBRATORS)
+    assert [methods.network_method(m) for m in ("TS", "LTS", "ASLP+TS", "MbLS+LTS", "ASLP")] == \
         ["BCE", "BCE", "ASLP", "MbLS", "ASLP"]
-    assert [main_ASLP.known_method(m) for m in ("ASLP+LTS", "TS+TS", "ASLP+", "Nope", "BCE+Focal")] == \
+    assert [methods.known_method(m) for m in ("ASLP+LTS", "TS+TS", "ASLP+", "Nope", "BCE+Focal")] == \
         [True, False, False, False, False]
 
 

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import main_ASLP
+import methods
 from benchmarks import real_study
+from data import pascal_s
 from data.pascal_s import SET_NAME
 from protocol import get_protocol
 
@@ -107,9 +109,13 @@ def test_a_study_of_one_run_is_refused_before_the_data_is_laid_out(tmp_path, cap
 def test_the_studies_run_the_post_hoc_rows_and_the_full_one_every_method():
     assert real_study.REDUCED["methods"] == "BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS"
     full = real_study.FULL["methods"].split(",")
-    assert set(main_ASLP.TRAINED_METHODS) | set(main_ASLP.POST_HOC) | {"ASLP+TS", "ASLP+LTS"} == set(full)
+    assert set(methods.TRAINED) | set(methods.POST_HOC) | {"ASLP+TS", "ASLP+LTS"} == set(full)
     for study in (real_study.REDUCED, real_study.FULL):
         main_ASLP.configure([f"--compare={study['methods']}"], announce=False)  # main_ASLP.py accepts them
+
+
+def test_the_study_names_the_set_as_the_layout_does():
+    assert real_study.SET_NAME == pascal_s.SET_NAME
 
 
 def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tmp_path, gt_dir):

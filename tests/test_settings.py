@@ -5,23 +5,31 @@ import pytest
 
 import main_ASLP
 from configurator import ConfigError, check_limits
-from settings import GROUPS, LIMITS, ASLPSettings, as_constants, constant_name, from_constants
-
-# What steers the run itself rather than one stage: read by main_ASLP.py where it decides what to run.
-RUN_CONSTANTS = {"EXPERIMENT", "STAGES", "WEIGHTS", "RESUME", "COMPARE", "DEMO", "SEED", "SEEDS", "DEVICE", "METHOD"}
+from settings import GROUPS, LIMITS, ASLPSettings, RunSettings, Settings, as_constants, constant_name, from_constants
 
 
 def test_every_constant_is_in_exactly_one_group_or_steers_the_run():
     grouped = [constant_name(item.name) for group in GROUPS for item in fields(group)]
     assert len(grouped) == len(set(grouped))
-    assert set(grouped) | RUN_CONSTANTS == set(main_ASLP.CONSTANTS)
-    assert not set(grouped) & RUN_CONSTANTS
+    assert set(grouped) | set(RunSettings.CONSTANTS) == set(main_ASLP.CONSTANTS)
+    assert not set(grouped) & set(RunSettings.CONSTANTS)
 
 
 def test_groups_are_built_from_the_constants_and_back():
     aslp = from_constants(ASLPSettings, main_ASLP.CONSTANTS)
     assert aslp.lambda_ == main_ASLP.LAMBDA and aslp.start_epoch == main_ASLP.START_EPOCH
     assert as_constants(aslp) == {name: main_ASLP.CONSTANTS[name] for name in as_constants(aslp)}
+    settings = Settings.from_constants(main_ASLP.CONSTANTS)
+    assert settings.constants() == {k: v for k, v in main_ASLP.CONSTANTS.items() if k not in RunSettings.CONSTANTS}
+    assert settings.run.methods == (main_ASLP.METHOD,) and settings.run.seeds == (main_ASLP.SEED,)
+    assert settings.run.stages == ("train", "test", "eval") and not settings.run.comparing
+
+
+def test_the_run_group_parses_its_lists_in_stage_order():
+    run = Settings.from_constants({**main_ASLP.CONSTANTS, "STAGES": "eval, test", "COMPARE": "BCE,ASLP+TS",
+                                   "SEEDS": "3,1"}).run
+    assert run.stages == ("test", "eval") and run.methods == ("BCE", "ASLP+TS") and run.seeds == (3, 1)
+    assert run.comparing
 
 
 def test_every_numeric_constant_has_a_range_and_the_defaults_are_in_it():

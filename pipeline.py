@@ -1,0 +1,300 @@
+"""The stages main_ASLP.py runs, one function each: prepare (check everything, pick the device, split
+the training set), train a network, write its test maps, score them, and compare the runs.
+
+`prepare` does every check that can fail before the first epoch: the perturbation actually happens,
+every tested method has a network, no earlier run would be mixed into, each input folder and test set
+is usable and each output folder writable. The other stages then only work. Under DDP (torchrun)
+every process trains; only the first tests, scores and writes the tables.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from calibrators import fit_calibrator
+from configurator import ConfigError
+from data.datasets import check_test_set, pair_split
+from data.demo import make_demo_dataset
+from data.files import require_folder, require_writable_folder
+from data.loaders import inference_loader, training_loader, usable_workers
+from data.split import load_or_make_split, split_list_names
+from distributed import Context, barrier, setup, teardown
+from evaluate import evaluate_datasets
+from layout import comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
+from loss import build_objective, inert_reason, training_note
+from methods import network_method, post_hoc
+from model import build_model, load_weights
+from predict import Inference, write_predictions
+from protocol import Protocol, get_protocol
+from report.comparison import write_comparison
+from report.curves import save_run_curves
+from settings import Settings
+from train import TrainingRun, run_record, seed_everything, train
+
+README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
+
+Pairs = list[tuple[str, Path, Path]]
+
+
+@dataclass
+class Run:
+    """One invocation of main_ASLP.py: its settings, device, data split, and the results so far."""
+
+    settings: Settings
+    context: Context
+    inference: Inference
+    protocol: Protocol
+    workers: int
+    trained: list[str]  # the methods this invocation trains
+    train_pairs: Pairs = field(default_factory=list)
+    val_pairs: Pairs = field(default_factory=list)
+    val_loader: DataLoader | None = None  # this process's shard of the validation images
+    results: dict[str, dict[int, dict]] = field(default_factory=dict)  # method -> seed -> results.json
+    curves: dict[str, dict[int, dict]] = field(default_factory=dict)  # method -> seed -> curves.json
+
+    @property
+    def root(self) -> Path:
+        return Path(self.settings.data.dataset_root)
+
+    def folder(self, method: str, seed: int) -> Path:
+        """The run folder of `method` with `seed` (`layout.experiment_dir`)."""
+        run = self.settings.run
+        return experiment_dir(run.experiment, method, self.settings.aslp.aslp_mode, run.comparing,
+                              seed if len(run.seeds) > 1 else None)
+
+    def weights(self, method: str, seed: int) -> Path:
+        """The network `method` is tested with: --weights, or the final weights of its network's run."""
+        if self.settings.run.weights:
+            return Path(self.settings.run.weights)
+        return self.folder(network_method(method), seed) / final_weights_name(self.settings.optimisation.epochs)
+
+    def kept(self, method: str, seed: int) -> bool:
+        """Whether a comparison keeps the network of `method` it finds, rather than training it again."""
+        return self.settings.run.comparing and self.weights(method, seed).is_file() and not self.settings.run.resume
+
+
+def networks_first(methods: tuple[str, ...]) -> list[str]:
+    """`methods` with the trained ones first: a post-hoc method needs its network trained before it is fitted."""
+    return sorted(methods, key=lambda method: post_hoc(method) is not None)
+
+
+def _check_perturbation(settings: Settings, methods: list[str]) -> None:
+    """A perturbation method whose perturbation never happens would train plain BCE and print a row
+    equal to BCE's: refuse it, saying why and how to fix it."""
+    for method in methods:
+        reason = inert_reason(method, settings.aslp, settings.baselines, settings.optimisation.epochs)
+        if reason:
+            raise ConfigError(f"{method} would train exactly as BCE: {reason}")
+        note = training_note(method, settings.aslp, settings.baselines, settings.optimisation.epochs)
+        if note:
+            print(f"Note on {method}: {note}")
+
+
+def _check_networks(run: Run) -> None:
+    """Every method tested needs a network: --weights, one trained by this invocation, or the final
+    weights of an earlier run of its network's method. Say which is missing before any work."""
+    settings = run.settings
+    if settings.run.weights or "test" not in settings.run.stages:
+        return
+    for seed in settings.run.seeds:
+        for method in settings.run.methods:
+            base = network_method(method)
+            if base in run.trained or run.weights(method, seed).is_file():
+                continue
+            what = f"{method} calibrates a {base} network" if base != method else f"{method} is not trained by this run"
+            raise ConfigError(f"{what}, and none exists in {run.folder(base, seed)}: add {base} to --compare (it is "
+                              f"trained first), train it with --stages=train, or pass --weights=FILE")
+
+
+def _check_fresh_outputs(run: Run, out_dirs: list[Path]) -> None:
+    """A run that is not a --resume must not write into a folder holding an earlier training run: the
+    files would mix (a new Model_1_Gen.pth beside an old Model_20_Gen.pth, results overwritten). When
+    comparing, a method whose final weights exist is kept, not retrained: that continues a comparison."""
+    settings = run.settings.run
+    if settings.resume:
+        return
+    final = final_weights_name(run.settings.optimisation.epochs)
+    for out_dir in out_dirs:
+        earlier = previous_run(out_dir)
+        continued = settings.comparing and (out_dir / final).is_file()
+        own_weights = bool(settings.weights) and Path(settings.weights).resolve().parent == out_dir.resolve()
+        if earlier and ((run.trained and not continued) or (settings.weights and not own_weights)):
+            raise ConfigError(f"{out_dir} already holds an earlier run ({', '.join(p.name for p in earlier)}) that "
+                              f"this run would mix its files with; write elsewhere with --experiment=NEW_NAME, "
+                              f"continue that run with --resume, or delete {out_dir}")
+
+
+@contextmanager
+def prepared(settings: Settings) -> Iterator[Run]:
+    """`prepare` the run, and leave torchrun's process group when it ends, however it ends."""
+    try:
+        yield prepare(settings)
+    finally:
+        teardown()
+
+
+def prepare(settings: Settings) -> Run:
+    """Check every input and output, pick the device (joining torchrun's process group) and split the
+    training set, before any epoch; returns the run the other stages share."""
+    stages, methods = settings.run.stages, settings.run.methods
+    trained = [m for m in methods if post_hoc(m) is None] if "train" in stages and not settings.run.weights else []
+    calibrated = [m for m in methods if post_hoc(m) is not None] if "test" in stages else []
+    _check_perturbation(settings, trained)
+    if settings.run.weights:  # read it now, not at the test stage: a file that is no checkpoint of this network stops here
+        load_weights(build_model(settings.model.feat_channel), settings.run.weights)
+    context = setup(settings.run.device)
+    data = settings.data
+    workers = usable_workers(data.num_workers)
+    if workers < data.num_workers and context.is_main:
+        print(f"NUM_WORKERS={data.num_workers} but this machine has {workers} core(s): using {workers} DataLoader "
+              "process(es)")
+    inference = Inference(context.device, data.test_size, data.test_batch_size, workers, settings.speed.amp)
+    run = Run(settings, context, inference, get_protocol(settings.evaluation.protocol), workers, trained)
+    _check_networks(run)
+    out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in methods]
+    _check_fresh_outputs(run, out_dirs)
+    if settings.run.demo and context.is_main:
+        make_demo_dataset(run.root, seed=settings.run.seeds[0])
+    barrier()
+
+    image_dir, mask_dir = run.root / "Train" / data.train_set / "Image", run.root / "Train" / data.train_set / "GT"
+    if trained or calibrated:
+        for folder in (image_dir, mask_dir):
+            require_folder(folder, hint=README_DATA)
+    if context.is_main:
+        for name in data.test_datasets if {"test", "eval"} & set(stages) else ():
+            check_test_set(run.root / "Test" / name, needs_images="test" in stages, needs_masks="eval" in stages,
+                           hint=README_DATA)
+        for out_dir in out_dirs:
+            require_writable_folder(out_dir)
+    seed_everything(settings.run.seeds[0] + context.rank)
+    if context.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if trained or calibrated:
+        _split(run, image_dir, mask_dir)
+    return run
+
+
+def _split(run: Run, image_dir: Path, mask_dir: Path) -> None:
+    """The training and validation pairs of TRAIN_SET, and this process's validation loader."""
+    data, context = run.settings.data, run.context
+    list_dir, seed = Path(data.split_dir or data.dataset_root), run.settings.run.seeds[0]
+    if context.is_main:  # the first call may write the split lists; the other processes then read them
+        load_or_make_split(list_dir, image_dir, data.validation_size, seed, data.train_set)
+    barrier()
+    train_stems, val_stems = load_or_make_split(list_dir, image_dir, data.validation_size, seed, data.train_set,
+                                                report=False)
+    run.train_pairs, run.val_pairs = pair_split(
+        image_dir, mask_dir, train_stems, val_stems, report=context.is_main,
+        lists=tuple(list_dir / name for name in split_list_names(data.train_set)))
+    run.val_loader = inference_loader(
+        [p for _, p, _ in run.val_pairs], data.test_size, data.test_batch_size, run.workers,
+        context.device.type == "cuda", [m for _, _, m in run.val_pairs], context.rank, context.world_size)
+
+
+def train_network(run: Run, method: str, seed: int) -> None:
+    """Train `method` with `seed` into its run folder (every DDP process), unless a comparison finds its
+    network there already."""
+    settings, context, device = run.settings, run.context, run.context.device
+    out_dir = run.folder(method, seed)
+    if run.kept(method, seed):
+        if context.is_main:
+            print(f"{method}: {run.weights(method, seed)} exists, so {method} is not retrained (this continues the "
+                  f"comparison; delete {out_dir} to retrain it)")
+        return
+    seed_everything(seed + context.rank)
+    network = build_model(settings.model.feat_channel, settings.model.pretrained_backbone, device)
+    loader = training_loader(run.train_pairs, settings.data.train_size, settings.optimisation.batch_size,
+                             run.workers, device.type == "cuda", seed, context.rank, context.world_size)
+    generator = torch.Generator(device).manual_seed(seed + context.rank)
+    objective = build_objective(method, settings.aslp, settings.baselines, num_images=len(run.train_pairs),
+                                generator=generator, device=device)
+    if context.is_main:
+        batch = settings.optimisation.batch_size
+        print(f"Training {method} (seed {seed}) on {len(run.train_pairs)} images ({len(run.val_pairs)} for "
+              f"validation), {settings.optimisation.epochs} epochs at {settings.data.train_size}px on "
+              f"{context.world_size} x {device.type}: batch {batch} per process, {batch * context.world_size} "
+              f"effective -> {out_dir}")
+    record = run_record({**settings.constants(), "SEED": seed}, method)
+    training = TrainingRun(out_dir, run.inference, seed, generator, record, [s for s, _, _ in run.train_pairs],
+                           settings.run.resume)
+    weights = train(network, objective, loader, run.val_loader, training, settings.optimisation, settings.speed,
+                    run.protocol)
+    if context.is_main:
+        print(f"Saved {weights}")
+
+
+def write_test_maps(run: Run, method: str, seed: int) -> None:
+    """The protocol's maps of every test set from `method`'s network; a post-hoc method first fits its
+    calibrator on the validation split."""
+    settings, inference = run.settings, run.inference
+    out_dir, weights = run.folder(method, seed), run.weights(method, seed)
+    network = load_weights(build_model(settings.model.feat_channel, device=inference.device), weights)
+    temperature = None
+    calibrator = post_hoc(method)
+    if calibrator is not None:
+        loader = inference_loader([p for _, p, _ in run.val_pairs], inference.size, inference.batch_size,
+                                  inference.num_workers, inference.device.type == "cuda",
+                                  [m for _, _, m in run.val_pairs])
+        temperature = fit_calibrator(calibrator, network, loader, inference, settings.post_hoc, seed, out_dir, weights)
+    for name in settings.data.test_datasets:
+        count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
+                                  inference, temperature)
+        print(f"Wrote {count} maps of {name} to {out_dir}")
+
+
+def score_test_maps(run: Run, method: str, seed: int) -> None:
+    """Score `method`'s maps on disk against the test masks; keep the results for the comparison."""
+    settings, protocol = run.settings, run.protocol
+    out_dir = run.folder(method, seed)
+    print(f"Evaluating {method} ({out_dir}, {protocol.name} protocol)")
+    test_root, probability_root = map_folders(out_dir, protocol)
+    separate = probability_root != test_root
+    if separate and not probability_root.is_dir():
+        print(f"Note: {probability_root} is missing, so the '{probability_root.name}' columns (the probability "
+              f"maps' calibration under the {protocol.name} protocol) are n/a; the test stage writes them: run "
+              "--stages=test,eval")
+    run.results.setdefault(method, {})[seed] = evaluate_datasets(
+        test_root, run.root / "Test", list(settings.data.test_datasets), out_dir, protocol=protocol,
+        workers=settings.speed.eval_workers or None, n_bins=settings.evaluation.n_bins,
+        boundary_width=settings.evaluation.boundary_width,
+        probability_root=probability_root if separate and probability_root.is_dir() else None, trust_map_levels=True,
+    )
+    curves_file = out_dir / "curves.json"
+    if curves_file.is_file():  # only sets with foreground have curves
+        run.curves.setdefault(method, {})[seed] = json.loads(curves_file.read_text())
+        save_run_curves(out_dir, method)
+
+
+def finish(run: Run) -> None:
+    """Tabulate a comparison of several runs, and say where the run's files are."""
+    if not run.context.is_main:
+        return
+    settings = run.settings.run
+    table_dir = comparison_dir(settings.experiment)
+    if settings.comparing and run.results:
+        print(f"\nComparison ({table_dir / 'comparison.md'})\n")
+        ordered = {method: run.results[method] for method in settings.methods if method in run.results}
+        print(write_comparison(ordered, table_dir, run.protocol, run.curves))
+    out_dirs = [run.folder(method, seed) for seed in settings.seeds for method in settings.methods]
+    print(outputs_summary(out_dirs, table_dir if settings.comparing else None))
+
+
+def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
+    """Where the run's files are: the network, maps, results and plots in each output folder."""
+    kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("prob. maps", "probabilities/*"),
+             ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"))
+    lines = ["Outputs:"]
+    for folder in [*out_dirs, *([table_dir] if table_dir else [])]:
+        for label, pattern in kinds:
+            found = sorted(folder.glob(pattern))
+            if found:
+                more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+                lines.append(f"  {label:<10} {found[0]}{more}")
+    return "\n".join(lines)
