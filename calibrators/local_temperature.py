@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from calibrators.checks import check_fit_inputs
 from calibrators.temperature import T_MAX, T_MIN, pixel_nll
 
 LTS_EPOCHS = 40  # most passes over the fitting images; early stopping usually ends sooner
@@ -114,10 +115,7 @@ def fit_local_temperature(
     logits = logits.detach().to(device=device, dtype=torch.float32)
     images = images.detach().to(device=device, dtype=torch.float32)
     labels = labels.detach().to(device=device, dtype=torch.float32)
-    if not torch.isfinite(logits).all():
-        raise ValueError("the logits hold NaN or infinite values: the network's weights are broken")
-    if not ((labels == 0) | (labels == 1)).all():
-        raise ValueError("labels must be binary (bool or 0/1): threshold the masks before fitting")
+    check_fit_inputs(logits, labels)
 
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(logits.shape[0], generator=generator)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import minimize_scalar
 
+from calibrators.checks import check_fit_inputs
+
 T_MAX = 20.0  # the flattest temperature allowed
 T_MIN = 1 / T_MAX  # the sharpest, symmetric in log T so that LTS can centre its bounded map on T = 1
 LOG_T_BOUNDS = (-math.log(T_MAX), math.log(T_MAX))
@@ -74,16 +76,11 @@ def fit_temperature(
 
     The NLL is convex in 1 / T, hence unimodal in log T, so a bounded Brent search on log T finds it.
     """
-    if logits.shape != labels.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} differ in shape")
+    check_fit_inputs(logits, labels)
     if logits.numel() == 0:
         raise ValueError("no validation pixels to fit a temperature on: the validation split is empty")
     z = logits.detach().to(torch.float64)
     y = labels.detach().to(device=z.device, dtype=torch.float64)
-    if not torch.isfinite(z).all():
-        raise ValueError("the logits hold NaN or infinite values: the network's weights are broken")
-    if not ((y == 0) | (y == 1)).all():
-        raise ValueError("labels must be binary (bool or 0/1): threshold the masks before fitting")
 
     def nll(log_t: float) -> float:
         return pixel_nll(z * math.exp(-log_t), y).mean().item()
