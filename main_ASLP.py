@@ -37,7 +37,7 @@ BATCH_SIZE = 10                 # images per step
 DECAY_RATE = 0.95               # lr *= DECAY_RATE ** (epoch // DECAY_EPOCH) after every epoch (compounds)
 DECAY_EPOCH = 10                # see DECAY_RATE
 # ---- ASLP ---------------------------------------------------------------------------------------
-METHOD = "ASLP"                 # ASLP, BCE, LS, DisturbLabel, SLP, Focal, Brier, MbLS; TS, LTS (post-hoc, on BCE); X+TS, X+LTS
+METHOD = "ASLP"                 # ASLP or a comparison method, post-hoc TS/LTS/SEL/SEL-context on BCE, or X+TS etc.
 ASLP_MODE = "MC"                # MC: entropy gain + accuracy penalty (the authors' only rule); CS: entropy gain, clamps only
 BETA = 2.0                      # perturbation strength: perturbed label = (1 - 2 BETA) y + BETA (ASLP, SLP)
 ETA = 0.002                     # step size of the alpha update
@@ -51,9 +51,14 @@ SLP_ALPHA = 0.1                 # SLP: the same fixed perturbation probability f
 FOCAL_GAMMA = 3.0               # Focal: focusing exponent
 MBLS_MARGIN = 10.0              # MbLS: logits beyond +-margin are penalised
 MBLS_LAMBDA = 0.1               # MbLS: weight of that penalty
+SVLS_KERNEL = 3                 # SVLS: side of the smoothing kernel (mobarakol/SVLS svls.py, kernel_size=3)
+SVLS_SIGMA = 1.0                # SVLS: its Gaussian's sigma (mobarakol/SVLS main.py, --svls_smoothing 1.0)
+NACL_KERNEL = 3                 # NACL: side of the mean filter of the label proportions (MONAI NACLLoss, kernel_size=3)
+NACL_WEIGHT = 0.1               # NACL: weight of the logit-proportion L1 penalty (MONAI NACLLoss, alpha=0.1)
 TS_PIXELS_PER_IMAGE = 4096      # TS: validation pixels sampled per image to fit the temperature
 LTS_EPOCHS = 40                 # LTS: passes over the validation maps to fit the local temperature network
 LTS_LR = 0.01                   # LTS: Adam learning rate of that fit
+SEL_CONTEXT = 5                 # SEL-context: side of the logit patch its detector reads (SEL, the paper's: 1)
 # ---- test and evaluation ------------------------------------------------------------------------
 PROTOCOL = "paper"              # "paper": the authors' maps, validation accuracy and metrics; "calibrated": probability maps
 TEST_BATCH_SIZE = 10            # images per inference batch

@@ -7,8 +7,8 @@ calibrates the plain BCE network: `TS` is `BCE+TS`.
 """
 from __future__ import annotations
 
-TRAINED = ("BCE", "ASLP", "LS", "DisturbLabel", "SLP", "Focal", "Brier", "MbLS")
-POST_HOC = ("TS", "LTS")
+TRAINED = ("BCE", "ASLP", "LS", "DisturbLabel", "SLP", "Focal", "Brier", "MbLS", "SVLS", "NACL")
+POST_HOC = ("TS", "LTS", "SEL", "SEL-context")
 POST_HOC_BASE = "BCE"
 
 

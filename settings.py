@@ -81,15 +81,20 @@ class BaselineSettings:
     focal_gamma: float = _limit("at least 0")
     mbls_margin: float = _limit("at least 0")
     mbls_lambda: float = _limit("at least 0")
+    svls_kernel: int = _limit("an odd number of at least 3")
+    svls_sigma: float = _limit("positive")
+    nacl_kernel: int = _limit("an odd number of at least 1")
+    nacl_weight: float = _limit("at least 0")
 
 
 @dataclass(frozen=True)
 class PostHocSettings:
-    """Calibration fitted on the validation split after training (TS, LTS)."""
+    """Calibration fitted on the validation split after training (calibrators.CALIBRATORS)."""
 
     ts_pixels_per_image: int = _limit("at least 1")
     lts_epochs: int = _limit("at least 1")
     lts_lr: float = _limit("positive")
+    sel_context: int = _limit("an odd number of at least 1")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 from calibrators.inputs import validation_batch, validation_pixels
 from calibrators.local_temperature import fit_local_temperature
+from calibrators.selective import fit_selective_scaling
 from calibrators.temperature import fit_temperature
 from predict import Inference, Temperature
 from settings import PostHocSettings
@@ -70,6 +71,25 @@ def _local_temperature_scaling(
     return FittedCalibrator(module, record, fit.describe(), module)
 
 
+def _selective_scaling(context: Callable[[PostHocSettings], int]) -> FitFunction:
+    """The SEL fit whose detector reads a `context(settings)`-wide patch of logits (1: the pixel alone)."""
+
+    def fit_function(
+        network: nn.Module, loader: DataLoader, inference: Inference, settings: PostHocSettings, seed: int
+    ) -> FittedCalibrator:
+        logits, _, labels = validation_batch(network, loader, inference)
+        fit = fit_selective_scaling(logits, labels, context=context(settings), seed=seed, device=inference.device)
+        record = {item.name: getattr(fit, item.name) for item in fields(fit) if item.name != "module"}
+        record.update(converged=fit.converged, context=fit.module.context)
+        module = fit.module.to(inference.device)
+        return FittedCalibrator(module, record, fit.describe(), module)
+
+    return fit_function
+
+
+_SEL_FITTED_ON = ("every validation image at network resolution: a seeded 70 % trains the detector of "
+                  "mispredicted pixels, the other 30 % chooses its epoch, T2 and its threshold by NLL")
+
 CALIBRATORS: dict[str, Calibrator] = {
     calibrator.name: calibrator
     for calibrator in (
@@ -79,6 +99,11 @@ CALIBRATORS: dict[str, Calibrator] = {
         Calibrator("LTS", "local temperature scaling (Ding et al. 2021): a small network predicts a temperature "
                    "per pixel from the logits and the image", "every validation image at network resolution "
                    "(a seeded fifth held out to stop early)", _local_temperature_scaling),
+        Calibrator("SEL", "selective scaling (Wang et al. 2023): pixels a detector flags as mispredicted get a large "
+                   "temperature T2, the others none; the paper's detector, which sees the pixel's own logit",
+                   _SEL_FITTED_ON, _selective_scaling(lambda settings: 1)),
+        Calibrator("SEL-context", "selective scaling whose detector sees the SEL_CONTEXT x SEL_CONTEXT patch of "
+                   "logits around the pixel", _SEL_FITTED_ON, _selective_scaling(lambda settings: settings.sel_context)),
     )
 }
 

@@ -18,9 +18,7 @@ from torch import nn
 from calibrators.checks import check_fit_inputs
 from calibrators.temperature import T_MAX, T_MIN, pixel_nll
 
-LTS_EPOCHS = 40  # most passes over the fitting images; early stopping usually ends sooner
 LTS_PATIENCE = 5  # epochs without a better held-out NLL before the fit stops
-LTS_LR = 1e-2  # Adam learning rate
 LTS_BATCH_SIZE = 8  # images per step
 LTS_VALID_FRACTION = 0.2  # share of the validation images held out to choose the best epoch
 LTS_WIDTH = 16  # channels of the hidden layers
@@ -95,8 +93,8 @@ class LocalTemperatureFit:
 
 
 def fit_local_temperature(
-    logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor, *, epochs: int = LTS_EPOCHS,
-    lr: float = LTS_LR, batch_size: int = LTS_BATCH_SIZE, seed: int = 0, device: torch.device = torch.device("cpu"),
+    logits: torch.Tensor, images: torch.Tensor, labels: torch.Tensor, *, epochs: int,
+    lr: float, batch_size: int = LTS_BATCH_SIZE, seed: int = 0, device: torch.device = torch.device("cpu"),
     valid_fraction: float = LTS_VALID_FRACTION, patience: int = LTS_PATIENCE, per_image: bool = False,
 ) -> LocalTemperatureFit:
     """Fit a `LocalTemperature` by Adam on the mean NLL (BCE-with-logits) of logits / T against binary labels.

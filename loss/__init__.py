@@ -20,8 +20,10 @@ from loss.disturb_label import DisturbLabelLoss
 from loss.focal import FocalLoss
 from loss.label_smoothing import LabelSmoothingLoss
 from loss.mbls import MbLSLoss
+from loss.nacl import NACLLoss
 from loss.perturbation import perturb_labels, sc_bce
 from loss.slp import SLPLoss
+from loss.svls import SVLSLoss
 from settings import ASLPSettings, BaselineSettings, constant_name
 
 OBJECTIVES: dict[str, type[Objective]] = {
@@ -33,6 +35,8 @@ OBJECTIVES: dict[str, type[Objective]] = {
     "Focal": FocalLoss,
     "Brier": BrierLoss,
     "MbLS": MbLSLoss,
+    "SVLS": SVLSLoss,
+    "NACL": NACLLoss,
 }
 
 __all__ = [

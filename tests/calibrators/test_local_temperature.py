@@ -30,7 +30,7 @@ def nll(logits: torch.Tensor, labels: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def regional_fit():
     logits, images, labels, _ = regional_sample(16, 24, seed=0)
-    return fit_local_temperature(logits, images, labels, epochs=15, seed=0)
+    return fit_local_temperature(logits, images, labels, epochs=15, lr=0.01, seed=0)
 
 
 @pytest.mark.parametrize("per_image", [False, True])
@@ -89,9 +89,9 @@ def test_no_decision_changes(regional_fit):
 def test_fit_is_deterministic_for_a_seed_and_leaves_the_global_rng_alone():
     logits, images, labels, _ = regional_sample(6, 12, seed=2)
     state = torch.random.get_rng_state()
-    first = fit_local_temperature(logits, images, labels, epochs=3, seed=5)
+    first = fit_local_temperature(logits, images, labels, epochs=3, lr=0.01, seed=5)
     assert torch.equal(torch.random.get_rng_state(), state)
-    second = fit_local_temperature(logits, images, labels, epochs=3, seed=5)
+    second = fit_local_temperature(logits, images, labels, epochs=3, lr=0.01, seed=5)
     assert first.nll_after == second.nll_after
     for name, value in first.module.state_dict().items():
         assert torch.equal(value, second.module.state_dict()[name]), name
@@ -115,4 +115,4 @@ def test_a_fit_that_never_beats_the_identity_keeps_it_and_says_so():
 ])
 def test_bad_input_is_rejected_with_a_reason(logits, images, labels, message):
     with pytest.raises(ValueError, match=message):
-        fit_local_temperature(logits, images, labels, epochs=1)
+        fit_local_temperature(logits, images, labels, epochs=1, lr=0.01)

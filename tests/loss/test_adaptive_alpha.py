@@ -76,7 +76,7 @@ def test_image_statistics_match_a_direct_computation():
 def test_aslp_objective_uses_and_updates_its_alpha_table():
     aslp = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=BETA, eta=ETA, lambda_=LAM, start_epoch=1)
     baselines = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.1, slp_alpha=0.1, focal_gamma=3.0, mbls_margin=10.0,
-                                 mbls_lambda=0.1)
+                                 mbls_lambda=0.1, svls_kernel=3, svls_sigma=1.0, nacl_kernel=3, nacl_weight=0.1)
     objective = build_objective("ASLP", aslp, baselines, num_images=4, generator=torch.Generator().manual_seed(0),
                                 device="cpu")
     index = torch.tensor([0, 2])
