@@ -31,6 +31,14 @@ Definitions (N = number of pixels, a pixel of level v has p = v / 255):
   non-empty bins (the largest gap, Naeini et al. 2015). The authors' ``+ 1e-6`` in each bin's
   denominator is left out: it changes ECE and OE by less than 1e-6, below the
   rounding of their float32 sums;
+* class-wise ECE (``CECE``; Kull et al., NeurIPS 2019, as MONAI's per-class
+  ECE averaged over the classes): for each class, background and foreground,
+  the class's probability (1 - p or p) is binned over [0, 1] in B equal-width
+  bins (j/B, (j+1)/B], a probability of 0 in the first bin (on integers:
+  level w goes to bin max(ceil(B w / 255) - 1, 0)); the class's ECE is
+  ``sum_j n_j / N * |mean probability_j - share of the class_j|``; CECE is the
+  mean of the two classes' ECEs. Unlike ECE it looks at both classes'
+  probabilities, not only the winning one's;
 * adaptive ECE (equal-mass bins, by default B = ``ADAPTIVE_BINS`` = 15):
   confidence levels are sorted and each level is put, whole, into the bin
   ``k = floor(B * r / N)`` that
@@ -203,6 +211,21 @@ def maximum_calibration_error(counts: np.ndarray, n_bins: int = N_BINS) -> float
     stats = calibration_bins(counts, n_bins)
     filled = stats.count > 0
     return float(np.max(np.abs(stats.confidence[filled] - stats.accuracy[filled])))
+
+
+def class_wise_calibration_error(counts: np.ndarray, n_bins: int = N_BINS) -> float:
+    """CECE: the mean over background and foreground of each class's ECE (module docstring)."""
+    counts = _checked(counts)
+    _check_bins(n_bins)
+    pixels = counts.sum(axis=1)
+    errors = []
+    # The foreground's probability level of a pixel of level v is v, the background's 255 - v.
+    for class_level, members in ((LEVELS, counts[:, 1]), (255 - LEVELS, counts[:, 0])):
+        bins = np.maximum((n_bins * class_level - 1) // 255, 0)
+        probability_sum = np.bincount(bins, weights=pixels * class_level, minlength=n_bins) / 255.0
+        member_count = np.bincount(bins, weights=members, minlength=n_bins)
+        errors.append(np.abs(probability_sum - member_count).sum() / pixels.sum())
+    return float(np.mean(errors))
 
 
 def overconfidence_error(counts: np.ndarray, n_bins: int = N_BINS) -> float:

@@ -109,6 +109,8 @@ METRICS: dict[str, Metric] = {
                from_counts=calibration.expected_calibration_error),
         Metric("MCE", "MCE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
                from_counts=calibration.maximum_calibration_error),
+        Metric("CECE", "CECE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
+               from_counts=calibration.class_wise_calibration_error),
         Metric("OE", "OE", "%", True, 2, {PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
                from_counts=calibration.overconfidence_error),
         Metric("ACC", "ACC", "%", False, 2, _BOTH, (SET,), from_counts=_counts(calibration.pixel_accuracy)),

@@ -1,10 +1,11 @@
 """Our calibration metrics against the field's libraries (torchmetrics, MONAI) on the same pixels.
 
-The libraries bin float32 probabilities with ``torch.bucketize``: torchmetrics puts a confidence exactly
-on an edge into the bin above it ([j/B, (j+1)/B)) and gives confidence 1 a bin of its own, where ours
-are (j/B, (j+1)/B] with 1 in the last bin. 8-bit maps hit those edges: confidence L / 255 is an edge
-when B L is a multiple of 255 (for B = 10: the levels 0, 51, 102, 153, 204, 255). Generated maps avoid
-those levels where a test compares values; the last tests show the difference on them.
+The libraries bin float32 probabilities with ``torch.bucketize``. Ours are (j/B, (j+1)/B] with 1 in the
+last bin. torchmetrics' are [j/B, (j+1)/B), with 1 in a bin of its own: on 8-bit maps a value lies exactly
+on an edge when B times its level is a multiple of 255 (for B = 10: the levels 0, 51, 102, 153, 204,
+255), and there torchmetrics bins it one bin higher. So generated maps avoid those levels where a test
+compares with torchmetrics, and one test shows the difference on them. MONAI's edges are linspace(0,
+1 + eps), each just above j/B, so its bins are ours on every 8-bit level, whichever side it closes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from torchmetrics.functional.classification import multiclass_calibration_error
+from monai.metrics import CalibrationErrorMetric
+from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
-from metrics.calibration import N_BINS, expected_calibration_error, maximum_calibration_error
+from metrics.calibration import (
+    N_BINS, class_wise_calibration_error, expected_calibration_error, maximum_calibration_error,
+)
 from protocol import level_counts
+
+# MONAI slices its inputs per class before bucketizing, which torch warns about; nothing to act on here.
+pytestmark = pytest.mark.filterwarnings("ignore:torch.searchsorted.*non-contiguous")
 
 LEVELS = np.arange(256)
 CONFIDENCE_LEVEL = np.maximum(LEVELS, 255 - LEVELS)
@@ -63,3 +70,34 @@ def test_on_an_edge_level_torchmetrics_bins_the_confidence_one_bin_higher() -> N
     assert ours == pytest.approx(max(abs(153 / 255 - 0.4), abs(160 / 255 - 1.0)), abs=1e-12)
     assert theirs == pytest.approx(abs((153 + 160) / 510 - 0.7), abs=1e-6)
     assert ours != pytest.approx(theirs, abs=1e-3)
+
+
+def one_hot_channels(pred: np.ndarray, gt: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """1 x 2 x N class probabilities and one-hot masks (background, foreground), as MONAI takes them."""
+    probabilities = two_class_probabilities(pred).T.contiguous()[None]
+    foreground = torch.from_numpy(gt >= 128).float()
+    return probabilities, torch.stack([1 - foreground, foreground])[None]
+
+
+@pytest.mark.parametrize("right", [False, True])
+@settings(max_examples=30, deadline=None)
+@given(pair=maps_and_masks(list(range(256))))
+def test_class_wise_ece_equals_monais_per_class_ece_on_every_level(right: bool, pair: tuple[np.ndarray, np.ndarray]) -> None:
+    # MONAI's edges are linspace(0, 1 + eps): each lies just above j/B, so a probability of exactly j/B falls
+    # below it whichever side MONAI closes its bins on, as in ours, and 1 into the last bin.
+    pred, gt = pair
+    metric = CalibrationErrorMetric(num_bins=N_BINS, include_background=True, right=right)
+    metric(*one_hot_channels(pred, gt))
+    theirs = float(metric.aggregate())
+    assert class_wise_calibration_error(level_counts(pred[None], gt[None]), N_BINS) == pytest.approx(theirs, abs=5e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(maps_and_masks(OFF_EDGE_LEVELS))
+def test_class_wise_ece_is_the_mean_of_torchmetrics_binary_ece_of_each_class(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    pred, gt = pair
+    p, y = two_class_probabilities(pred)[:, 1], torch.from_numpy(gt >= 128).long()
+    foreground = float(binary_calibration_error(p, y, n_bins=N_BINS, norm="l1"))
+    background = float(binary_calibration_error(1 - p, 1 - y, n_bins=N_BINS, norm="l1"))
+    ours = class_wise_calibration_error(level_counts(pred[None], gt[None]), N_BINS)
+    assert ours == pytest.approx((foreground + background) / 2, abs=5e-5)
