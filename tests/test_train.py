@@ -366,6 +366,16 @@ def test_validation_calibration_is_what_the_scoring_reports_for_the_test_stage_m
     assert 0 < calibration["val_ECE_boundary"] != calibration["val_ECE"]
 
 
+def test_validation_without_any_boundary_logs_no_band_ece_and_says_so():
+    """Masks all empty (or all object) have no band: its ECE is NaN in log.csv and "n/a" on the line."""
+    joint = np.zeros((256, 256), dtype=np.int64)
+    joint[200, 0], joint[10, 0] = 30, 70  # 30 false-positive pixels at p = 200/255, 70 right at 10/255
+    validation = train_module.Validation(torch.tensor(0.7), joint, np.zeros_like(joint))
+    calibration = validation.calibration(n_bins=10)
+    assert calibration["val_ECE"] > 0 and math.isnan(calibration["val_ECE_boundary"])
+    assert train_module.describe_calibration(calibration).endswith("boundary ECE n/a")
+
+
 # ---- the perturbation, in words, and the log ---------------------------------------------------
 
 BASELINES = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.1, slp_alpha=0.1, focal_gamma=3.0, mbls_margin=10.0,
