@@ -1,10 +1,12 @@
-"""The training loop: SC-BCE (or any `loss.Objective`) with Adam, the authors' lr schedule, a
-validation accuracy every epoch for the alpha controller, and an atomic checkpoint every epoch.
+"""The training loop: SC-BCE (or any `loss.Objective`) with Adam, the authors' lr schedule, one
+validation pass every epoch (the accuracy that steers the alpha controller, and the calibration of
+the validation probability maps, logged for every method), and an atomic checkpoint every epoch.
 """
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -21,9 +23,13 @@ from tqdm import tqdm
 from configurator import format_value
 from errors import UserFacingError
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
-from train_plots import plot_alpha_history
-from protocol import Protocol
+from train_plots import plot_alpha_history, plot_calibration_history
+from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
 from loss import Objective, image_statistics, objective_constants
+from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from metrics.calibration import (
+    N_BINS, N_LEVELS, expected_calibration_error, joint_histogram, overconfidence_error, pixel_accuracy,
+)
 from model.checkpoint import check_state_dict
 from predict import Inference, predict_maps
 from settings import OptimisationSettings, SpeedSettings
@@ -32,9 +38,15 @@ CHECKPOINT_NAME = "checkpoint.pth"
 ALPHA_LOG_NAME = "alpha_log.csv"
 # alpha_used_mean: the mean alpha the epoch's steps drew their perturbations with (each before that
 # step's update); alpha_log.csv holds the distribution after the epoch's last update.
-# perturbed_share: the share of the epoch's images that trained on a perturbed label (methods that
-# perturb labels; an ASLP run whose alphas are still near 0 shows 0 here and trains as BCE would).
-LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "perturbed_share", "val_accuracy", "lr")
+# perturbed_share, perturbed_labels: the share and the number of the epoch's image-steps that trained
+# on a perturbed label (methods that perturb labels; an ASLP run whose alphas are still near 0 shows 0
+# here and trains as BCE would). val_accuracy: under the run's protocol (it steers ASLP's alpha).
+# val_ECE, val_OE, val_ECE_boundary: the validation probability maps round(255 p) under the
+# calibrated protocol's rule (masks thresholded at 128), as the test stage scores them; the last in
+# the masks' boundary bands (NaN where no validation mask has a boundary).
+LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "perturbed_share", "perturbed_labels",
+               "val_accuracy", "val_ECE", "val_OE", "val_ECE_boundary", "lr")
+CALIBRATION_PLOT_NAME = "calibration_history.png"
 FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
 
 # The constants every checkpoint records besides its objective's own (`loss.objective_constants`);
@@ -111,19 +123,48 @@ def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, de
         group["lr"] *= decay_rate ** (epoch // decay_epoch)
 
 
-@torch.no_grad()
-def validation_accuracy(network: nn.Module, loader: DataLoader, inference: Inference, protocol: Protocol) -> torch.Tensor:
-    """Pixel accuracy pooled over the validation images at their original size, summed over the
-    processes' shards under DDP; the protocol says which pixels count as correct (soft mask pixels).
+@dataclass(frozen=True)
+class Validation:
+    """One validation pass, summed over the processes' shards under DDP: the joint (probability
+    level, mask level) histograms of every pixel and of the boundary bands' pixels, and the pixel
+    accuracy they give under the run's protocol."""
 
-    p >= 0.5 is the authors' decision on the 8-bit maps they write, as round(255 p) >= 128 iff p >= 0.5.
+    accuracy: torch.Tensor  # float32 scalar on the training device: what steers ASLP's alpha
+    joint: np.ndarray  # (256, 256) int64: pixels per (round(255 p), mask level), [v, g]
+    band_joint: np.ndarray  # the same, of the pixels in the masks' boundary bands
+
+    def calibration(self, n_bins: int = N_BINS) -> dict[str, float]:
+        """val_ECE, val_OE and val_ECE_boundary (NaN where no mask has a boundary) under the
+        calibrated protocol's rule, the formulas and bins of the test stage."""
+        counts = PROBABILITY_PROTOCOL.counts_from_joint(self.joint)
+        band = PROBABILITY_PROTOCOL.counts_from_joint(self.band_joint)
+        return {"val_ECE": expected_calibration_error(counts, n_bins), "val_OE": overconfidence_error(counts, n_bins),
+                "val_ECE_boundary": expected_calibration_error(band, n_bins) if band.any() else math.nan}
+
+
+@torch.no_grad()
+def validate(
+    network: nn.Module, loader: DataLoader, inference: Inference, protocol: Protocol,
+    boundary_width: int = BOUNDARY_WIDTH,
+) -> Validation:
+    """Run the validation images once, at their original size, and count their pixels by
+    (probability level, mask level), overall and in each mask's boundary band of `boundary_width`.
+
+    Every number comes from these counts through the formulas the scoring uses: the accuracy under
+    `protocol` (which pixels count as correct, soft mask pixels included) and the calibration of the
+    probability maps. The maps are the test stage's, `probability_map` of sigmoid(logit), so the
+    decision level >= 128 is p >= 0.5, the authors' decision on the maps they write.
     """
-    counts = torch.zeros(2, dtype=torch.float64, device=inference.device)  # correct, total
+    joints = np.zeros((2, N_LEVELS, N_LEVELS), dtype=np.int64)  # all pixels, band pixels
     for _, logit, mask in predict_maps(network, loader, inference, desc="Validation", show_progress=is_main_process()):
-        counts[0] += protocol.pixel_correct(torch.sigmoid(logit) >= 0.5, mask).sum()
-        counts[1] += mask.numel()
-    correct, total = all_reduce(counts).unbind()
-    return (correct / total.clamp(min=1)).float()
+        levels, gt = probability_map(torch.sigmoid(logit).cpu().numpy()), mask.cpu().numpy()
+        band = boundary_band(gt, boundary_width)
+        joints[0] += joint_histogram(levels, gt)
+        joints[1] += joint_histogram(levels[band], gt[band])
+    # The processes' counts are added on the device, as the collective backend (NCCL) needs.
+    joint, band_joint = all_reduce(torch.from_numpy(joints).to(inference.device)).cpu().numpy()
+    accuracy = pixel_accuracy(protocol.counts_from_joint(joint))
+    return Validation(torch.tensor(accuracy, dtype=torch.float32, device=inference.device), joint, band_joint)
 
 
 def train_step(
@@ -195,20 +236,67 @@ def describe_alpha(summary: dict[str, float]) -> str:
             f"{100 * summary['at_zero']:.1f}% at 0, {100 * summary['at_ceiling']:.1f}% at the upper clamp")
 
 
-def append_row(path: Path, row: dict[str, float]) -> None:
-    """Append `row` to the CSV at `path`, writing the header first if the file is new."""
+def read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of the CSV at `path`."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+def describe_calibration(calibration: dict[str, float]) -> str:
+    """The epoch line's words for `Validation.calibration` (fractions shown in percent)."""
+    def percent(key: str) -> str:
+        return f"{100 * calibration[key]:.2f}%" if math.isfinite(calibration[key]) else "n/a"
+    return (f"probability maps ECE {percent('val_ECE')}, OE {percent('val_OE')}, "
+            f"boundary ECE {percent('val_ECE_boundary')}")
+
+
+def append_row(path: Path, row: dict[str, float | int | str]) -> None:
+    """Append `row` to the CSV at `path`, writing the header first if the file is new.
+
+    A file begun with other columns (a run resumed from a checkpoint written before a column was
+    added) is first rewritten under the union of both headers, its rows' new cells left empty, so
+    that every row lines up with the header.
+    """
+    columns = list(row)
+    if path.exists():
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != columns:
+            _, rows = read_rows(path)
+            columns += [name for name in header if name not in columns]
+            temporary = path.with_name(path.name + ".tmp")
+            with open(temporary, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(temporary, path)
     new = not path.exists()
     with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
         writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
 
 
-def perturbed_shares(log_path: Path) -> list[float]:
-    """The perturbed_share column of a log.csv (every epoch, also those before a resume)."""
-    with open(log_path, newline="") as handle:
-        return [float(row["perturbed_share"]) for row in csv.DictReader(handle) if row.get("perturbed_share")]
+def perturbation_summary(log_path: Path, perturbed_label: str) -> str:
+    """The run's closing line on perturbed labels, from its log.csv (every epoch, also those before a
+    resume): how many image-steps drew one in all, and in which epochs; or, where none did, a note
+    that the run trained as BCE would."""
+    _, rows = read_rows(log_path)
+    shares = [float(row["perturbed_share"]) for row in rows if row.get("perturbed_share")]
+    if not any(shares):
+        return (f"Note: no label was perturbed in any epoch ({log_path}, perturbed_share), so this run trained "
+                "exactly as BCE would; train longer or with a larger perturbation probability.")
+    counts = {int(row["epoch"]): int(row["perturbed_labels"]) for row in rows if row.get("perturbed_labels")}
+    epochs = ", ".join(f"{epoch} ({count})" for epoch, count in counts.items() if count) or "none"
+    # Rows of a log begun before perturbed_labels was logged have only the share.
+    uncounted = [row["epoch"] for row in rows
+                 if float(row.get("perturbed_share") or 0) and not row.get("perturbed_labels")]
+    also = f"; also in epochs {', '.join(uncounted)}, logged before the count was" if uncounted else ""
+    return (f"Labels perturbed ({perturbed_label}): {sum(counts.values())} image-steps in all, in epochs {epochs}"
+            f"{also} ({log_path}, perturbed_labels)")
 
 
 def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None:
@@ -240,12 +328,16 @@ def train(
     optimisation: OptimisationSettings,
     speed: SpeedSettings,
     protocol: Protocol,
+    n_bins: int = N_BINS,
+    boundary_width: int = BOUNDARY_WIDTH,
 ) -> Path:
     """Train for `optimisation.epochs` epochs into `run.out_dir`; returns the path of the final weights.
 
     The protocol decides how the validation accuracy, which sets ASLP's penalty, counts soft mask
-    pixels. Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and shows
-    progress. Ctrl-C raises TrainingInterrupted, naming the checkpoint to resume from.
+    pixels. The same validation pass gives the validation calibration logged every epoch (`n_bins`
+    equal-width bins, the boundary band of `boundary_width` mask pixels: the test stage's N_BINS and
+    BOUNDARY_WIDTH). Under DDP (torchrun) the network is wrapped here; only rank 0 writes files and
+    shows progress. Ctrl-C raises TrainingInterrupted, naming the checkpoint to resume from.
     """
     out_dir, device, generator, seed = run.out_dir, run.inference.device, run.generator, run.seed
     epochs, amp = optimisation.epochs, speed.amp
@@ -329,7 +421,8 @@ def train(
             bar.close()
             broadcast_buffers(network)
 
-            accuracy = validation_accuracy(network, val_loader, run.inference, protocol)
+            validation = validate(network, val_loader, run.inference, protocol, boundary_width)
+            accuracy, calibration = validation.accuracy, validation.calibration(n_bins)
             best_accuracy = max(best_accuracy, float(accuracy))
             lr_used = optimizer.param_groups[0]["lr"]
             decay_lr(optimizer, epoch, optimisation.decay_rate, optimisation.decay_epoch)
@@ -338,17 +431,22 @@ def train(
             means = (totals / max(seen, 1.0)).tolist()
             rng_states = gather_objects(rng_state(generator))
             if main_process:
-                perturbed = "" if perturbed_count is None else f", {int(totals[4])} of {int(seen)} labels perturbed"
+                perturbed = "" if perturbed_count is None else (
+                    f", {int(totals[4])} of {int(seen)} labels perturbed (to {objective.perturbed_label()})")
                 print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}{perturbed}, validation "
-                      f"accuracy {float(accuracy):.4f} (best {best_accuracy:.4f})")
+                      f"accuracy {float(accuracy):.4f} (best {best_accuracy:.4f}), {describe_calibration(calibration)}")
                 if diagnostics:
                     print(f"  alpha: {describe_alpha(diagnostics)}")
                     append_row(out_dir / ALPHA_LOG_NAME, {"epoch": epoch, **diagnostics})
-                if alpha_sum is None:
-                    means[3] = ""  # the method has no alpha
-                if perturbed_count is None:
-                    means[4] = ""  # nor perturbed labels
-                append_row(log_path, dict(zip(LOG_COLUMNS, [epoch, *means, float(accuracy), lr_used])))
+                values = {
+                    "epoch": epoch, "loss": means[0], "bce": means[1], "entropy": means[2],
+                    # Empty for methods without alpha, or without perturbed labels.
+                    "alpha_used_mean": "" if alpha_sum is None else means[3],
+                    "perturbed_share": "" if perturbed_count is None else means[4],
+                    "perturbed_labels": "" if perturbed_count is None else int(totals[4]),
+                    "val_accuracy": float(accuracy), **calibration, "lr": lr_used,
+                }
+                append_row(log_path, {name: values[name] for name in LOG_COLUMNS})
                 atomic_save({
                     "model": network.state_dict(), "optimizer": optimizer.state_dict(),
                     "objective": objective.state_dict(), "epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
@@ -360,9 +458,10 @@ def train(
         final_path = out_dir / final_weights_name(epochs)
         if main_process:
             atomic_save(network.state_dict(), final_path)
-            if objective.last_perturbed is not None and not any(perturbed_shares(log_path)):
-                print(f"Note: no label was perturbed in any epoch ({log_path}, perturbed_share), so this run "
-                      "trained exactly as BCE would; train longer or with a larger perturbation probability.")
+            perturbed_label = objective.perturbed_label()
+            if perturbed_label is not None:
+                print(perturbation_summary(log_path, perturbed_label))
+            plot_calibration_history(log_path, out_dir / CALIBRATION_PLOT_NAME, n_bins, boundary_width)
             alpha = objective.state_dict().get("alpha")
             if alpha is not None:
                 write_alpha_table(alpha.cpu(), run.image_names, out_dir / "alpha.json")

@@ -1,16 +1,27 @@
-"""Plot of the learnt alpha distribution over training epochs, from the run's alpha_log.csv.
+"""Plots of a training run's logs: the learnt alpha distribution over epochs (alpha_log.csv), the
+validation calibration over epochs with the epochs that drew perturbed labels (log.csv), and the
+latter for several runs side by side, one line per method and seed.
 
-The figure is built with ``matplotlib.figure.Figure`` and the Agg canvas directly (as :mod:`report.reliability`),
+The figures are built with ``matplotlib.figure.Figure`` and the Agg canvas directly (as :mod:`report.reliability`),
 so that importing this module leaves the caller's pyplot backend and state alone.
 """
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from metrics.boundary import BOUNDARY_WIDTH
+from metrics.calibration import N_BINS
+
+LOG_NAME = "log.csv"
+# log.csv's validation calibration columns (fractions) and what the plots call them.
+CALIBRATION_COLUMNS = {"val_ECE": "ECE", "val_OE": "OE", "val_ECE_boundary": "boundary ECE"}
+SEED_STYLES = ("-", "--", ":", "-.")
 
 
 def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
@@ -42,3 +53,102 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
     bottom.grid(alpha=0.3)
     FigureCanvasAgg(figure)
     figure.savefig(out_png, dpi=120)
+
+
+def read_log(log_csv: Path) -> dict[str, list[float]]:
+    """log.csv's columns as floats, an empty cell as NaN (a column a method does not have, or one an
+    epoch logged before the column existed)."""
+    with open(log_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    names = rows[0].keys() if rows else ()
+    return {name: [float(row.get(name) or math.nan) for row in rows] for name in names}
+
+
+def _calibration_subtitle(n_bins: int, boundary_width: int) -> str:
+    return (f"probability maps round(255 p), masks thresholded at 128, {n_bins} equal-width bins; "
+            f"boundary: band of {boundary_width} px")
+
+
+def _perturbed_epochs(log: dict[str, list[float]]) -> list[float]:
+    return [epoch for epoch, share in zip(log["epoch"], log.get("perturbed_share", ())) if share > 0]
+
+
+def plot_calibration_history(
+    log_csv: Path, out_png: Path, n_bins: int = N_BINS, boundary_width: int = BOUNDARY_WIDTH,
+) -> Figure | None:
+    """One run's validation ECE, OE and boundary-band ECE per epoch (in %), and, for methods that
+    perturb labels, the share of each epoch's images trained on a perturbed label as bars on a twin
+    axis, so that a change of calibration can be set beside the perturbations before it. Writes
+    `out_png` and returns the figure; None (nothing written) for a log without rows."""
+    log = read_log(log_csv)
+    if not log:
+        return None
+    epochs = log["epoch"]
+    figure = Figure(figsize=(8, 4.5), layout="tight")
+    axes = figure.subplots()
+    shares = log.get("perturbed_share", [math.nan] * len(epochs))
+    if any(share > 0 for share in shares):
+        bars = axes.twinx()
+        bars.bar(epochs, [100 * share for share in shares], width=0.6, color="tab:gray", alpha=0.35,
+                 label="images with a perturbed label")
+        bars.set_ylabel("images with a perturbed label (% of the epoch's)")
+        # The lines above the bars: the twin axes is drawn after, so put this one in front.
+        axes.set_zorder(bars.get_zorder() + 1)
+        axes.patch.set_visible(False)
+    for column, words in CALIBRATION_COLUMNS.items():
+        axes.plot(epochs, [100 * value for value in log.get(column, [math.nan] * len(epochs))], marker="o",
+                  markersize=3, label=f"validation {words}")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("calibration error (%)")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_title(f"Validation calibration per epoch\n{_calibration_subtitle(n_bins, boundary_width)}", fontsize=9)
+    handles = [line for ax in figure.axes for line in ax.get_legend_handles_labels()[0]]
+    axes.legend(handles=handles, fontsize=8)
+    axes.grid(alpha=0.3)
+    FigureCanvasAgg(figure)
+    figure.savefig(out_png, dpi=120)
+    return figure
+
+
+def plot_validation_calibration(
+    runs: dict[str, dict[int, Path]], out_png: Path, n_bins: int = N_BINS, boundary_width: int = BOUNDARY_WIDTH,
+) -> Figure | None:
+    """Validation ECE, OE and boundary-band ECE per epoch of several runs, one panel each: one line
+    per method (colour) and seed (line style), dots on the epochs in which some labels were
+    perturbed, so that the swings of a method between epochs and seeds show.
+
+    `runs` maps a method to its seeds' run folders (each holding a log.csv from training); runs
+    without one (post-hoc methods, runs not trained here) are left out. Writes `out_png` and returns
+    the figure; None (nothing written) when no run has a log.
+    """
+    logs = {(method, seed): read_log(folder / LOG_NAME)
+            for method, seeds in runs.items() for seed, folder in seeds.items() if (folder / LOG_NAME).is_file()}
+    logs = {key: log for key, log in logs.items() if log}
+    if not logs:
+        return None
+    methods = list(dict.fromkeys(method for method, _ in logs))
+    seeds = sorted({seed for _, seed in logs})
+    figure = Figure(figsize=(5 * len(CALIBRATION_COLUMNS), 4.5), layout="constrained")
+    panels = figure.subplots(1, len(CALIBRATION_COLUMNS), sharex=True)
+    for axes, (column, words) in zip(panels, CALIBRATION_COLUMNS.items()):
+        for (method, seed), log in logs.items():
+            color = f"C{methods.index(method) % 10}"
+            values = [100 * value for value in log.get(column, [math.nan] * len(log["epoch"]))]
+            axes.plot(log["epoch"], values, color=color, linestyle=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)],
+                      label=f"{method} seed {seed}")
+            perturbed = set(_perturbed_epochs(log))
+            marked = [(epoch, value) for epoch, value in zip(log["epoch"], values) if epoch in perturbed]
+            if marked:
+                axes.plot(*zip(*marked), linestyle="none", marker="o", markersize=4, color=color)
+        axes.set_title(f"validation {words}")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(f"{words} (%)")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(alpha=0.3)
+    # One legend for the three panels, beside them, so that no line is hidden under it.
+    figure.legend(*panels[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    figure.suptitle("Validation calibration per epoch, one line per method and seed (dots: epochs with perturbed "
+                    f"labels)\n{_calibration_subtitle(n_bins, boundary_width)}", fontsize=10)
+    FigureCanvasAgg(figure)
+    figure.savefig(out_png, dpi=120)
+    return figure

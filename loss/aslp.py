@@ -5,7 +5,7 @@ import torch
 
 from loss.adaptive_alpha import AdaptiveAlpha
 from loss.base import Objective
-from loss.perturbation import draw_perturbed, perturbed_target, sc_bce
+from loss.perturbation import describe_perturbed_label, draw_perturbed, perturbed_target, sc_bce
 from settings import ASLPSettings
 
 
@@ -40,6 +40,9 @@ class ASLPLoss(Objective):
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         self.last_perturbed = draw_perturbed(self.alpha[index], self.generator, gt.device)
         return sc_bce(logits, perturbed_target(gt, self.last_perturbed, self.beta, self.generator, self.noise))
+
+    def perturbed_label(self) -> str:
+        return describe_perturbed_label(self.beta, self.noise)
 
     def alpha_of(self, index: torch.Tensor) -> torch.Tensor:
         return self.alpha[index]

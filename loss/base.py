@@ -35,6 +35,11 @@ class Objective:
     ) -> None:
         """Called after each optimiser step with the batch's per-image clean BCE and entropy."""
 
+    def perturbed_label(self) -> str | None:
+        """What a perturbed label is, in words, for the training log (e.g. "-1 on foreground, 2 on
+        background"); None for methods that do not perturb labels."""
+        return None
+
     def alpha_of(self, index: torch.Tensor) -> torch.Tensor | None:
         """The perturbation probability of each image of the batch, for methods that have one."""
         return None

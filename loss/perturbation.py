@@ -44,6 +44,13 @@ def perturbed_target(
     return target
 
 
+def describe_perturbed_label(beta: float, noise: bool = False) -> str:
+    """The perturbed label (1 - 2 beta) y + beta in words: its value on foreground (y = 1) and
+    background (y = 0), e.g. "-1 on foreground, 2 on background" for beta = 2."""
+    words = f"{1.0 - beta:g} on foreground, {beta:g} on background"
+    return words + (f", plus noise in [-{NOISE_BOUND:g}, {NOISE_BOUND:g}] per pixel" if noise else "")
+
+
 def sc_bce(logits: torch.Tensor, perturbed_gt: torch.Tensor) -> torch.Tensor:
     """SC-BCE: mean binary cross-entropy with logits against the perturbed label."""
     return F.binary_cross_entropy_with_logits(logits, perturbed_gt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from loss.base import Objective
-from loss.perturbation import draw_perturbed, perturbed_target, sc_bce
+from loss.perturbation import describe_perturbed_label, draw_perturbed, perturbed_target, sc_bce
 
 
 class SLPLoss(Objective):
@@ -20,6 +20,9 @@ class SLPLoss(Objective):
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         self.last_perturbed = draw_perturbed(self.alpha_of(index), self.generator, gt.device)
         return sc_bce(logits, perturbed_target(gt, self.last_perturbed, self.beta, self.generator, self.noise))
+
+    def perturbed_label(self) -> str:
+        return describe_perturbed_label(self.beta, self.noise)
 
     def alpha_of(self, index: torch.Tensor) -> torch.Tensor:
         return torch.full(index.shape, self.alpha, device=index.device)
