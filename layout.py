@@ -6,7 +6,8 @@
 
 Inside a run folder: the final network `Model_<EPOCHS>_Gen.pth` (the authors' name), `checkpoint.pth`,
 the test maps in `predictions/<set>/` and, where the protocol's test maps are not probabilities, the
-probability maps in `probabilities/<set>/`. ASLP folders carry the mode (ASLP_MC, ASLP_MC+TS).
+probability maps in `probabilities/<set>/`. ASLP folders carry the mode (ASLP_MC, ASLP_MC+TS). A
+comparison's tables and plots go to the folder above its runs.
 Standard library only.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ COMPARISON = "compare"  # the experiment name of a comparison given no --experim
 CHECKPOINT_NAME = "checkpoint.pth"
 FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
 TEST_MAPS, PROBABILITY_MAPS = "predictions", "probabilities"
+VALIDATION_PLOT = "validation_calibration.png"  # a comparison's runs' validation calibration over epochs
 
 
 def final_weights_name(epochs: int) -> str:

@@ -26,7 +26,7 @@ from data.loaders import inference_loader, training_loader, usable_workers
 from data.split import load_or_make_split, split_list_names
 from distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
-from layout import comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
+from layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
 from loss import build_objective, inert_reason, training_note
 from methods import network_method, post_hoc
 from model import build_model, load_weights
@@ -36,6 +36,7 @@ from report.comparison import write_comparison
 from report.curves import save_run_curves
 from settings import Settings
 from train import TrainingRun, run_record, seed_everything, train
+from train_plots import plot_validation_calibration
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
 
@@ -225,7 +226,7 @@ def train_network(run: Run, method: str, seed: int) -> None:
     training = TrainingRun(out_dir, run.inference, seed, generator, record, [s for s, _, _ in run.train_pairs],
                            settings.run.resume)
     weights = train(network, objective, loader, run.val_loader, training, settings.optimisation, settings.speed,
-                    run.protocol)
+                    run.protocol, settings.evaluation.n_bins, settings.evaluation.boundary_width)
     if context.is_main:
         print(f"Saved {weights}")
 
@@ -282,6 +283,12 @@ def finish(run: Run) -> None:
         print(f"\nComparison ({table_dir / 'comparison.md'})\n")
         ordered = {method: run.results[method] for method in settings.methods if method in run.results}
         print(write_comparison(ordered, table_dir, run.protocol, run.curves))
+    if settings.comparing:  # every trained run's validation calibration over its epochs, side by side
+        folders = {method: {seed: run.folder(method, seed) for seed in settings.seeds}
+                   for method in settings.methods if post_hoc(method) is None}
+        evaluation = run.settings.evaluation
+        plot_validation_calibration(folders, table_dir / VALIDATION_PLOT, evaluation.n_bins,
+                                    evaluation.boundary_width)
     out_dirs = [run.folder(method, seed) for seed in settings.seeds for method in settings.methods]
     print(outputs_summary(out_dirs, table_dir if settings.comparing else None))
 

@@ -21,10 +21,9 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from configurator import format_value
-from errors import UserFacingError
 from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
-from train_plots import plot_alpha_history, plot_calibration_history
-from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
+from errors import UserFacingError
+from layout import CHECKPOINT_NAME, final_weights_name
 from loss import Objective, image_statistics, objective_constants
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.calibration import (
@@ -32,9 +31,10 @@ from metrics.calibration import (
 )
 from model.checkpoint import check_state_dict
 from predict import Inference, predict_maps
+from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
 from settings import OptimisationSettings, SpeedSettings
+from train_plots import plot_alpha_history, plot_calibration_history
 
-CHECKPOINT_NAME = "checkpoint.pth"
 ALPHA_LOG_NAME = "alpha_log.csv"
 # alpha_used_mean: the mean alpha the epoch's steps drew their perturbations with (each before that
 # step's update); alpha_log.csv holds the distribution after the epoch's last update.
@@ -47,7 +47,6 @@ ALPHA_LOG_NAME = "alpha_log.csv"
 LOG_COLUMNS = ("epoch", "loss", "bce", "entropy", "alpha_used_mean", "perturbed_share", "perturbed_labels",
                "val_accuracy", "val_ECE", "val_OE", "val_ECE_boundary", "lr")
 CALIBRATION_PLOT_NAME = "calibration_history.png"
-FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
 
 # The constants every checkpoint records besides its objective's own (`loss.objective_constants`);
 # --resume refuses a run that differs in any of them. EPOCHS is not among them: a run may be continued
@@ -77,13 +76,6 @@ def run_record(constants: dict[str, object], method: str) -> dict[str, object]:
     return {"METHOD": method, **{name: constants[name] for name in names}}
 
 
-def previous_run(out_dir: Path) -> list[Path]:
-    """The files an earlier training run left in `out_dir`: final weights and the checkpoint."""
-    if not out_dir.is_dir():
-        return []
-    return sorted([*out_dir.glob(FINAL_WEIGHTS_PATTERN), *out_dir.glob(CHECKPOINT_NAME)])
-
-
 def check_resumable(checkpoint_path: Path, state: dict, record: dict[str, object] | None, epochs: int) -> None:
     """Refuse to continue a checkpoint under another configuration, or past the epochs asked for."""
     recorded = state.get("run")
@@ -106,11 +98,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def final_weights_name(epochs: int) -> str:
-    """The authors' file name for the final network, e.g. `Model_30_Gen.pth`."""
-    return f"Model_{epochs}_Gen.pth"
 
 
 def decay_lr(optimizer: torch.optim.Optimizer, epoch: int, decay_rate: float, decay_epoch: int) -> None:

@@ -1,7 +1,7 @@
 """The real-image calibration study: several methods, several seeds, on PASCAL-S.
 
     python benchmarks/real_study.py             # full study: every method and post-hoc row x 3 seeds, 384 px (a GPU)
-    python benchmarks/real_study.py --reduced   # what fits 2 CPU cores: BCE, ASLP, TS, LTS, ASLP+TS, ASLP+LTS x 3 seeds
+    python benchmarks/real_study.py --reduced   # what fits 2 CPU cores: 4 trained methods, 7 post-hoc rows, 3 seeds
     python benchmarks/real_study.py --reduced --source=PATH/TO/PASCAL-S   # PASCAL-S kept elsewhere
 
 The source folder (--source, default ../shared/data/PASCAL-S beside the repository) must hold
@@ -9,16 +9,21 @@ PASCAL-S's Image/ (the 850 photographs) and GT/ (their binary masks, <stem>.png)
 into 600 training, 100 validation and 150 test images (lists committed in `Dataset/PASCAL-S-study/`)
 and laid out as a data root (`data/pascal_s.py`); then `main_ASLP.py` trains and scores each method
 once per seed (`--compare`, `--seeds`) and writes the mean ± std table (`comparison.md`, `.tex`) and
-the SOD curves beside the runs, under the paper protocol with the probability maps' ECE / OE beside
-it. Post-hoc rows (TS, LTS, ASLP+TS, ASLP+LTS) reuse a trained network: they need no training. This
-script adds `reliability_study.png`: per method, accuracy against confidence of every seed's
-probability maps, pooled over the test images.
+the SOD curves beside the runs, under the paper protocol with the probability maps' calibration
+beside it, and the validation calibration of every trained run over its epochs
+(`validation_calibration.png`). Post-hoc rows (TS, LTS, SEL, ASLP+TS, ...) reuse a trained network:
+they need no training. This script adds `reliability_study.png`: per method, accuracy against
+confidence of every seed's probability maps, pooled over the test images.
 
 ImageNet weights cannot be had on the machines this was written on, so the backbone starts from
 random initialisation (`--pretrained_backbone=""`) with the demo's learning rate: not the paper's
-setting, and said so wherever the numbers are shown. A method whose final weights exist is not
-retrained, so an interrupted study continues where it stopped. Arguments this script does not know
-go to main_ASLP.py (e.g. --device=cuda).
+setting, and said so wherever the numbers are shown.
+
+A study can be completed across several sittings: run the same command again. Trainings that
+finished are reused (their final weights are kept), one that was interrupted continues from its last
+checkpoint (main_ASLP.py's --resume, which the study always passes), and only the post-hoc fits,
+the test maps and the scores are redone. Arguments this script does not know go to main_ASLP.py
+(e.g. --device=cuda).
 """
 from __future__ import annotations
 
@@ -38,7 +43,8 @@ sys.path.insert(0, str(PROJECT))
 # imported where they are used.
 import main_ASLP  # noqa: E402
 from configurator import ConfigError  # noqa: E402
-from layout import EXPERIMENTS, experiment_dir, map_folders  # noqa: E402
+from layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
+from methods import POST_HOC, TRAINED  # noqa: E402
 from protocol import Protocol, get_protocol  # noqa: E402
 
 if TYPE_CHECKING:
@@ -48,9 +54,10 @@ SET_NAME = "PASCAL-S"  # as data.pascal_s lays it out (a test keeps the two equa
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
-FULL = dict(methods="BCE,LS,DisturbLabel,SLP,ASLP,Focal,Brier,MbLS,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3",
-            size=384, epochs=30, feat_channel=256)
-REDUCED = dict(methods="BCE,ASLP,TS,LTS,ASLP+TS,ASLP+LTS", seeds="1,2,3", size=64, epochs=16, feat_channel=32)
+FULL = dict(methods=",".join([*TRAINED, *POST_HOC, *(f"ASLP+{calibrator}" for calibrator in POST_HOC)]),
+            seeds="1,2,3", size=384, epochs=30, feat_channel=256)
+REDUCED = dict(methods="BCE,ASLP,SVLS,NACL,TS,LTS,SEL,SEL-context,ASLP+TS,ASLP+LTS,ASLP+SEL", seeds="1,2,3", size=64,
+               epochs=16, feat_channel=32)
 PLOT = "reliability_study.png"
 
 
@@ -75,7 +82,7 @@ def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> lis
         f"--test_datasets={SET_NAME}", f"--compare={args.methods}", f"--seeds={args.seeds}",
         f"--experiment={args.experiment}", f"--train_size={args.size}", f"--test_size={args.size}",
         f"--feat_channel={args.feat_channel}", f"--epochs={args.epochs}", f"--lr={args.lr}",
-        "--pretrained_backbone=", f"--num_workers={args.num_workers}", *extra,
+        "--pretrained_backbone=", f"--num_workers={args.num_workers}", "--resume", *extra,
     ]
 
 
@@ -148,7 +155,7 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
                          "did main_ASLP.py run its test stage?")
     FigureCanvasAgg(figure)
     figure.savefig(study_dir / PLOT, dpi=120)
-    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT)]
+    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT, VALIDATION_PLOT)]
     runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
     return [path for path in outputs + runs if path.exists()]
 

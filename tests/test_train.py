@@ -28,10 +28,11 @@ from model import build_model, load_weights
 from model import CheckpointError
 from predict import write_predictions
 from protocol import get_protocol, probability_map
-from settings import BaselineSettings
-from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, tiny_run
+
+from tests.tiny import ASLP, BASELINES, CPU, OPTIMISATION, PAPER, SPEED, tiny_run
+from layout import CHECKPOINT_NAME
 from train import (
-    CALIBRATION_PLOT_NAME, CHECKPOINT_NAME, LOG_COLUMNS, TrainingError, TrainingInterrupted, append_row, atomic_save,
+    CALIBRATION_PLOT_NAME, LOG_COLUMNS, TrainingError, TrainingInterrupted, append_row, atomic_save,
     decay_lr, perturbation_summary, run_record, seed_everything, train, validate,
 )
 
@@ -377,10 +378,6 @@ def test_validation_without_any_boundary_logs_no_band_ece_and_says_so():
 
 
 # ---- the perturbation, in words, and the log ---------------------------------------------------
-
-BASELINES = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.1, slp_alpha=0.1, focal_gamma=3.0, mbls_margin=10.0,
-                             mbls_lambda=0.1)
-
 
 @pytest.mark.parametrize("method, noise, words", [
     ("ASLP", False, "-1 on foreground, 2 on background"),

@@ -5,14 +5,16 @@ from pathlib import Path
 
 import torch
 
-from protocol import get_protocol
+import main_ASLP
 from predict import Inference
-from settings import ASLPSettings, OptimisationSettings, SpeedSettings
+from protocol import get_protocol
+from settings import ASLPSettings, BaselineSettings, OptimisationSettings, SpeedSettings, from_constants
 from train import TrainingRun
 
 ASLP = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=2.0, eta=0.05, lambda_=2000.0, start_epoch=1)
 OPTIMISATION = OptimisationSettings(epochs=2, lr=1e-3, batch_size=8, decay_rate=0.5, decay_epoch=1)
 SPEED = SpeedSettings(amp=False, channels_last=False, log_every=2, eval_workers=1)
+BASELINES = from_constants(BaselineSettings, main_ASLP.CONSTANTS)  # the comparison methods' defaults
 PAPER = get_protocol("paper")
 CPU = Inference(torch.device("cpu"), size=32, batch_size=4, num_workers=0)
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from loss import AdaptiveAlpha, build_objective, image_statistics, update_alpha
-from settings import ASLPSettings, BaselineSettings
+from settings import ASLPSettings
+from tests.tiny import BASELINES
 
 BETA, ETA, LAM = 2.0, 0.002, 2000.0
 
@@ -75,9 +76,7 @@ def test_image_statistics_match_a_direct_computation():
 
 def test_aslp_objective_uses_and_updates_its_alpha_table():
     aslp = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=BETA, eta=ETA, lambda_=LAM, start_epoch=1)
-    baselines = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.1, slp_alpha=0.1, focal_gamma=3.0, mbls_margin=10.0,
-                                 mbls_lambda=0.1, svls_kernel=3, svls_sigma=1.0, nacl_kernel=3, nacl_weight=0.1)
-    objective = build_objective("ASLP", aslp, baselines, num_images=4, generator=torch.Generator().manual_seed(0),
+    objective = build_objective("ASLP", aslp, BASELINES, num_images=4, generator=torch.Generator().manual_seed(0),
                                 device="cpu")
     index = torch.tensor([0, 2])
     objective.after_step(index, torch.tensor([0.1, 0.1]), torch.tensor([2.0, 2.0]), 1, torch.tensor(0.5))
@@ -85,4 +84,4 @@ def test_aslp_objective_uses_and_updates_its_alpha_table():
     objective.after_step(index, torch.tensor([0.1, 0.1]), torch.tensor([2.0, 2.0]), 2, torch.tensor(0.5))
     assert objective.alpha_of(index).tolist() == pytest.approx([0.0018, 0.0018])
     with pytest.raises(ValueError, match="unknown METHOD"):
-        build_objective("Nope", aslp, baselines)
+        build_objective("Nope", aslp, BASELINES)

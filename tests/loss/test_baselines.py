@@ -10,11 +10,11 @@ from loss import (
     OBJECTIVES, Objective, build_objective, inert_reason, objective_constants, perturb_labels, training_note,
 )
 from settings import ASLPSettings, BaselineSettings
+from tests.tiny import BASELINES as TINY_BASELINES
 
 # The settings groups the training script builds, for ASLP and the baselines.
 ASLP = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=2.0, eta=0.002, lambda_=2000.0, start_epoch=0)
-BASELINES = BaselineSettings(ls_epsilon=0.1, dl_alpha=0.3, slp_alpha=0.1, focal_gamma=2.0, mbls_margin=10.0,
-                             mbls_lambda=0.1, svls_kernel=3, svls_sigma=1.0, nacl_kernel=3, nacl_weight=0.1)
+BASELINES = replace(TINY_BASELINES, dl_alpha=0.3, focal_gamma=2.0)
 
 # One image of two pixels: a confident correct foreground and a mildly correct background.
 LOGITS = torch.tensor([2.0, -1.0]).view(1, 1, 1, 2)
