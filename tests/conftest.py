@@ -1,5 +1,16 @@
-"""Shared fixtures: the synthetic demo data, generated once per test session."""
+"""Shared fixtures and helpers: the synthetic demo data, and main_ASLP.py run in this process.
+
+Running the script's `cli` in-process, not as a new Python process, saves the 4-20 s that each
+import of torch costs; the few tests that must see a fresh process (--help without torch, Ctrl-C)
+start one themselves.
+"""
+from __future__ import annotations
+
+import io
 import json
+import os
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -8,11 +19,52 @@ from data.demo import make_demo_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+# The tiny configuration of the end-to-end runs: 32 px, an 8-channel decoder, two epochs.
+TINY = ("--epochs=2", "--start_epoch=1", "--train_size=32", "--test_size=32", "--feat_channel=8", "--batch_size=8",
+        "--validation_size=4", "--eval_workers=1", "--log_every=1")
+# Every kind of row: trained methods (a weak Brier network's maps may hold only the levels 0 and 1, which the
+# pipeline must still score), each post-hoc calibrator on BCE, and calibrators on another method.
+ALL_METHODS = ("BCE", "ASLP", "Brier", "TS", "LTS", "SEL", "SEL-context", "ASLP+TS", "ASLP+LTS")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run of main_ASLP.py's command line returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(cwd: Path, *args: str) -> Result:
+    """main_ASLP.py's command line in this process, run from `cwd` (its outputs are relative to it)."""
+    import main_ASLP
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main_ASLP.cli(list(args))
+    finally:
+        os.chdir(previous)
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_demo_dataset(tmp_path_factory.mktemp("demo_data"), seed=0, n_train=24, n_test=6, n_texture=4)
+
+
+@pytest.fixture(scope="session")
+def demo_comparison(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """The tiny network of every trained method, trained once per test session, with every post-hoc row,
+    tested and scored: (the comparison's folder experiments/demo, what the run printed). Tests that
+    change files copy them first."""
+    cwd = tmp_path_factory.mktemp("comparison")
+    result = run_cli(cwd, "--demo", f"--dataset_root={demo_root}", *TINY, f"--compare={','.join(ALL_METHODS)}")
+    assert result.code == 0, result.err[-3000:]
+    return cwd / "experiments" / "demo", result
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,9 @@
-"""End to end: main_ASLP.py on the tiny synthetic data, as a user runs it."""
+"""main_ASLP.py as a user runs it: its outputs, its answers to bad input, and Ctrl-C.
+
+One tiny comparison of every kind of row is trained and scored once per session (`demo_comparison`);
+error paths run the command line in this process (`run_cli`). Only what needs a fresh interpreter
+(--help and option errors answered without importing torch, Ctrl-C) starts main_ASLP.py as a process.
+"""
 import json
 import shutil
 import signal
@@ -11,133 +16,249 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import ALL_METHODS, TINY, run_cli
+
 MAIN = Path(__file__).resolve().parents[1] / "main_ASLP.py"
-TINY = ["--epochs=2", "--start_epoch=1", "--train_size=32", "--test_size=32", "--feat_channel=8",
-        "--batch_size=8", "--validation_size=4", "--eval_workers=1", "--log_every=1"]
 
 
-def run_main(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(demo_root, tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("run")
-    result = run_main(cwd, "--demo", f"--dataset_root={demo_root}", *TINY)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return cwd / "experiments" / "demo", result
-
-
-def test_demo_trains_tests_and_evaluates(tiny_run, demo_root):
-    out, result = tiny_run
-    assert "Demo configuration" in result.stdout
-    results = json.loads((out / "results.json").read_text())
+def test_demo_trains_tests_and_evaluates(demo_comparison, demo_root):
+    out, result = demo_comparison
+    assert "Demo configuration" in result.out
+    results = json.loads((out / "ASLP_MC" / "results.json").read_text())
     assert set(results) == {"DEMO-SOD", "DEMO-Texture"}
     assert 0.0 <= results["DEMO-SOD"]["ECE"] <= 1.0 and results["DEMO-SOD"]["n_images"] == 6
-    assert (out / "results.md").is_file() and (out / "results.csv").is_file()
+    assert (out / "ASLP_MC" / "results.md").is_file() and (out / "ASLP_MC" / "results.csv").is_file()
     for name, count in (("DEMO-SOD", 6), ("DEMO-Texture", 4)):
-        maps = sorted((out / "predictions" / name).glob("*.png"))
+        maps = sorted((out / "ASLP_MC" / "predictions" / name).glob("*.png"))
         assert len(maps) == count
         image = Image.open(demo_root / "Test" / name / "Image" / f"{maps[0].stem}.jpg")
         assert Image.open(maps[0]).size == image.size and Image.open(maps[0]).mode == "L"
 
 
-def test_alpha_table_covers_every_training_image_highest_first(tiny_run):
-    out, _ = tiny_run
-    alpha = json.loads((out / "alpha.json").read_text())
+def test_alpha_table_covers_every_training_image_highest_first(demo_comparison):
+    out, _ = demo_comparison
+    alpha = json.loads((out / "ASLP_MC" / "alpha.json").read_text())
     values = list(alpha.values())
     assert len(alpha) == 20 and values == sorted(values, reverse=True)
     assert values[0] > 0.0 and all(0.0 <= v < 0.25 for v in values)
 
 
-def test_released_style_weights_are_tested_without_training(tiny_run, demo_root):
-    out, _ = tiny_run
-    cwd = out.parent.parent
-    result = run_main(cwd, "--demo", f"--dataset_root={demo_root}", *TINY, f"--weights={out / 'Model_2_Gen.pth'}",
-                      "--stages=test", "--experiment=again")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Training" not in result.stdout
-    for first in (out / "predictions" / "DEMO-SOD").glob("*.png"):
-        second = cwd / "experiments" / "again" / "predictions" / "DEMO-SOD" / first.name
-        assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(second)))
-
-
-def test_without_data_it_fails_at_once_naming_the_folder_and_the_demo(tmp_path):
-    result = run_main(tmp_path)
-    assert result.returncode == 2
-    assert str(Path("Dataset") / "Train" / "DUTS-TR" / "Image") in result.stderr and "--demo" in result.stderr
-
-
-def test_unknown_option_is_an_error_naming_it(tmp_path):
-    result = run_main(tmp_path, "--epoch=3")
-    assert result.returncode == 2 and "--epoch" in result.stderr
-
-
-def test_alpha_diagnostics_are_logged_per_epoch_and_plotted(tiny_run):
-    out, result = tiny_run
-    assert (out / "log.csv").read_text().splitlines()[0].split(",")[4] == "alpha_used_mean"
-    rows = (out / "alpha_log.csv").read_text().splitlines()
+def test_alpha_and_validation_calibration_are_logged_per_epoch_and_plotted(demo_comparison):
+    out, result = demo_comparison
+    header = (out / "ASLP_MC" / "log.csv").read_text().splitlines()[0].split(",")
+    assert header[4] == "alpha_used_mean" and {"val_ECE", "val_OE", "val_ECE_boundary"} <= set(header)
+    rows = (out / "ASLP_MC" / "alpha_log.csv").read_text().splitlines()
     assert rows[0].split(",")[:2] == ["epoch", "q0"] and "at_ceiling" in rows[0] and len(rows) == 3
-    assert "% at the upper clamp" in result.stdout
-    assert (out / "alpha_history.png").stat().st_size > 10_000
+    assert "% at the upper clamp" in result.out
+    for name in ("alpha_history.png", "calibration_history.png"):
+        assert (out / "ASLP_MC" / name).stat().st_size > 10_000
+    assert (out / "validation_calibration.png").stat().st_size > 10_000
 
 
-# Every kind of row: trained methods (a weak Brier network's maps may hold only the levels 0 and 1, which the
-# pipeline must still score), post-hoc ones on BCE and on another method. Each objective alone is
-# tested in tests/loss.
-ALL_METHODS = "BCE,ASLP,Brier,TS,LTS,ASLP+TS,ASLP+LTS"
-
-
-def test_compare_tabulates_every_method_and_skips_finished_ones(demo_root, tmp_path):
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, f"--compare={ALL_METHODS}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = json.loads((tmp_path / "experiments" / "demo" / "comparison.json").read_text())["summary"]
-    assert list(table) == ALL_METHODS.split(",")
+def test_compare_tabulates_every_method_and_keeps_finished_networks(demo_comparison, demo_root):
+    out, result = demo_comparison
+    table = json.loads((out / "comparison.json").read_text())["summary"]
+    assert list(table) == list(ALL_METHODS)
     assert set(table["ASLP"]) == {"DEMO-SOD", "DEMO-Texture"}  # one set per group: no mean columns
-    markdown = (tmp_path / "experiments" / "demo" / "comparison.md").read_text()
+    markdown = (out / "comparison.md").read_text()
     overall, location = markdown.split("Where the miscalibration is")  # the second table: boundary band and rest
     for part in (overall, location):
         assert sum(line.startswith("| ") for line in part.splitlines()) == 1 + len(table) and "**" in part
-    assert "Protocol: paper protocol" in markdown
+    assert "Protocol: paper protocol" in markdown and "MCE %" in markdown and "CECE %" in markdown
     # Post-hoc calibration changes the confidences, never the decisions of the probabilities: the same
-    # calibrated accuracy as the network it calibrates (the stretched maps of the paper protocol may differ).
-    for calibrated, network in (("TS", "BCE"), ("LTS", "BCE"), ("ASLP+TS", "ASLP"), ("ASLP+LTS", "ASLP")):
+    # accuracy of the probability maps as the network it calibrates (the stretched maps may differ).
+    networks = {"TS": "BCE", "LTS": "BCE", "SEL": "BCE", "SEL-context": "BCE", "ASLP+TS": "ASLP", "ASLP+LTS": "ASLP"}
+    for calibrated, network in networks.items():
         for name in ("DEMO-SOD", "DEMO-Texture"):
             assert (table[calibrated][name]["probabilities_ACC"]["mean"]
                     == table[network][name]["probabilities_ACC"]["mean"]), (calibrated, name)
-    fit = json.loads((tmp_path / "experiments" / "demo" / "TS" / "ts_fit.json").read_text())
+    fit = json.loads((out / "TS" / "ts_fit.json").read_text())
     assert fit["temperature"] > 0 and fit["weights"].endswith(str(Path("BCE") / "Model_2_Gen.pth"))
-    assert (tmp_path / "experiments" / "demo" / "ASLP_MC+LTS" / "lts_fit.pth").is_file()
-    assert "TS on " in result.stdout and "LTS on " in result.stdout
+    assert (out / "ASLP_MC+LTS" / "lts_fit.pth").is_file() and (out / "SEL-context" / "sel-context_fit.json").is_file()
+    assert all(f"{name} on " in result.out for name in ("TS", "LTS", "SEL", "SEL-context"))
 
-    again = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,Brier",
-                     "--stages=train")
-    assert again.returncode == 0 and again.stdout.count("is not retrained (this continues the comparison") == 2
+    again = run_cli(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,Brier",
+                    "--stages=train")
+    assert again.code == 0 and again.out.count("is not retrained (this continues the comparison") == 2
+
+
+def test_end_of_run_says_where_results_maps_and_plots_are(demo_comparison):
+    _, result = demo_comparison
+    summary = result.out[result.out.rindex("Outputs:"):]
+    out = Path("experiments") / "demo" / "ASLP_MC"
+    for path in (out / "Model_2_Gen.pth", out / "predictions" / "DEMO-SOD", out / "results.md", out / "alpha.json"):
+        assert str(path) in summary, path
+    assert "comparison.md" in summary
+
+
+def test_released_style_weights_are_tested_without_training(demo_comparison, demo_root, tmp_path):
+    out, _ = demo_comparison
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY,
+                     f"--weights={out / 'ASLP_MC' / 'Model_2_Gen.pth'}", "--stages=test", "--experiment=again")
+    assert result.code == 0, result.err[-3000:]
+    assert "Training" not in result.out
+    for first in (out / "ASLP_MC" / "predictions" / "DEMO-SOD").glob("*.png"):
+        second = tmp_path / "experiments" / "again" / "predictions" / "DEMO-SOD" / first.name
+        assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(second)))
+
+
+def test_each_method_runs_once_per_seed_and_is_summarised(demo_root, tmp_path):
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=BCE,TS", "--seeds=3,4",
+                     "--experiment=seeded")
+    assert result.code == 0, result.err[-3000:]
+    out = tmp_path / "experiments" / "seeded"
+    for seed in (3, 4):
+        for method in ("BCE", "TS"):
+            assert (out / f"seed{seed}" / method / "results.json").is_file()
+    first = json.loads((out / "seed3" / "BCE" / "results.json").read_text())
+    second = json.loads((out / "seed4" / "BCE" / "results.json").read_text())
+    assert first["DEMO-SOD"]["ECE"] != second["DEMO-SOD"]["ECE"]  # the seed reached the training
+    table = json.loads((out / "comparison.json").read_text())
+    assert table["seeds"] == [3, 4] and table["protocol"] == "paper"
+    assert sorted((run["method"], run["seed"]) for run in table["runs"]) == [("BCE", 3), ("BCE", 4), ("TS", 3), ("TS", 4)]
+    assert table["summary"]["BCE"]["DEMO-SOD"]["ECE"]["n"] == 2
+    assert "±" in (out / "comparison.md").read_text() and "±" in result.out
+    assert (out / "comparison.csv").read_text().splitlines()[0].startswith("method,seed,protocol,")
+
+
+# ---- what an earlier run stops --------------------------------------------------------------------
+
+def test_fresh_run_into_a_finished_run_is_refused_and_writes_nothing(demo_comparison, demo_root):
+    out, _ = demo_comparison
+    before = sorted(p.name for p in (out / "ASLP_MC").iterdir())
+    result = run_cli(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--epochs=1",
+                     "--start_epoch=0", "--experiment=demo/ASLP_MC")
+    assert result.code == 2 and "Traceback" not in result.err
+    relative = Path("experiments") / "demo" / "ASLP_MC"
+    for fix in (f"{relative} already holds", "Model_2_Gen.pth", "--experiment=", "--resume", f"delete {relative}"):
+        assert fix in result.err, fix
+    assert sorted(p.name for p in (out / "ASLP_MC").iterdir()) == before
+
+
+def test_resume_with_another_architecture_or_method_is_refused(demo_comparison, demo_root, tmp_path):
+    out, _ = demo_comparison
+    shutil.copytree(out / "ASLP_MC", tmp_path / "experiments" / "copy")
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--resume", "--experiment=copy",
+                     "--feat_channel=16", "--method=BCE")
+    assert result.code == 2 and "Traceback" not in result.err
+    checkpoint = Path("experiments") / "copy" / "checkpoint.pth"
+    assert f"{checkpoint} was trained with --feat_channel=8 --method=ASLP" in result.err
+    assert "--experiment" in result.err
+
+
+# ---- bad input: one `error:` line naming the problem and the fix, before any work -------------------
+
+def test_without_data_it_fails_at_once_naming_the_folder_and_the_demo(tmp_path):
+    result = run_cli(tmp_path)
+    assert result.code == 2
+    assert str(Path("Dataset") / "Train" / "DUTS-TR" / "Image") in result.err and "--demo" in result.err
 
 
 def test_missing_weights_file_fails_before_anything_runs(tmp_path):
-    result = run_main(tmp_path, "--weights=nowhere/Model_30_Gen.pth", "--stages=test")
-    assert result.returncode == 2 and "nowhere/Model_30_Gen.pth" in result.stderr
+    result = run_cli(tmp_path, "--weights=nowhere/Model_30_Gen.pth", "--stages=test")
+    assert result.code == 2 and "nowhere/Model_30_Gen.pth" in result.err
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_requested_but_absent_is_an_error(demo_root, tmp_path):
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--device=cuda")
-    assert result.returncode == 2 and "CUDA is not available" in result.stderr
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", "--device=cuda")
+    assert result.code == 2 and "CUDA is not available" in result.err
 
 
 def test_unwritable_output_folder_is_an_error_naming_it(demo_root, tmp_path):
     (tmp_path / "experiments").write_text("a file where the output folder should be")
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY)
-    assert result.returncode == 2 and "cannot write to the output folder experiments/demo" in result.stderr
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY)
+    assert result.code == 2 and "cannot write to the output folder experiments/demo" in result.err
 
+
+@pytest.mark.parametrize("arguments, message", [
+    (("--weights=w.pth", "--stages=train"), "--weights skips training, so --stages=train would do nothing"),
+    (("--weights=w.pth", "--resume"), "--weights skips training, so --resume has nothing to continue"),
+    (("--stages=",), "--stages: no stage given"),
+    (("--test_datasets=ECSSD,SOD,ECSSD",), "--test_datasets names ECSSD twice"),
+    (("--compare=BCE,TS,BCE",), "--compare lists a method twice"),
+    (("--seeds=1,x",), "--seeds expects comma-separated integers"),
+])
+def test_settings_that_cannot_work_together_are_refused(tmp_path, arguments, message):
+    (tmp_path / "w.pth").write_bytes(b"PK")
+    result = run_cli(tmp_path, *arguments)
+    assert result.code == 2 and result.err.startswith(f"error: {message}") and result.err.count("\n") == 1
+
+
+def test_weights_that_are_no_checkpoint_stop_first_in_one_line_naming_the_file(tmp_path):
+    (tmp_path / "README.md").write_text("# not weights\n")
+    result = run_cli(tmp_path, "--weights=README.md", "--stages=test")  # and no dataset: the weights come first
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "README.md is not a PyTorch checkpoint" in result.err and "file an issue" not in result.err
+
+
+def test_weights_folder_is_refused_naming_the_files_in_it(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "Model_2_Gen.pth").write_bytes(b"")
+    result = run_cli(tmp_path, "--weights=run", "--stages=test")
+    assert result.code == 2 and "is a folder" in result.err and "Model_2_Gen.pth" in result.err
+
+
+def test_a_perturbation_that_never_happens_stops_before_training(demo_root, tmp_path):
+    # The demo starts alpha late: a few epochs of ASLP would be BCE, row for row.
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", "--compare=BCE,ASLP", "--epochs=3",
+                     "--start_epoch=6")
+    assert result.code == 2 and "ASLP would train exactly as BCE" in result.err
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", "--method=SLP", "--slp_alpha=0")
+    assert result.code == 2 and "SLP would train exactly as BCE" in result.err
+    assert not (tmp_path / "experiments").exists()
+
+
+def test_post_hoc_without_its_network_says_which_network_it_needs(demo_root, tmp_path):
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=TS,ASLP+LTS")
+    assert result.code == 2 and "TS calibrates a BCE network" in result.err
+    assert "add BCE to --compare" in result.err and "--weights" in result.err
+
+
+def copy_of_demo(demo_root: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    shutil.copytree(demo_root, root)
+    return root
+
+
+def test_every_test_set_is_checked_before_training(demo_root, tmp_path):
+    root = copy_of_demo(demo_root, tmp_path)
+    common = ["--demo", f"--dataset_root={root}", *TINY]
+    missing = run_cli(tmp_path, *common, "--test_datasets=DEMO-SOD,NOPE")
+    assert missing.code == 2 and str(root / "Test" / "NOPE" / "Image") in missing.err
+    empty = run_cli(tmp_path, *common, "--test_datasets=")
+    assert empty.code == 2 and "--test_datasets is empty" in empty.err
+    masks = root / "Test" / "DEMO-SOD" / "GT"
+    first = sorted(masks.glob("*.png"))[0]
+    Image.open(first).save(first.with_suffix(".jpg"), quality=90)
+    first.unlink()
+    lossy = run_cli(tmp_path, *common)
+    assert lossy.code == 2 and first.with_suffix(".jpg").name in lossy.err and "lossless" in lossy.err
+    first.with_suffix(".jpg").unlink()
+    unmasked = run_cli(tmp_path, *common)
+    assert unmasked.code == 2 and "have no mask" in unmasked.err and first.stem in unmasked.err
+    for mask in masks.glob("*.png"):
+        Image.fromarray((np.asarray(Image.open(mask)) > 127).astype(np.uint8)).save(mask)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(first)
+    zero_one = run_cli(tmp_path, *common)
+    assert zero_one.code == 2 and "only the levels 0 and 1" in zero_one.err and str(masks) in zero_one.err
+    assert not any((tmp_path / "experiments").rglob("*.pth"))
+
+
+def test_split_lists_that_cannot_be_written_name_split_dir(demo_root, tmp_path):
+    root = copy_of_demo(demo_root, tmp_path)
+    (tmp_path / "a_file").write_text("")
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={root}", *TINY, f"--split_dir={tmp_path / 'a_file'}")
+    assert result.code == 2 and "--split_dir" in result.err and "a new split cannot be written" in result.err
+
+
+# ---- in a fresh process: what must be answered before torch is imported, and Ctrl-C ----------------
 
 def run_without_torch(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     """main_ASLP.py as a script, reporting on stderr's last line whether torch was imported before it exited."""
     probe = ("import atexit, runpy, sys; atexit.register(lambda: print('torch imported:', 'torch' in sys.modules, "
              f"file=sys.stderr)); sys.argv = [{str(MAIN)!r}, *sys.argv[1:]]; sys.path.insert(0, {str(MAIN.parent)!r}); "
-             f"runpy.run_path({str(MAIN)!r}, "
-             "run_name='__main__')")
+             f"runpy.run_path({str(MAIN)!r}, run_name='__main__')")
     return subprocess.run([sys.executable, "-c", probe, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
@@ -150,69 +271,16 @@ def test_help_lists_every_constant_with_its_default_without_importing_torch(tmp_
     assert "--epochs=30" in result.stdout and "training epochs" in result.stdout
 
 
-def test_method_names_known_before_import_are_the_objectives_and_the_calibrators():
-    import methods
-    from calibrators import CALIBRATORS
-    from loss import OBJECTIVES
-    assert set(methods.TRAINED) == set(OBJECTIVES) and set(methods.POST_HOC) == set(CALIBRATORS)
-    assert [methods.network_method(m) for m in ("TS", "LTS", "ASLP+TS", "MbLS+LTS", "ASLP")] == \
-        ["BCE", "BCE", "ASLP", "MbLS", "ASLP"]
-    assert [methods.known_method(m) for m in ("ASLP+LTS", "TS+TS", "ASLP+", "Nope", "BCE+Focal")] == \
-        [True, False, False, False, False]
-
-
 @pytest.mark.parametrize("argument, message", [
     ("--epochs=0", "--epochs must be at least 1, got 0"), ("--batch_size=0", "--batch_size must be at least 1"),
     ("--lr=-1", "--lr must be positive"), ("--epoch=3", "unknown option --epoch"),
+    ("--compare=BCE,XX", "unknown method(s) XX"), ("--svls_kernel=4", "--svls_kernel must be an odd number"),
 ])
 def test_bad_values_are_one_line_errors_before_torch_is_imported(tmp_path, argument, message):
     result = run_without_torch(tmp_path, argument)
     lines = result.stderr.splitlines()
     assert result.returncode == 2 and lines[0].startswith(f"error: {message}") and lines[1:] == ["torch imported: False"]
     assert not (tmp_path / "experiments").exists()
-
-
-def test_weights_with_only_the_train_stage_is_an_error(tmp_path):
-    (tmp_path / "w.pth").write_bytes(b"PK")
-    result = run_without_torch(tmp_path, "--weights=w.pth", "--stages=train")
-    assert result.returncode == 2 and "--weights skips training" in result.stderr and "--stages=test,eval" in result.stderr
-
-
-def test_weights_that_are_no_checkpoint_stop_first_in_one_line_naming_the_file(tmp_path):
-    (tmp_path / "README.md").write_text("# not weights\n")
-    result = run_main(tmp_path, "--weights=README.md", "--stages=test")  # and no dataset: the weights come first
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "README.md is not a PyTorch checkpoint" in result.stderr and "file an issue" not in result.stderr
-
-
-def test_fresh_run_into_a_finished_run_is_refused_and_writes_nothing(tiny_run, demo_root):
-    out, _ = tiny_run
-    before = sorted(p.name for p in out.iterdir())
-    result = run_main(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--epochs=1", "--start_epoch=0")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    relative = Path("experiments") / "demo"
-    for fix in (f"{relative} already holds", "Model_2_Gen.pth", "--experiment=", "--resume", f"delete {relative}"):
-        assert fix in result.stderr, fix
-    assert sorted(p.name for p in out.iterdir()) == before
-
-
-def test_resume_with_another_architecture_or_method_is_refused(tiny_run, demo_root):
-    out, _ = tiny_run
-    result = run_main(out.parent.parent, "--demo", f"--dataset_root={demo_root}", *TINY, "--resume",
-                      "--feat_channel=16", "--method=BCE")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    checkpoint = Path("experiments") / "demo" / "checkpoint.pth"
-    assert f"{checkpoint} was trained with --feat_channel=8 --method=ASLP" in result.stderr
-    assert "--experiment" in result.stderr
-
-
-def test_end_of_run_says_where_results_maps_and_plots_are(tiny_run):
-    _, result = tiny_run
-    summary = result.stdout[result.stdout.rindex("Outputs:"):]
-    out = Path("experiments") / "demo"
-    for path in (out / "Model_2_Gen.pth", out / "predictions" / "DEMO-SOD", out / "results.md", out / "alpha.json"):
-        assert str(path) in summary, path
-    assert "reliability_" in summary or "alpha_history.png" in summary
 
 
 def test_ctrl_c_prints_the_checkpoint_and_the_resume_command(demo_root, tmp_path):
@@ -229,63 +297,3 @@ def test_ctrl_c_prints_the_checkpoint_and_the_resume_command(demo_root, tmp_path
     assert process.returncode == 130 and "Traceback" not in stderr
     assert f"the last checkpoint is {Path('experiments') / 'demo' / 'checkpoint.pth'}" in stderr
     assert "--epochs=500 --resume" in stderr
-
-
-def copy_of_demo(demo_root: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    shutil.copytree(demo_root, root)
-    return root
-
-
-def test_a_perturbation_that_never_happens_stops_before_training(demo_root, tmp_path):
-    # The demo starts alpha after epoch 6: three epochs of ASLP would be BCE, row for row.
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--compare=BCE,ASLP", "--epochs=3")
-    assert result.returncode == 2 and "ASLP would train exactly as BCE" in result.stderr
-    assert "--epochs=7 or more" in result.stderr and "--start_epoch=2 or less" in result.stderr
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--method=SLP", "--slp_alpha=0")
-    assert result.returncode == 2 and "SLP would train exactly as BCE" in result.stderr
-    assert not (tmp_path / "experiments").exists()
-
-
-def test_post_hoc_without_its_network_says_which_network_it_needs(demo_root, tmp_path):
-    result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--compare=TS,ASLP+LTS")
-    assert result.returncode == 2 and "TS calibrates a BCE network" in result.stderr
-    assert "add BCE to --compare" in result.stderr and "--weights" in result.stderr
-
-
-def test_every_test_set_is_checked_before_training(demo_root, tmp_path):
-    root = copy_of_demo(demo_root, tmp_path)
-    common = ["--demo", f"--dataset_root={root}", *TINY]
-    missing = run_main(tmp_path, *common, "--test_datasets=DEMO-SOD,NOPE")
-    assert missing.returncode == 2 and str(root / "Test" / "NOPE" / "Image") in missing.stderr
-    empty = run_main(tmp_path, *common, "--test_datasets=")
-    assert empty.returncode == 2 and "--test_datasets is empty" in empty.stderr
-    masks = root / "Test" / "DEMO-SOD" / "GT"
-    first = sorted(masks.glob("*.png"))[0]
-    Image.open(first).save(first.with_suffix(".jpg"), quality=90)
-    first.unlink()
-    lossy = run_main(tmp_path, *common)
-    assert lossy.returncode == 2 and first.with_suffix(".jpg").name in lossy.stderr and "lossless" in lossy.stderr
-    first.with_suffix(".jpg").unlink()
-    unmasked = run_main(tmp_path, *common)
-    assert unmasked.returncode == 2 and "have no mask" in unmasked.stderr and first.stem in unmasked.stderr
-    for mask in masks.glob("*.png"):
-        Image.fromarray((np.asarray(Image.open(mask)) > 127).astype(np.uint8)).save(mask)
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(first)
-    zero_one = run_main(tmp_path, *common)
-    assert zero_one.returncode == 2 and "only the levels 0 and 1" in zero_one.stderr and str(masks) in zero_one.stderr
-    assert not any((tmp_path / "experiments").rglob("*.pth"))
-
-
-def test_split_lists_that_cannot_be_written_name_split_dir(demo_root, tmp_path):
-    root = copy_of_demo(demo_root, tmp_path)
-    (tmp_path / "a_file").write_text("")
-    result = run_main(tmp_path, "--demo", f"--dataset_root={root}", *TINY, f"--split_dir={tmp_path / 'a_file'}")
-    assert result.returncode == 2 and "--split_dir" in result.stderr and "a new split cannot be written" in result.stderr
-
-
-def test_weights_folder_is_refused_naming_the_files_in_it(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "Model_2_Gen.pth").write_bytes(b"")
-    result = run_main(tmp_path, "--weights=run", "--stages=test")
-    assert result.returncode == 2 and "is a folder" in result.stderr and "Model_2_Gen.pth" in result.stderr
