@@ -6,7 +6,8 @@
 
 Inside a run folder: the final network `Model_<EPOCHS>_Gen.pth` (the authors' name), `checkpoint.pth`,
 the test maps in `predictions/<set>/` and, where the protocol's test maps are not probabilities, the
-probability maps in `probabilities/<set>/`. ASLP folders carry the mode (ASLP_MC, ASLP_MC+TS). A
+probability maps in `probabilities/<set>/`; each folder of maps holds `maps.json`, the record of what
+its maps are (`predict.write_predictions`), which the scoring reads. ASLP folders carry the mode (ASLP_MC, ASLP_MC+TS). A
 comparison's tables and plots go to the folder above its runs.
 Standard library only.
 """
@@ -24,7 +25,8 @@ EXPERIMENTS = Path("experiments")  # relative to the working directory
 COMPARISON = "compare"  # the experiment name of a comparison given no --experiment
 CHECKPOINT_NAME = "checkpoint.pth"
 FINAL_WEIGHTS_PATTERN = "Model_*_Gen.pth"
-TEST_MAPS, PROBABILITY_MAPS = "predictions", "probabilities"
+TEST_MAPS_FOLDER, PROBABILITY_MAPS_FOLDER = "predictions", "probabilities"
+MAPS_RECORD = "maps.json"  # in each folder of maps the test stage writes: what the maps are and where from
 VALIDATION_PLOT = "validation_calibration.png"  # a comparison's runs' validation calibration over epochs
 
 
@@ -50,8 +52,8 @@ def map_folders(run_dir: Path, protocol: Protocol) -> tuple[Path, Path]:
     """The folders of a run's (test maps, probability maps), one `<set>/` in each per test set. The
     probability maps have their own folder where the protocol's test maps are something else (paper);
     otherwise they are the test maps."""
-    test_maps = run_dir / TEST_MAPS
-    return test_maps, (run_dir / PROBABILITY_MAPS if protocol.writes_probability_maps else test_maps)
+    test_maps = run_dir / TEST_MAPS_FOLDER
+    return test_maps, (run_dir / PROBABILITY_MAPS_FOLDER if protocol.writes_probability_maps else test_maps)
 
 
 def previous_run(run_dir: Path) -> list[Path]:

@@ -246,7 +246,7 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
         temperature = fit_calibrator(calibrator, network, loader, inference, settings.post_hoc, seed, out_dir, weights)
     for name in settings.data.test_datasets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
-                                  inference, temperature)
+                                  inference, temperature, {"network": str(weights), "calibrator": calibrator})
         print(f"Wrote {count} maps of {name} to {out_dir}")
 
 

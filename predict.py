@@ -7,7 +7,8 @@ the run's folders (`layout`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from tqdm import tqdm
 
 from data.datasets import list_images
 from data.loaders import inference_loader
-from layout import map_folders
-from protocol import Protocol, probability_map
+from layout import MAPS_RECORD, map_folders
+from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
 
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
 # or one per pixel. Applied as logit / T after both are resized to the image, so that T > 0 never
@@ -76,17 +77,35 @@ def predict_maps(
         network.train(was_training)
 
 
+def write_maps_record(
+    folder: Path, maps: MapKind, protocol: Protocol, inference: Inference, count: int, origin: Mapping[str, object],
+) -> None:
+    """`folder`/maps.json: what the maps in `folder` are (their kind, the protocol that wrote them), where
+    they came from (`origin`: the network's weights, a post-hoc calibrator) and how (the size rule), so
+    that scoring never takes one kind of map for another."""
+    record = {
+        "maps": maps.word, "description": maps.title, "protocol": protocol.name, **origin,
+        "size_rule": f"each image resized to {inference.size} x {inference.size} for the network; its logits "
+                     "resized back to the image's size (bilinear) before the sigmoid",
+        "images": count, "written_by": "aslp predict.write_predictions",
+    }
+    (folder / MAPS_RECORD).write_text(json.dumps(record, indent=1, default=str) + "\n")
+
+
 def write_predictions(
     network: nn.Module, image_dir: Path, run_dir: Path, set_name: str, protocol: Protocol, inference: Inference,
-    temperature: Temperature | None = None,
+    temperature: Temperature | None = None, origin: Mapping[str, object] | None = None,
 ) -> int:
     """One `<stem>.png` per image of `image_dir`: the protocol's test map of p = sigmoid(logit / T) in
     `run_dir/predictions/<set_name>/`, and, where the protocol asks for them, the probability maps
-    round(255 p) in `run_dir/probabilities/<set_name>/`, from the same forward pass. Returns the count."""
+    round(255 p) in `run_dir/probabilities/<set_name>/`, from the same forward pass; each folder gets its
+    `maps.json` (`write_maps_record`, with `origin`). Returns the count."""
     images = list_images(image_dir)
     test_dir, probability_dir = (root / set_name for root in map_folders(run_dir, protocol))
     for folder in {test_dir, probability_dir}:
         folder.mkdir(parents=True, exist_ok=True)
+        # A record from an earlier run must not vouch for maps this run is about to replace.
+        (folder / MAPS_RECORD).unlink(missing_ok=True)
     loader = inference_loader(images, inference.size, inference.batch_size, inference.num_workers,
                               inference.device.type == "cuda")
     for name, logit, _ in predict_maps(network, loader, inference, desc=f"Testing {set_name}",
@@ -95,4 +114,8 @@ def write_predictions(
         Image.fromarray(protocol.test_map(probability)).save(test_dir / f"{name}.png")
         if probability_dir != test_dir:
             Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
+    origin = origin or {}
+    write_maps_record(test_dir, protocol.test_maps, protocol, inference, len(images), origin)
+    if probability_dir != test_dir:
+        write_maps_record(probability_dir, PROBABILITY_MAPS, protocol, inference, len(images), origin)
     return len(images)
