@@ -4,7 +4,8 @@ What a map or a mask is on disk, and how one is read, are the shared file rules 
 be ``.png``, ``.bmp``, ``.jpg`` or ``.jpeg`` (JPEG noted as lossy), masks must be lossless (a mask stored only as
 JPEG stops the pairing, before any image is scored), any letter case; ``x.png`` pairs with ``x.bmp``. Nothing is
 dropped silently: unpaired files, files of other types and subfolders are returned to the caller to be counted
-and listed; conversions to 8-bit grey are noted; a prediction whose size differs from its mask is resized
+and listed; each file is read by itself and what the reader did to it (0/1 masks, 16-bit or palette files, maps
+holding only the levels 0 and 1) is noted per image; a prediction whose size differs from its mask is resized
 (bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder, an
 unreadable file, a photograph where a map should be or two maps with one stem raise
 :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own ``results.json`` the
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data.files import DataError, Listing, abbreviate, list_files, read_grey
+from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
 from report.tables import REPORT_JSON, is_report_output
 
 MASK_SUBFOLDER = "GT"
@@ -33,6 +34,8 @@ _ROTATED = (
 )
 RESIZE_NOTE = _RESIZED.format(role="prediction")
 ROTATED_NOTE = _ROTATED.format(role="prediction")
+# A map of only the levels 0 and 1 is scored or refused by the runner, which knows whether the maps are trusted.
+ZERO_ONE_NOTES = {role: f"{role}: {ZERO_ONE_MAP_NOTE}" for role in ("prediction", "probability map")}
 
 
 class EvaluationInputError(DataError):
@@ -159,9 +162,11 @@ def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
     loader) for the prediction; the probability map always uses OpenCV.
     """
     with as_evaluation_error():
-        pred, pred_notes = read_grey(pair.pred)
-        gt, gt_notes = read_grey(pair.gt)
-        probability, probability_notes = read_grey(pair.probability) if pair.probability is not None else (None, [])
+        pred, pred_notes = read_grey(pair.pred, "map")
+        gt, gt_notes = read_grey(pair.gt, "mask")
+        probability, probability_notes = (
+            read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
+        )
     pred, resize_notes = _fitted_to_mask(pred, gt.shape, "prediction", resize_with_pil)
     notes = [f"prediction: {note}" for note in pred_notes] + [f"mask: {note}" for note in gt_notes] + resize_notes
     if probability is not None:
