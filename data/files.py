@@ -167,14 +167,32 @@ def _lossy_mask_error(spec: FileKind, refused: Sequence[Path]) -> DataError:
     )
 
 
+def _nested_files(folders: Sequence[str], spec: FileKind) -> dict[str, int]:
+    """How many files of ``spec`` each of ``folders`` holds (those that hold some), by folder name."""
+    counts = {}
+    for folder in map(Path, folders):
+        try:
+            count = sum(1 for path in folder.iterdir() if path.suffix.lower() in spec.suffixes and path.is_file())
+        except OSError:  # a subfolder it may not look into holds nothing it can use
+            continue
+        if count:
+            counts[folder.name] = count
+    return counts
+
+
 def list_files(
-    folder: Path, kind: str, role: str = "", skip: Callable[[str], bool] | None = None
+    folder: Path,
+    kind: str,
+    role: str = "",
+    skip: Callable[[str], bool] | None = None,
+    nested_hint: Callable[[list[str]], str] | None = None,
 ) -> Listing:
     """The files of ``kind`` in ``folder``, by stem; other files and subfolders are returned, never dropped.
 
     ``role`` names the folder in messages (default: the kind); ``skip(file_name)`` True leaves a file out
     unlisted (e.g. the evaluator's own outputs). Two files of one stem, a file of a refused suffix without an
-    accepted twin, or no file at all is a DataError."""
+    accepted twin, or no file at all is a DataError; when the files are one folder down (the folder of several
+    sets given for one set's), the error names those subfolders, and ``nested_hint(their names)`` adds a fix."""
     spec = file_kind(kind)
     role = role or spec.name
     require_folder(folder, role)
@@ -203,6 +221,14 @@ def list_files(
         raise _lossy_mask_error(spec, without_twin)
     ignored_files += [str(path) for stem, path in refused.items() if stem in files]
     if not files:
+        nested = _nested_files(ignored_folders, spec)
+        if nested:
+            names = list(nested)
+            raise DataError(
+                f"{role} folder {folder} contains no {spec.suffix_list()} files, but its subfolders do: "
+                f"{abbreviate([f'{name} ({count} files)' for name, count in nested.items()])}; point at the "
+                f"subfolder of one set (e.g. {folder / names[0]})" + (nested_hint(names) if nested_hint else "")
+            )
         raise DataError(f"{role} folder {folder} contains no {spec.suffix_list()} files")
     return Listing(files, sorted(ignored_files), ignored_folders)
 

@@ -97,6 +97,23 @@ def test_listing_returns_what_it_does_not_use(tmp_path: Path) -> None:
     assert listing.ignored_folders == [str(tmp_path / "old")]
 
 
+def test_a_folder_whose_files_are_in_its_subfolders_says_so(tmp_path: Path) -> None:
+    # predictions/ given where predictions/ECSSD/ was meant
+    for name in ("ECSSD/a.png", "ECSSD/b.png", "DUT-OMRON/a.png"):
+        _grey(tmp_path / "predictions" / name)
+    (tmp_path / "predictions" / "notes").mkdir()
+    with pytest.raises(DataError) as caught:
+        list_files(tmp_path / "predictions", "map", "prediction", nested_hint=lambda names: f" ({'+'.join(names)})")
+    message = str(caught.value)
+    assert "contains no .png/.bmp/.jpg/.jpeg files, but its subfolders do: DUT-OMRON (1 files), ECSSD (2 files)" in (
+        message
+    )
+    assert f"point at the subfolder of one set (e.g. {tmp_path / 'predictions' / 'DUT-OMRON'}) (DUT-OMRON+ECSSD)" in (
+        message
+    )
+    assert "notes" not in message
+
+
 def test_listing_an_empty_or_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match=r"prediction folder .* contains no \.png/\.bmp/\.jpg/\.jpeg files"):

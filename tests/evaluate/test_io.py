@@ -308,6 +308,19 @@ def test_a_palette_mask_is_read_by_index(tmp_path: Path) -> None:
     assert score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER) == expected | {"n_converted": 4}
 
 
+def test_a_prediction_folder_whose_maps_are_in_subfolders_says_so(tmp_path: Path) -> None:
+    # predictions/ given for predictions/A/: "contains no .png files" alone left the user guessing.
+    _folders(tmp_path, set_name="A")
+    _folders(tmp_path / "more", set_name="B")
+    (tmp_path / "more" / "pred" / "B").rename(tmp_path / "pred" / "B")
+    with pytest.raises(EvaluationInputError) as caught:
+        score_dataset(tmp_path / "pred", tmp_path / "gt" / "A", workers=1, protocol=PAPER)
+    message = str(caught.value)
+    assert f"prediction folder {tmp_path / 'pred'} contains no" in message
+    assert "but its subfolders do: A (4 files), B (4 files); point at the subfolder of one set (e.g. " in message
+    assert f"score every set at once: --pred-root={tmp_path / 'pred'} --datasets=A,B (with --gt-root)" in message
+
+
 def test_subfolders_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _folders(tmp_path, set_name="A")
     (tmp_path / "pred" / "A" / "old_run").mkdir()
