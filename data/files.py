@@ -3,7 +3,8 @@ testing and scoring, applied to every file on its own.
 
 - A **photo** (a network input) is a ``.jpg``, ``.jpeg``, ``.png`` or ``.bmp`` file, read as RGB.
 - A **mask** must be lossless, ``.png`` or ``.bmp``: JPEG noise would turn background and edges into soft mask
-  levels. A mask stored only as ``.jpg``/``.jpeg`` is refused, naming the file and the fix.
+  levels. A mask stored only as ``.jpg``/``.jpeg`` is refused, naming the file and the fix: the set's PNG masks,
+  or, for a set that ships only JPEG masks, ``python -m data.convert_masks`` (:data:`CONVERT_COMMAND`).
 - A **map** (prediction or probability map) is best lossless; a ``.jpg``/``.jpeg`` map is read with a note that
   it is lossy.
 
@@ -40,6 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from errors import UserFacingError
 
+CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
 SIXTEEN_BIT_NOTE = "16-bit file scaled to 8-bit by its bit depth (round(v * 255 / 65535))"
@@ -164,6 +166,8 @@ def _lossy_mask_error(spec: FileKind, refused: Sequence[Path]) -> DataError:
     return DataError(
         f"{spec.name} {first} is a lossy file and no {twins} is beside it: {spec.refusal}"
         + (more if len(refused) > 1 else "")
+        + f"; a set that ships only JPEG masks can be converted once into PNG masks (threshold at 128): "
+        f"{CONVERT_COMMAND} {first.parent} NEW_FOLDER, then use NEW_FOLDER"
     )
 
 

@@ -53,6 +53,16 @@ def test_lossy_mask_is_refused_naming_the_jpg_beside_the_missing_png(tmp_path: P
         list_files(tmp_path / "GT", "mask")
 
 
+def test_the_lossy_mask_error_names_the_conversion_command(tmp_path: Path) -> None:
+    # The Weizmann horses ship only JPEG masks: "use the original PNG masks" alone leaves no way on.
+    _grey(tmp_path / "GT" / "horse001.jpg")
+    _grey(tmp_path / "GT" / "horse002.jpg")
+    for call in (lambda: find_mask(tmp_path / "GT", "horse001"), lambda: list_files(tmp_path / "GT", "mask")):
+        with pytest.raises(DataError) as caught:
+            call()
+        assert f"python -m data.convert_masks {tmp_path / 'GT'} NEW_FOLDER" in str(caught.value)
+
+
 def test_lossless_masks_are_found_in_any_letter_case(tmp_path: Path) -> None:
     for name in ("a.png", "b.PNG", "c.Png", "d.bmp"):
         _grey(tmp_path / name)
