@@ -3,7 +3,9 @@
 Layout: `<root>/Image/<stem>.<photo suffix>` and `<root>/GT/<stem>.png` (what a photo and a mask may
 be, and how each is read, is `data.files`' rule, shared with the evaluator). Every problem is
 reported: a missing, lossy or unreadable file is an error naming it, and pairs whose image and mask
-sizes differ are skipped with their count and names printed.
+sizes differ are skipped with their count and names printed. Every mask is read once before any work
+(`check_masks`), so that a mask the reader refuses stops the run at once and what it converted (masks
+stored as 0/1, 16-bit or palette masks) is said once, with a count and names.
 """
 from __future__ import annotations
 
@@ -16,12 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from data.files import (
-    DataError, abbreviate, check_levels, find_mask, find_photo, list_files, list_stems, read_grey, read_photo,
-    require_folder,
+    DataError, abbreviate, find_mask, find_photo, list_files, list_stems, read_grey, read_photo, require_folder,
 )
 from data.transforms import augmentation_generator, image_to_tensor, train_transform
-
-MASK_LEVEL_SAMPLE = 20  # masks read to tell 8-bit masks from masks stored as 0/1
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -42,15 +41,28 @@ def list_images(image_dir: Path) -> list[Path]:
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """A mask's 8-bit levels (soft edges kept)."""
-    return read_grey(path)[0]
+    """A mask's 8-bit levels, object at 255 (soft edges kept), as `data.files.read_grey` reads it."""
+    return read_grey(path, "mask")[0]
 
 
-def check_mask_levels(masks: Sequence[Path]) -> None:
-    """Masks are 8-bit with the object at 255 (values between are soft edges, used as such). Masks
-    saved as 0/1 would silently train on near-empty labels, so a sample of them is checked."""
-    sample = masks[:: max(1, len(masks) // MASK_LEVEL_SAMPLE)]
-    check_levels(max(int(read_mask(path).max()) for path in sample), masks[0].parent, "mask")
+def check_masks(masks: Sequence[Path], report: bool = True) -> None:
+    """Read every mask as training and testing will: stop if the reader refuses any (naming the first's
+    problem and how many more), and with `report` print each conversion once, with its count and names."""
+    converted: dict[str, list[str]] = {}
+    refused: list[tuple[Path, DataError]] = []
+    for path in masks:
+        try:
+            for note in read_grey(path, "mask")[1]:
+                converted.setdefault(note, []).append(path.name)
+        except DataError as error:
+            refused.append((path, error))
+    if refused:
+        others = [path.name for path, _ in refused[1:]]
+        more = f"; {len(others)} more mask(s) refused: {abbreviate(others)}" if others else ""
+        raise DataError(f"{refused[0][1]}{more}")
+    if report:
+        for note, names in converted.items():
+            print(f"Masks in {masks[0].parent}: {note}: {len(names)} of {len(masks)} masks: {abbreviate(names)}")
 
 
 def pair_files(
@@ -79,7 +91,7 @@ def pair_files(
             print(f"Ignored {len(orphans)} masks in {mask_dir} that have no image: {abbreviate(orphans, 10)}")
     if not pairs:
         raise DataError(f"no usable image/mask pairs in {image_dir} and {mask_dir}")
-    check_mask_levels([mask for _, _, mask in pairs])
+    check_masks([mask for _, _, mask in pairs], report)
     return pairs
 
 
@@ -110,8 +122,8 @@ def pair_split(
 
 
 def check_test_set(set_dir: Path, needs_images: bool, needs_masks: bool, hint: str = "") -> None:
-    """Before any training: the test set's folders exist, every image has a lossless mask, and the
-    masks are 8-bit (not 0/1), so that nothing is found wrong only after hours of training."""
+    """Before any training: the test set's folders exist, every image has a lossless mask, and every
+    mask can be read (`check_masks`), so that nothing is found wrong only after hours of training."""
     image_dir, mask_dir = set_dir / "Image", set_dir / "GT"
     if needs_images:
         require_folder(image_dir, "test image", hint)
@@ -123,7 +135,7 @@ def check_test_set(set_dir: Path, needs_images: bool, needs_masks: bool, hint: s
         if unmasked:  # a JPEG mask without its PNG was already refused by list_files, naming the file
             raise DataError(f"{len(unmasked)} image(s) in {image_dir} have no mask in {mask_dir}: "
                             f"{abbreviate(unmasked)}; add their masks, or remove the images from the test set")
-    check_mask_levels([masks[stem] for stem in sorted(masks)])
+    check_masks([masks[stem] for stem in sorted(masks)])
 
 
 class TrainingSet(Dataset):

@@ -1,20 +1,34 @@
 """What a photograph, a mask and a map is on disk, and how each is read: one set of rules for training,
-testing and scoring.
+testing and scoring, applied to every file on its own.
 
 - A **photo** (a network input) is a ``.jpg``, ``.jpeg``, ``.png`` or ``.bmp`` file, read as RGB.
 - A **mask** must be lossless, ``.png`` or ``.bmp``: JPEG noise would turn background and edges into soft mask
-  levels. A mask stored only as ``.jpg``/``.jpeg`` is refused, naming the file and the fix.
+  levels. A mask stored only as ``.jpg``/``.jpeg`` is refused, naming the file and the fix: the set's PNG masks,
+  or, for a set that ships only JPEG masks, ``python -m data.convert_masks`` (:data:`CONVERT_COMMAND`).
 - A **map** (prediction or probability map) is best lossless; a ``.jpg``/``.jpeg`` map is read with a note that
   it is lossy.
 
-Suffixes match in any letter case. Masks and maps are read as 8-bit grey by :func:`read_grey`, which says what it
-converted; a colour file whose channels differ is a photograph and is refused. Every problem is a
-:class:`DataError` naming the file or folder and the fix. This module must not import torch: the evaluator,
-which never loads the model, reads files through it too.
+Suffixes match in any letter case. Masks and maps are read as 8-bit grey by :func:`read_grey`, which judges each
+file by itself and says what it did in notes (the callers count them and say them once, with file names):
+
+- **levels 0 and 1 only** (1 present, any bit depth): a mask is a mask stored as 0/1, read as 0/255 (it can be
+  nothing else); a map is ambiguous (a binary map stored as 0/1, or a confident model's probability map with
+  p <= 1/255), so it is read as it is and flagged (:data:`ZERO_ONE_MAP_NOTE`): the scorer refuses it where its
+  mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`zero_one_maps_error`);
+- **16-bit**: scaled by its bit depth, round(v * 255 / 65535), whatever its values; a 16-bit mask whose highest
+  level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess);
+- **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
+  using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255); any other colour
+  palette, like any colour file whose channels differ, is a photograph: refused;
+- alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy.
+
+Every problem is a :class:`DataError` naming the file or folder and the fix. This module must not import torch:
+the evaluator, which never loads the model, reads files through it too.
 """
 from __future__ import annotations
 
 import glob
+import io
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -27,10 +41,19 @@ from PIL import Image, UnidentifiedImageError
 
 from errors import UserFacingError
 
-SIXTEEN_BIT_AS_8_BIT_NOTE = "16-bit map whose values all lie in 0..255: values taken as 8-bit levels, not scaled"
-SIXTEEN_BIT_SCALED_NOTE = "16-bit scaled to 8-bit (v * 255 / 65535)"
-LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
+CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
+LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
+SIXTEEN_BIT_NOTE = "16-bit file scaled to 8-bit by its bit depth (round(v * 255 / 65535))"
+MASK_ZERO_ONE_NOTE = "stored as 0/1: read as 0/255 (1 = object)"
+ZERO_ONE_MAP_NOTE = "holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
+GREY_PALETTE_NOTE = "palette file of greys: read as the greys it shows"
+PALETTE_INDEX_NOTE = "palette file: read by index (0 = background, 1 = object, read as 255)"
+ZERO_ONE_MAP_FIX = (
+    "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
+    "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
+    "--trust-map-levels (trust_map_levels=True in Python)"
+)
 
 
 class DataError(UserFacingError, ValueError):
@@ -52,7 +75,6 @@ class FileKind:
     suffixes: tuple[str, ...]
     refused_suffixes: tuple[str, ...] = ()
     refusal: str = ""
-    zero_one_fix: str = ""  # what to do when the files hold only the levels 0 and 1
 
     def suffix_list(self) -> str:
         return "/".join(self.suffixes)
@@ -68,15 +90,8 @@ FILE_KINDS = {
             refused_suffixes=LOSSY_SUFFIXES,
             refusal="masks must be lossless; JPEG compression noise turns background and edges into soft mask "
             "levels that the paper protocol counts as errors; use the set's original PNG masks",
-            zero_one_fix="they must mark the object with 255 (multiply them by 255)",
         ),
-        FileKind(
-            "map",
-            (".png", ".bmp", *LOSSY_SUFFIXES),
-            zero_one_fix="binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); "
-            "probability maps of a model whose p <= 1/255 nearly everywhere can hold only these levels: score "
-            "them as they are with --trust-map-levels (trust_map_levels=True in Python)",
-        ),
+        FileKind("map", (".png", ".bmp", *LOSSY_SUFFIXES)),
     )
 }
 
@@ -125,15 +140,14 @@ def require_writable_folder(path: Path) -> None:
         ) from error
 
 
-def check_levels(max_level: int, folder: Path, kind: str, count: int | None = None) -> None:
-    """Refuse masks or maps (``kind``) whose highest level, over the ``count`` files read, is 1: stored as 0/1.
-
-    Such files would silently train on or score near-empty objects. Call it only where a 0/1 set is surely an
-    error (maps: when some mask has an object and the maps are not trusted)."""
-    spec = file_kind(kind)
-    if max_level == 1:
-        which = f"{count} {spec.name}s read from" if count is not None else f"{spec.name}s in"
-        raise DataError(f"the {which} {folder} hold only the levels 0 and 1; {spec.zero_one_fix}")
+def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
+    (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
+    maps, hold, their = ("map", "holds", "its") if len(names) == 1 else ("maps", "hold", "their")
+    return DataError(
+        f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
+        f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"
+    )
 
 
 @dataclass(frozen=True)
@@ -152,17 +166,37 @@ def _lossy_mask_error(spec: FileKind, refused: Sequence[Path]) -> DataError:
     return DataError(
         f"{spec.name} {first} is a lossy file and no {twins} is beside it: {spec.refusal}"
         + (more if len(refused) > 1 else "")
+        + f"; a set that ships only JPEG masks can be converted once into PNG masks (threshold at 128): "
+        f"{CONVERT_COMMAND} {first.parent} NEW_FOLDER, then use NEW_FOLDER"
     )
 
 
+def _nested_files(folders: Sequence[str], spec: FileKind) -> dict[str, int]:
+    """How many files of ``spec`` each of ``folders`` holds (those that hold some), by folder name."""
+    counts = {}
+    for folder in map(Path, folders):
+        try:
+            count = sum(1 for path in folder.iterdir() if path.suffix.lower() in spec.suffixes and path.is_file())
+        except OSError:  # a subfolder it may not look into holds nothing it can use
+            continue
+        if count:
+            counts[folder.name] = count
+    return counts
+
+
 def list_files(
-    folder: Path, kind: str, role: str = "", skip: Callable[[str], bool] | None = None
+    folder: Path,
+    kind: str,
+    role: str = "",
+    skip: Callable[[str], bool] | None = None,
+    nested_hint: Callable[[list[str]], str] | None = None,
 ) -> Listing:
     """The files of ``kind`` in ``folder``, by stem; other files and subfolders are returned, never dropped.
 
     ``role`` names the folder in messages (default: the kind); ``skip(file_name)`` True leaves a file out
     unlisted (e.g. the evaluator's own outputs). Two files of one stem, a file of a refused suffix without an
-    accepted twin, or no file at all is a DataError."""
+    accepted twin, or no file at all is a DataError; when the files are one folder down (the folder of several
+    sets given for one set's), the error names those subfolders, and ``nested_hint(their names)`` adds a fix."""
     spec = file_kind(kind)
     role = role or spec.name
     require_folder(folder, role)
@@ -191,6 +225,14 @@ def list_files(
         raise _lossy_mask_error(spec, without_twin)
     ignored_files += [str(path) for stem, path in refused.items() if stem in files]
     if not files:
+        nested = _nested_files(ignored_folders, spec)
+        if nested:
+            names = list(nested)
+            raise DataError(
+                f"{role} folder {folder} contains no {spec.suffix_list()} files, but its subfolders do: "
+                f"{abbreviate([f'{name} ({count} files)' for name, count in nested.items()])}; point at the "
+                f"subfolder of one set (e.g. {folder / names[0]})" + (nested_hint(names) if nested_hint else "")
+            )
         raise DataError(f"{role} folder {folder} contains no {spec.suffix_list()} files")
     return Listing(files, sorted(ignored_files), ignored_folders)
 
@@ -243,22 +285,39 @@ def read_photo(path: Path) -> Image.Image:
         raise DataError(f"cannot read image {path}: {error}") from error
 
 
-def read_grey(path: Path) -> tuple[np.ndarray, list[str]]:
-    """A mask or map as a 2-D uint8 array, and the notes on what was converted to get it.
+def _photograph_error(path: Path, what: str) -> DataError:
+    return DataError(
+        f"{path} is {what}: it looks like a photograph, not a grey map or mask; point at the folder of maps or "
+        "masks, not at the folder of images"
+    )
 
-    An alpha channel is dropped; grey stored as colour (all channels equal) keeps one channel; a 16-bit file
-    keeps its values if they all lie in 0..255, else its values v become round(v * 255 / 65535); a JPEG file is
-    noted as lossy. A colour file whose channels differ is a photograph, not a map: refused."""
-    path = Path(path)
+
+def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> tuple[np.ndarray, list[str]] | None:
+    """A palette file's levels and notes (module docstring); None for a file without a colour table."""
     try:
-        buffer = np.fromfile(path, dtype=np.uint8)
-    except OSError as error:
-        raise DataError(f"cannot read {path}: {error}") from error
+        with Image.open(io.BytesIO(buffer.tobytes())) as image:
+            if image.mode != "P":
+                return None
+            indices = np.asarray(image)
+            palette = np.asarray(image.getpalette("RGB") or [], np.uint8).reshape(-1, 3)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None  # OpenCV then reads it, or says it cannot
+    used = np.unique(indices)
+    if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
+        return palette[indices, 0], [GREY_PALETTE_NOTE]
+    if kind == "mask" and used[-1] <= 1:
+        # Index 1 is the object whatever colour shows it (a VOC-style palette shows it dark red).
+        return (indices * 255).astype(np.uint8), [PALETTE_INDEX_NOTE]
+    reason = "a binary mask may use only the indices 0 and 1" if kind == "mask" else "a map must be grey"
+    raise _photograph_error(path, f"a palette file of colours ({used.size} indices used; {reason})")
+
+
+def _decoded_levels(buffer: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+    """The stored levels of a file without a colour table (8- or 16-bit), as one channel, with notes."""
     # imdecode (unlike imread) reports undecodable data the same way for every path.
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if image is None:
         raise DataError(f"cannot read {path}: not a decodable image")
-
     notes: list[str] = []
     if image.ndim == 3:
         channels = image.shape[2]
@@ -271,18 +330,39 @@ def read_grey(path: Path) -> tuple[np.ndarray, list[str]]:
             notes.append("grey stored as colour: one channel kept")
             image = image[:, :, 0]
         else:
-            raise DataError(
-                f"{path} is a colour image whose channels differ: it looks like a photograph, not a grey map or "
-                "mask; point at the folder of maps or masks, not at the folder of images"
-            )
-    if image.dtype == np.uint16 and image.max() <= 255:
-        notes.append(SIXTEEN_BIT_AS_8_BIT_NOTE)
-        image = image.astype(np.uint8)
-    elif image.dtype == np.uint16:
-        notes.append(SIXTEEN_BIT_SCALED_NOTE)
-        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    elif image.dtype != np.uint8:
+            raise _photograph_error(path, "a colour image whose channels differ")
+    if image.dtype not in (np.uint8, np.uint16):
         raise DataError(f"cannot read {path}: unsupported pixel type {image.dtype}; save it as 8-bit grey")
+    return image, notes
+
+
+def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
+    """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it.
+
+    The file is judged by itself, by the rules of the module docstring: a palette file by its colour table, then
+    the stored levels (0/1 only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
+    if kind not in ("mask", "map"):
+        raise ValueError(f"read_grey reads masks and maps, not {kind!r}")
+    path = Path(path)
+    try:
+        buffer = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error}") from error
+    image, notes = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    highest = int(image.max())
+    if highest == 1 and kind == "mask":
+        image, notes = (image * 255).astype(np.uint8), [*notes, MASK_ZERO_ONE_NOTE]
+    elif highest == 1:
+        notes.append(ZERO_ONE_MAP_NOTE)
+    if image.dtype == np.uint16:
+        if kind == "mask" and 2 <= highest <= 255:
+            raise DataError(
+                f"{path} is a 16-bit mask whose levels all lie in 0..255 (highest {highest}): read by its bit depth "
+                f"(v * 255 / 65535) its object would vanish, and reading it as 8-bit would be a guess; save it as "
+                "an 8-bit mask with the object at 255"
+            )
+        notes.append(SIXTEEN_BIT_NOTE)
+        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if path.suffix.lower() in LOSSY_SUFFIXES:
         notes.append(LOSSY_NOTE)
     return np.ascontiguousarray(image), notes

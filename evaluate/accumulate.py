@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, MapPair, load_pair
+from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, ZERO_ONE_NOTES, MapPair, load_pair
 from metrics import calibration
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.measures import ImageAccumulator
@@ -115,9 +115,9 @@ class DatasetAccumulator:
     n_constant_maps: int = 0
     n_resized: int = 0
     n_converted: int = 0
-    pred_max: int = 0
-    gt_max: int = 0
-    probability_max: int = 0
+    # The maps holding only the levels 0 and 1 over a mask with an object, by role ("prediction", "probability
+    # map"): each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object.
+    zero_one_maps: dict[str, list[str]] = field(default_factory=dict)
     sod: ImageAccumulator = field(default_factory=ImageAccumulator)
     note_counts: Counter[str] = field(default_factory=Counter)
     note_examples: dict[str, list[str]] = field(default_factory=dict)
@@ -138,10 +138,12 @@ class DatasetAccumulator:
         resized = RESIZE_NOTE in loaded.notes
         joint = calibration.joint_histogram(loaded.pred, loaded.gt)
         pred_levels = np.flatnonzero(joint.sum(axis=1))
+        has_object = bool(joint[:, 128:].any())
         self.n_images += 1
-        self.pred_max = max(self.pred_max, int(pred_levels[-1]))
-        self.gt_max = max(self.gt_max, int(np.flatnonzero(joint.sum(axis=0))[-1]))
-        self.n_empty_masks += int(not joint[:, 128:].any())
+        self.n_empty_masks += int(not has_object)
+        for role, note in ZERO_ONE_NOTES.items():
+            if has_object and note in loaded.notes:
+                self.zero_one_maps.setdefault(role, []).append(pair.name)
         self.n_constant_maps += int(pred_levels.size == 1)
         if resized and not protocol.resized_maps_in_calibration:
             if protocol.resize_note:
@@ -155,9 +157,9 @@ class DatasetAccumulator:
         if loaded.probability is not None:
             probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
             self.probability_maps.add(loaded.probability, loaded.gt, probability_joint, self.scoring)
-            self.probability_max = max(self.probability_max, int(loaded.probability.max()))
         self.n_resized += int(resized)
-        self.n_converted += int(any(note not in (RESIZE_NOTE, ROTATED_NOTE) for note in loaded.notes))
+        kept_as_read = (RESIZE_NOTE, ROTATED_NOTE, *ZERO_ONE_NOTES.values())
+        self.n_converted += int(any(note not in kept_as_read for note in loaded.notes))
         for note in loaded.notes:
             self.note(note, [pair.name], 1)
 
@@ -177,9 +179,8 @@ class DatasetAccumulator:
         self.n_constant_maps += other.n_constant_maps
         self.n_resized += other.n_resized
         self.n_converted += other.n_converted
-        self.pred_max = max(self.pred_max, other.pred_max)
-        self.gt_max = max(self.gt_max, other.gt_max)
-        self.probability_max = max(self.probability_max, other.probability_max)
+        for role, names in other.zero_one_maps.items():
+            self.zero_one_maps.setdefault(role, []).extend(names)
         self.sod.merge(other.sod)
         for note, count in other.note_counts.items():
             self.note(note, other.note_examples[note], count)

@@ -4,11 +4,12 @@ What a map or a mask is on disk, and how one is read, are the shared file rules 
 be ``.png``, ``.bmp``, ``.jpg`` or ``.jpeg`` (JPEG noted as lossy), masks must be lossless (a mask stored only as
 JPEG stops the pairing, before any image is scored), any letter case; ``x.png`` pairs with ``x.bmp``. Nothing is
 dropped silently: unpaired files, files of other types and subfolders are returned to the caller to be counted
-and listed; conversions to 8-bit grey are noted; a prediction whose size differs from its mask is resized
-(bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder, an
-unreadable file, a photograph where a map should be or two maps with one stem raise
-:class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own ``results.json`` the
-evaluator's output files are skipped: they are not stray predictions.
+and listed; each file is read by itself and what the reader did to it (0/1 masks, 16-bit or palette files, maps
+holding only the levels 0 and 1) is noted per image; a prediction whose size differs from its mask is resized
+(bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
+maps are in its subfolders says so), an unreadable file, a photograph where a map should be or two maps with one
+stem raise :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own
+``results.json`` the evaluator's output files are skipped: they are not stray predictions.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data.files import DataError, Listing, abbreviate, list_files, read_grey
+from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
 from report.tables import REPORT_JSON, is_report_output
 
 MASK_SUBFOLDER = "GT"
@@ -33,6 +34,10 @@ _ROTATED = (
 )
 RESIZE_NOTE = _RESIZED.format(role="prediction")
 ROTATED_NOTE = _ROTATED.format(role="prediction")
+# A map of only the levels 0 and 1 is scored or refused by the runner, which knows whether the maps are trusted.
+ZERO_ONE_NOTES = {role: f"{role}: {ZERO_ONE_MAP_NOTE}" for role in ("prediction", "probability map")}
+# The option that scores the sets found one folder down at once, by the role of the folder.
+_ROOT_OPTIONS = {"prediction": "--pred-root", "probability map": "--probabilities-root"}
 
 
 class EvaluationInputError(DataError):
@@ -77,7 +82,15 @@ class PairedFolders:
 
 def _listing(folder: Path, kind: str, role: str) -> Listing:
     holds_report = (folder / REPORT_JSON).is_file()
-    return list_files(folder, kind, role, skip=is_report_output if holds_report else None)
+
+    def every_set(names: list[str]) -> str:
+        option = _ROOT_OPTIONS[role]
+        return f", or score every set at once: {option}={folder} --datasets={','.join(names)} (with --gt-root)"
+
+    return list_files(
+        folder, kind, role, skip=is_report_output if holds_report else None,
+        nested_hint=every_set if role in _ROOT_OPTIONS else None,
+    )
 
 
 def pair_folders(pred_dir: Path, gt_dir: Path, probability_dir: Path | None = None) -> PairedFolders:
@@ -159,9 +172,11 @@ def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
     loader) for the prediction; the probability map always uses OpenCV.
     """
     with as_evaluation_error():
-        pred, pred_notes = read_grey(pair.pred)
-        gt, gt_notes = read_grey(pair.gt)
-        probability, probability_notes = read_grey(pair.probability) if pair.probability is not None else (None, [])
+        pred, pred_notes = read_grey(pair.pred, "map")
+        gt, gt_notes = read_grey(pair.gt, "mask")
+        probability, probability_notes = (
+            read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
+        )
     pred, resize_notes = _fitted_to_mask(pred, gt.shape, "prediction", resize_with_pil)
     notes = [f"prediction: {note}" for note in pred_notes] + [f"mask: {note}" for note in gt_notes] + resize_notes
     if probability is not None:

@@ -15,9 +15,11 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 * counts of what was skipped, converted or resized, of empty masks (``n_empty_masks``: no pixel >= 128)
   and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes.
 
-Masks or maps holding only the levels 0 and 1 are refused (:func:`data.files.check_levels`): masks always,
-maps when some mask of the set has an object (a confident model's maps of an object-free set legitimately
-hold only 0 and 1) unless ``trust_map_levels`` says the maps are known to be 8-bit maps (the pipeline's own).
+Each file is judged by itself (:mod:`data.files`): a mask stored as 0/1 is read as 0/255, with a note. A map
+holding only the levels 0 and 1 is a binary map stored as 0/1 or a confident model's probability map: it is
+scored as it is, with a note, where its mask is empty, and refused where its mask marks an object (naming every
+such map, :func:`data.files.zero_one_maps_error`) unless ``trust_map_levels`` says the maps are known to be 8-bit
+maps (the pipeline's own, and ``--trust-map-levels``).
 
 With several workers, the sorted image list is cut into contiguous shards; each shard is scored in a worker
 process into its own accumulator, and the accumulators are merged in shard order, so the result equals a
@@ -44,7 +46,7 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import abbreviate, check_levels, require_writable_folder
+from data.files import abbreviate, require_writable_folder, zero_one_maps_error
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
 from metrics.boundary import check_width
@@ -200,24 +202,18 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
         )
     elif accumulator.n_constant_maps:
         notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction maps are constant (a single level)")
-    maxima = ((paired.pred_dir, accumulator.pred_max), (paired.probability_dir, accumulator.probability_max))
-    for folder, level in maxima:
-        if level == 1:
-            notes.append(f"every map in {folder} holds only the levels 0 and 1: scored as probabilities <= 1/255")
     return notes
 
 
 def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> None:
-    """Refuse masks, and unless trusted maps, stored as 0/1 (the object marked with 1 instead of 255)."""
-    n_images = accumulator.n_images
-    check_levels(accumulator.gt_max, paired.gt_dir, "mask", n_images)
-    # Near-black maps of a confident model can hold only 0 and 1 on a set without objects; with
-    # objects in the masks, a set of maps holding only 0 and 1 is most likely binary maps stored as 0/1.
-    if accumulator.scoring.trust_map_levels or accumulator.n_empty_masks == n_images:
+    """Unless the maps are trusted, refuse those holding only the levels 0 and 1 where their mask marks an
+    object: each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object."""
+    if accumulator.scoring.trust_map_levels:
         return
-    check_levels(accumulator.pred_max, paired.pred_dir, "map", n_images)
-    if paired.probability_dir is not None:
-        check_levels(accumulator.probability_max, paired.probability_dir, "map", n_images)
+    for role, folder in (("prediction", paired.pred_dir), ("probability map", paired.probability_dir)):
+        names = accumulator.zero_one_maps.get(role)
+        if names:
+            raise zero_one_maps_error(folder, names, accumulator.n_images)
 
 
 def _sod_values(accumulator: DatasetAccumulator) -> dict[str, float | None]:

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from data.datasets import DataError, InferenceSet, TrainingSet, pair_files, pair_split
+from data.datasets import DataError, InferenceSet, TrainingSet, check_test_set, pair_files, pair_split
 from data.files import list_stems
 from data.loaders import training_loader, usable_workers
 from data.split import load_or_make_split
@@ -126,17 +126,51 @@ def test_masks_without_an_image_are_reported_by_name(tmp_path, capsys):
     assert "Ignored 1 masks" in out and "stray_mask" in out
 
 
-def test_zero_one_masks_are_refused_but_soft_edges_are_kept(tmp_path):
+def test_masks_stored_as_0_1_are_read_per_file_and_said_once(tmp_path, capsys):
+    # Half the masks 0/1, half 0/255: a set-wide check let the 0/1 half train as near-empty targets, silently.
+    stems = [f"m{i}" for i in range(6)]
+    for index, stem in enumerate(stems):
+        write_pair(tmp_path, stem, size=(8, 8))
+        if index % 2:  # the object everywhere, so that any augmentation keeps it
+            Image.fromarray(np.ones((8, 8), np.uint8)).save(tmp_path / "GT" / f"{stem}.png")
+    pairs = pair_files(tmp_path / "Image", tmp_path / "GT", stems)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    assert f"Masks in {tmp_path / 'GT'}: stored as 0/1: read as 0/255 (1 = object): 3 of 6 masks: m1.png, m3.png, " \
+        "m5.png" in out
+    masks = [pair[2] for pair in pairs]
+    assert all((InferenceSet([pair[1] for pair in pairs], 8, masks)[i]["mask"] == 255).all() for i in range(6))
+    assert all((TrainingSet(pairs, 32, seed=1)[i][1] == 1).all() for i in range(6))
+    pair_files(tmp_path / "Image", tmp_path / "GT", stems, report=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_soft_mask_edges_are_kept(tmp_path):
     write_pair(tmp_path, "m", size=(40, 40))
-    Image.fromarray(np.eye(40, dtype=np.uint8)).save(tmp_path / "GT" / "m.png")
-    with pytest.raises(DataError, match="0 and 1.*255"):
-        pair_files(tmp_path / "Image", tmp_path / "GT", ["m"])
     soft = np.zeros((40, 40), np.uint8)
     soft[10:20, 10:20], soft[9, 10:20] = 255, 128
     Image.fromarray(soft).save(tmp_path / "GT" / "m.png")
     assert len(pair_files(tmp_path / "Image", tmp_path / "GT", ["m"])) == 1
     mask = mask_to_tensor(Image.open(tmp_path / "GT" / "m.png"), 40)
     assert mask[0, 9, 12].item() == pytest.approx(128 / 255) and mask[0, 12, 12].item() == 1.0
+
+
+def test_every_test_mask_is_read_before_training(tmp_path, capsys):
+    for stem in ("a", "b", "c", "d"):
+        write_pair(tmp_path, stem, size=(6, 4))
+    palette = Image.fromarray(np.eye(4, 6, dtype=np.uint8), "P")
+    palette.putpalette([0, 0, 0, 128, 0, 0])  # index 1 shown dark red: a binary mask all the same
+    palette.save(tmp_path / "GT" / "a.png")
+    check_test_set(tmp_path, needs_images=True, needs_masks=True)
+    assert "palette file: read by index (0 = background, 1 = object, read as 255): 1 of 4 masks: a.png" in (
+        capsys.readouterr().out
+    )
+    # 8-bit masks saved as 16 bits: by their bit depth the objects vanish; all of them are named, before training.
+    for stem in ("c", "d"):
+        Image.fromarray(np.full((4, 6), 255, np.uint16)).save(tmp_path / "GT" / f"{stem}.png")
+    with pytest.raises(DataError, match=r"c\.png is a 16-bit mask whose levels all lie in 0\.\.255.*; 1 more mask\(s\) "
+                                        r"refused: d\.png$"):
+        check_test_set(tmp_path, needs_images=True, needs_masks=True)
 
 
 def test_upper_case_suffixes_are_found(tmp_path):

@@ -9,12 +9,14 @@ import pytest
 from PIL import Image
 
 from data.files import (
+    GREY_PALETTE_NOTE,
     LOSSY_NOTE,
-    SIXTEEN_BIT_AS_8_BIT_NOTE,
-    SIXTEEN_BIT_SCALED_NOTE,
+    MASK_ZERO_ONE_NOTE,
+    PALETTE_INDEX_NOTE,
+    SIXTEEN_BIT_NOTE,
+    ZERO_ONE_MAP_NOTE,
     DataError,
     abbreviate,
-    check_levels,
     find_mask,
     find_photo,
     list_files,
@@ -22,6 +24,7 @@ from data.files import (
     read_grey,
     read_photo,
     require_writable_folder,
+    zero_one_maps_error,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,6 +51,16 @@ def test_lossy_mask_is_refused_naming_the_jpg_beside_the_missing_png(tmp_path: P
     assert "masks must be lossless" in message and "use the set's original PNG masks" in message
     with pytest.raises(DataError, match=r"106\.jpg.*masks must be lossless"):
         list_files(tmp_path / "GT", "mask")
+
+
+def test_the_lossy_mask_error_names_the_conversion_command(tmp_path: Path) -> None:
+    # The Weizmann horses ship only JPEG masks: "use the original PNG masks" alone leaves no way on.
+    _grey(tmp_path / "GT" / "horse001.jpg")
+    _grey(tmp_path / "GT" / "horse002.jpg")
+    for call in (lambda: find_mask(tmp_path / "GT", "horse001"), lambda: list_files(tmp_path / "GT", "mask")):
+        with pytest.raises(DataError) as caught:
+            call()
+        assert f"python -m data.convert_masks {tmp_path / 'GT'} NEW_FOLDER" in str(caught.value)
 
 
 def test_lossless_masks_are_found_in_any_letter_case(tmp_path: Path) -> None:
@@ -94,6 +107,23 @@ def test_listing_returns_what_it_does_not_use(tmp_path: Path) -> None:
     assert listing.ignored_folders == [str(tmp_path / "old")]
 
 
+def test_a_folder_whose_files_are_in_its_subfolders_says_so(tmp_path: Path) -> None:
+    # predictions/ given where predictions/ECSSD/ was meant
+    for name in ("ECSSD/a.png", "ECSSD/b.png", "DUT-OMRON/a.png"):
+        _grey(tmp_path / "predictions" / name)
+    (tmp_path / "predictions" / "notes").mkdir()
+    with pytest.raises(DataError) as caught:
+        list_files(tmp_path / "predictions", "map", "prediction", nested_hint=lambda names: f" ({'+'.join(names)})")
+    message = str(caught.value)
+    assert "contains no .png/.bmp/.jpg/.jpeg files, but its subfolders do: DUT-OMRON (1 files), ECSSD (2 files)" in (
+        message
+    )
+    assert f"point at the subfolder of one set (e.g. {tmp_path / 'predictions' / 'DUT-OMRON'}) (DUT-OMRON+ECSSD)" in (
+        message
+    )
+    assert "notes" not in message
+
+
 def test_listing_an_empty_or_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match=r"prediction folder .* contains no \.png/\.bmp/\.jpg/\.jpeg files"):
@@ -108,35 +138,101 @@ def test_a_photograph_is_not_a_map(tmp_path: Path) -> None:
     photo = np.zeros((4, 4, 3), np.uint8)
     photo[..., 2] = 200  # red
     cv2.imwrite(str(tmp_path / "photo.png"), photo)
-    with pytest.raises(DataError, match=r"photo\.png is a colour image whose channels differ: it looks like a photo"):
-        read_grey(tmp_path / "photo.png")
+    for kind in ("mask", "map"):
+        with pytest.raises(DataError, match=r"photo\.png is a colour image whose channels differ: it looks like a"):
+            read_grey(tmp_path / "photo.png", kind)
 
 
 def test_grey_stored_as_colour_keeps_its_values(tmp_path: Path) -> None:
     grey = np.arange(24, dtype=np.uint8).reshape(4, 6) * 10
     cv2.imwrite(str(tmp_path / "grey.png"), cv2.merge([grey, grey, grey]))
-    image, notes = read_grey(tmp_path / "grey.png")
+    image, notes = read_grey(tmp_path / "grey.png", "map")
     assert np.array_equal(image, grey) and notes == ["grey stored as colour: one channel kept"]
     cv2.imwrite(str(tmp_path / "alpha.png"), np.full((3, 3, 4), 90, np.uint8))
-    image, notes = read_grey(tmp_path / "alpha.png")
+    image, notes = read_grey(tmp_path / "alpha.png", "mask")
     assert image.tolist() == [[90] * 3] * 3
     assert notes == ["alpha channel dropped", "grey stored as colour: one channel kept"]
 
 
-def test_16_bit_maps_are_read_by_their_values(tmp_path: Path) -> None:
+def test_16_bit_files_are_scaled_by_their_bit_depth_not_guessed_from_their_values(tmp_path: Path) -> None:
+    # A dark 16-bit map (every value <= 255) used to be read as 8-bit levels: 257 times too bright.
+    cv2.imwrite(str(tmp_path / "dark.png"), np.array([[0, 7, 128, 255, 2000]], dtype=np.uint16))
+    image, notes = read_grey(tmp_path / "dark.png", "map")
+    assert image.dtype == np.uint8 and image.tolist() == [[0, 0, 0, 1, 8]] and notes == [SIXTEEN_BIT_NOTE]
     cv2.imwrite(str(tmp_path / "low.png"), np.array([[0, 7, 128, 255]], dtype=np.uint16))
-    image, notes = read_grey(tmp_path / "low.png")
-    assert image.dtype == np.uint8 and image.tolist() == [[0, 7, 128, 255]] and notes == [SIXTEEN_BIT_AS_8_BIT_NOTE]
-    cv2.imwrite(str(tmp_path / "high.png"), np.array([[0, 128, 256, 257, 65535]], dtype=np.uint16))
-    image, notes = read_grey(tmp_path / "high.png")
-    assert image.tolist() == [[0, 0, 1, 1, 255]] and notes == [SIXTEEN_BIT_SCALED_NOTE]
+    assert read_grey(tmp_path / "low.png", "map")[0].tolist() == [[0, 0, 0, 1]]
+    cv2.imwrite(str(tmp_path / "mask.png"), np.array([[0, 128, 256, 257, 65535]], dtype=np.uint16))
+    image, notes = read_grey(tmp_path / "mask.png", "mask")
+    assert image.tolist() == [[0, 0, 1, 1, 255]] and notes == [SIXTEEN_BIT_NOTE]
+
+
+def test_a_16_bit_mask_within_0_255_is_refused_and_one_of_0_1_is_a_0_1_mask(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "in_8_bits.png"), np.array([[0, 255, 255]], dtype=np.uint16))
+    with pytest.raises(DataError, match=r"in_8_bits\.png is a 16-bit mask whose levels all lie in 0\.\.255 "
+                                        r"\(highest 255\).*save it as an 8-bit mask"):
+        read_grey(tmp_path / "in_8_bits.png", "mask")
+    cv2.imwrite(str(tmp_path / "zero_one.png"), np.array([[0, 1, 1]], dtype=np.uint16))
+    image, notes = read_grey(tmp_path / "zero_one.png", "mask")
+    assert image.dtype == np.uint8 and image.tolist() == [[0, 255, 255]] and notes == [MASK_ZERO_ONE_NOTE]
+    cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((1, 3), dtype=np.uint16))
+    assert read_grey(tmp_path / "empty.png", "mask")[0].tolist() == [[0, 0, 0]]
+
+
+def test_a_mask_stored_as_0_1_is_read_as_0_255_and_said(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "m.png"), np.array([[0, 1, 1], [0, 0, 1]], np.uint8))
+    image, notes = read_grey(tmp_path / "m.png", "mask")
+    assert image.tolist() == [[0, 255, 255], [0, 0, 255]] and notes == [MASK_ZERO_ONE_NOTE]
+    cv2.imwrite(str(tmp_path / "full.png"), np.ones((2, 2), np.uint8))  # the object everywhere
+    assert read_grey(tmp_path / "full.png", "mask")[0].tolist() == [[255, 255]] * 2
+    for levels in ([0, 0], [0, 2], [0, 255]):  # empty, soft, 8-bit: as they are
+        cv2.imwrite(str(tmp_path / "other.png"), np.array([levels], np.uint8))
+        image, notes = read_grey(tmp_path / "other.png", "mask")
+        assert image.tolist() == [levels] and notes == []
+
+
+def test_a_map_holding_only_0_and_1_is_read_as_it_is_and_flagged(tmp_path: Path) -> None:
+    # A binary map stored as 0/1, or a probability map with p <= 1/255: the reader cannot tell, the scorer decides.
+    cv2.imwrite(str(tmp_path / "m.png"), np.array([[0, 1, 1]], np.uint8))
+    image, notes = read_grey(tmp_path / "m.png", "map")
+    assert image.tolist() == [[0, 1, 1]] and notes == [ZERO_ONE_MAP_NOTE]
+    cv2.imwrite(str(tmp_path / "two.png"), np.array([[0, 1, 2]], np.uint8))
+    assert read_grey(tmp_path / "two.png", "map")[1] == []
+
+
+def _palette_file(path: Path, indices: np.ndarray, palette: list[int]) -> Path:
+    image = Image.fromarray(indices.astype(np.uint8), "P")
+    image.putpalette(palette)
+    image.save(path)
+    return path
+
+
+def test_palette_masks_are_read_by_index_and_colour_palettes_of_more_indices_refused(tmp_path: Path) -> None:
+    indices = np.array([[0, 1, 1], [0, 0, 1]])
+    # VOC-style: index 1 shown dark red; it used to be refused as a photograph.
+    for suffix in (".png", ".bmp"):
+        voc = _palette_file(tmp_path / f"voc{suffix}", indices, [0, 0, 0, 128, 0, 0])
+        image, notes = read_grey(voc, "mask")
+        assert image.tolist() == [[0, 255, 255], [0, 0, 255]] and notes == [PALETTE_INDEX_NOTE]
+    # A palette of greys shows its levels; one showing 0 and 1 is a mask stored as 0/1.
+    grey = _palette_file(tmp_path / "grey.png", np.array([[0, 1, 2]]), [0, 0, 0, 128, 128, 128, 255, 255, 255])
+    for kind in ("mask", "map"):
+        image, notes = read_grey(grey, kind)
+        assert image.tolist() == [[0, 128, 255]] and notes == [GREY_PALETTE_NOTE]
+    image, notes = read_grey(_palette_file(tmp_path / "zero_one.png", indices, [0, 0, 0, 1, 1, 1]), "mask")
+    assert image.tolist() == [[0, 255, 255], [0, 0, 255]] and notes == [GREY_PALETTE_NOTE, MASK_ZERO_ONE_NOTE]
+    colours = _palette_file(tmp_path / "colours.png", np.array([[0, 1, 2]]), [0, 0, 0, 128, 0, 0, 0, 128, 0])
+    with pytest.raises(DataError, match=r"colours\.png is a palette file of colours \(3 indices used; a binary mask "
+                                        r"may use only the indices 0 and 1\): it looks like a photograph"):
+        read_grey(colours, "mask")
+    with pytest.raises(DataError, match=r"voc\.bmp is a palette file of colours .*a map must be grey"):
+        read_grey(voc, "map")
 
 
 def test_a_jpeg_map_is_read_with_a_note_that_it_is_lossy(tmp_path: Path) -> None:
     _grey(tmp_path / "map.JPG", value=128)
-    image, notes = read_grey(tmp_path / "map.JPG")
+    image, notes = read_grey(tmp_path / "map.JPG", "map")
     assert image.shape == (4, 6) and notes == [LOSSY_NOTE]
-    _, notes = read_grey(_grey(tmp_path / "map.png"))
+    _, notes = read_grey(_grey(tmp_path / "map.png"), "map")
     assert notes == []
 
 
@@ -144,7 +240,7 @@ def test_a_jpeg_map_is_read_with_a_note_that_it_is_lossy(tmp_path: Path) -> None
 def test_unreadable_map_is_an_error_naming_it(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "broken.png").write_bytes(content)
     with pytest.raises(DataError, match=r"cannot read .*broken\.png"):
-        read_grey(tmp_path / "broken.png")
+        read_grey(tmp_path / "broken.png", "map")
 
 
 def test_read_photo_is_pil_rgb_and_names_a_bad_file(tmp_path: Path) -> None:
@@ -159,19 +255,12 @@ def test_read_photo_is_pil_rgb_and_names_a_bad_file(tmp_path: Path) -> None:
         read_photo(tmp_path / "gone.jpg")
 
 
-def test_masks_stored_as_0_1_are_refused_with_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"masks in .*GT hold only the levels 0 and 1.*multiply them by 255"):
-        check_levels(1, tmp_path / "GT", "mask")
-    for level in (0, 2, 255):
-        check_levels(level, tmp_path / "GT", "mask")
-
-
 def test_maps_holding_only_0_and_1_get_both_ways_on(tmp_path: Path) -> None:
-    with pytest.raises(DataError) as caught:
-        check_levels(1, tmp_path / "pred", "map", count=12)
-    message = str(caught.value)
-    assert f"the 12 maps read from {tmp_path / 'pred'}" in message and "hold only the levels 0 and 1" in message
+    message = str(zero_one_maps_error(tmp_path / "pred", ["a", "b"], 12))
+    assert f"2 maps (of 12) in {tmp_path / 'pred'} hold only the levels 0 and 1 although their masks mark an " \
+        "object: a, b;" in message
     assert "multiply them by 255" in message and "--trust-map-levels" in message
+    assert "1 map (of 12) in" in str(zero_one_maps_error(tmp_path, ["a"], 12))
 
 
 def test_write_probe_on_a_path_that_is_or_is_under_a_file(tmp_path: Path) -> None:
@@ -230,4 +319,6 @@ def test_data_error_from_a_dataloader_worker_keeps_its_sentence() -> None:
 def test_unknown_kind_is_a_programming_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="photo, mask, map"):
         list_files(tmp_path, "picture")
+    with pytest.raises(ValueError, match="masks and maps, not 'photo'"):
+        read_grey(tmp_path / "a.png", "photo")
 

@@ -4,11 +4,14 @@ resizing (and rotated maps)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from PIL import Image
 
 from data.files import LOSSY_NOTE, DataError
 from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
@@ -230,29 +233,92 @@ def test_every_folder_is_checked_before_scoring(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def _rewrite(paths: list[Path], change: Callable[[np.ndarray], np.ndarray]) -> None:
+    for path in paths:
+        cv2.imwrite(str(path), change(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)))
+
+
 @pytest.mark.parametrize("protocol", [PAPER, CALIBRATED], ids=["paper", "calibrated"])
-def test_masks_stored_as_0_1_are_refused_with_the_fix(tmp_path: Path, protocol: object) -> None:
-    pred_dir, gt_dir = _folders(tmp_path)
-    for path in gt_dir.iterdir():
-        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8))
-    with pytest.raises(EvaluationInputError, match=r"masks .*gt hold only the levels 0 and 1.*multiply them by 255"):
-        score_dataset(pred_dir, gt_dir, workers=1, protocol=protocol)
+def test_masks_stored_as_0_1_are_read_per_file_as_0_255(tmp_path: Path, protocol: object) -> None:
+    # Half the masks 0/1, the rest 0/255: a set-wide check passed them, and "2 of 4 masks are empty" was wrong.
+    pred_dir, gt_dir = _folders(tmp_path, set_name="A")
+    expected = score_dataset(pred_dir, gt_dir, workers=1, protocol=protocol)
+    _rewrite(sorted(gt_dir.iterdir())[1::2], lambda mask: (mask > 0).astype(np.uint8))
+    out = tmp_path / "out"
+    results = evaluate_datasets(tmp_path / "pred", tmp_path / "gt", ["A"], out, workers=1, protocol=protocol)["A"]
+    assert results["n_empty_masks"] == 0 and results["n_converted"] == 2
+    assert {key: value for key, value in results.items() if key != "n_converted"} == {
+        key: value for key, value in expected.items() if key != "n_converted"
+    }
+    assert "mask: stored as 0/1: read as 0/255 (1 = object): 2 image(s): im1, im3" in (out / "results.md").read_text()
 
 
-def test_maps_stored_as_0_1_are_refused_unless_every_mask_is_empty(tmp_path: Path) -> None:
+def test_maps_holding_only_0_and_1_are_judged_per_file(tmp_path: Path) -> None:
+    # Half the maps binary 0/1: a set-wide check passed them (the other half reached 255), and MAE doubled.
     pred_dir, gt_dir = _folders(tmp_path)
-    for path in pred_dir.iterdir():
-        cv2.imwrite(str(path), (cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) >= 128).astype(np.uint8))
-    refusal = r"maps .*pred hold only the levels 0 and 1.*multiply them by 255.*--trust-map-levels"
+    _rewrite(sorted(pred_dir.iterdir())[::2], lambda pred: (pred >= 128).astype(np.uint8))
+    refusal = (
+        rf"2 maps \(of 4\) in {re.escape(str(pred_dir))} hold only the levels 0 and 1 although their masks mark an "
+        r"object: im0, im2; .*multiply them by 255.*--trust-map-levels"
+    )
     with pytest.raises(EvaluationInputError, match=refusal):
         score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
-    # On a set without objects, maps of 0 and 1 are what a confident model writes: scored, with a note.
-    for path in gt_dir.iterdir():
-        cv2.imwrite(str(path), np.zeros((40, 50), np.uint8))
+    out = tmp_path / "out"
+    results = run_evaluation([("S", pred_dir, gt_dir)], out, workers=1, protocol=CALIBRATED, trust_map_levels=True)
+    assert results["S"]["n_images"] == 4 and results["S"]["n_converted"] == 0
+    note = "prediction: holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
+    assert f"{note}: 2 image(s): im0, im2" in (out / "results.md").read_text()
+
+
+def test_a_map_of_0_and_1_over_an_empty_mask_is_scored_with_a_note(tmp_path: Path) -> None:
+    # A confident model's map of an image without object holds only 0 and 1 legitimately, whatever the others hold.
+    pred_dir, gt_dir = _folders(tmp_path)
+    cv2.imwrite(str(gt_dir / "im1.png"), np.zeros((40, 50), np.uint8))
+    cv2.imwrite(str(pred_dir / "im1.png"), (np.arange(2000).reshape(40, 50) % 7 == 0).astype(np.uint8))
     out = tmp_path / "out"
     results = run_evaluation([("S", pred_dir, gt_dir)], out, workers=1, protocol=CALIBRATED)
-    assert results["S"]["n_images"] == 4
-    assert "holds only the levels 0 and 1" in (out / "results.md").read_text()
+    assert results["S"]["n_images"] == 4 and results["S"]["n_empty_masks"] == 1
+    note = "prediction: holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
+    assert f"{note}: 1 image(s): im1" in (out / "results.md").read_text()
+
+
+def test_dark_16_bit_maps_are_scaled_by_their_bit_depth(tmp_path: Path) -> None:
+    # Values all <= 255 in a 16-bit file used to be taken as 8-bit levels: 257 times too bright.
+    pred_dir, gt_dir = _folders(tmp_path)
+    scaled = tmp_path / "scaled"
+    scaled.mkdir()
+    for path in sorted(pred_dir.iterdir()):
+        pred = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        cv2.imwrite(str(path), pred.astype(np.uint16))
+        cv2.imwrite(str(scaled / path.name), np.round(pred * 255.0 / 65535).astype(np.uint8))
+    dark = score_dataset(pred_dir, gt_dir, workers=1, protocol=CALIBRATED)
+    assert dark == score_dataset(scaled, gt_dir, workers=1, protocol=CALIBRATED, trust_map_levels=True) | {
+        "n_converted": 4
+    }
+
+
+def test_a_palette_mask_is_read_by_index(tmp_path: Path) -> None:
+    # A binary mask saved as a palette PNG (index 1 = object, shown dark red) used to be refused as a photograph.
+    pred_dir, gt_dir = _folders(tmp_path)
+    expected = score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER)
+    for path in sorted(gt_dir.iterdir()):
+        palette = Image.fromarray((cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8), "P")
+        palette.putpalette([0, 0, 0, 128, 0, 0])
+        palette.save(path)
+    assert score_dataset(pred_dir, gt_dir, workers=1, protocol=PAPER) == expected | {"n_converted": 4}
+
+
+def test_a_prediction_folder_whose_maps_are_in_subfolders_says_so(tmp_path: Path) -> None:
+    # predictions/ given for predictions/A/: "contains no .png files" alone left the user guessing.
+    _folders(tmp_path, set_name="A")
+    _folders(tmp_path / "more", set_name="B")
+    (tmp_path / "more" / "pred" / "B").rename(tmp_path / "pred" / "B")
+    with pytest.raises(EvaluationInputError) as caught:
+        score_dataset(tmp_path / "pred", tmp_path / "gt" / "A", workers=1, protocol=PAPER)
+    message = str(caught.value)
+    assert f"prediction folder {tmp_path / 'pred'} contains no" in message
+    assert "but its subfolders do: A (4 files), B (4 files); point at the subfolder of one set (e.g. " in message
+    assert f"score every set at once: --pred-root={tmp_path / 'pred'} --datasets=A,B (with --gt-root)" in message
 
 
 def test_subfolders_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
