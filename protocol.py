@@ -63,8 +63,9 @@ STRETCHED_MAPS = MapKind("stretched", "stretched maps (min-max per image)")
 PROBABILITY_MAPS = MapKind("probabilities", "probability maps round(255 p)")
 # The kinds the test stage writes, by the word its record (layout.MAPS_RECORD) names them with.
 MAP_KINDS = {kind.word: kind for kind in (STRETCHED_MAPS, PROBABILITY_MAPS)}
-# Maps that came without a record (anyone else's): scored as the protocol says, and titled as given.
+# Maps that came without a record (anyone else's): scored as the protocol says they are, and titled so.
 AS_GIVEN = MapKind("as_given", "maps as given (no maps.json says what they are)")
+PROBABILITIES_AS_GIVEN = MapKind("probabilities_as_given", "probability maps as given (no maps.json says so)")
 
 
 def probability_map(probability: np.ndarray) -> np.ndarray:

@@ -9,11 +9,13 @@ holding only the levels 0 and 1) is noted per image; a prediction whose size dif
 (bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
 maps are in its subfolders says so), an unreadable file, a photograph where a map should be or two maps with one
 stem raise :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own
-``results.json`` the evaluator's output files are skipped: they are not stray predictions.
+``results.json`` the evaluator's output files are skipped: they are not stray predictions. A folder's
+``maps.json`` (:data:`layout.MAPS_RECORD`) says what its maps are: the runner checks it against the protocol.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ import numpy as np
 from PIL import Image
 
 from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
+from layout import MAPS_RECORD
+from protocol import MAP_KINDS
 from report.tables import REPORT_JSON, is_report_output
 
 MASK_SUBFOLDER = "GT"
@@ -67,7 +71,8 @@ class MapPair:
 
 @dataclass(frozen=True)
 class PairedFolders:
-    """Result of pairing a prediction folder with a mask folder."""
+    """Result of pairing a prediction folder with a mask folder; `record`, `probability_record`: the
+    maps.json of each map folder (what the test stage says its maps are), None for maps without one."""
 
     pred_dir: Path
     gt_dir: Path
@@ -78,19 +83,39 @@ class PairedFolders:
     ignored_folders: list[str]
     probability_dir: Path | None = None
     probability_unused: list[str] = field(default_factory=list)
+    record: dict | None = None
+    probability_record: dict | None = None
+
+
+def read_maps_record(folder: Path) -> dict | None:
+    """The record the test stage wrote beside a folder of maps (`layout.MAPS_RECORD`), or None for maps
+    that came without one; a record that cannot be read is an error naming it."""
+    path = Path(folder) / MAPS_RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise EvaluationInputError(f"cannot read {path} ({error}): it should say what the maps in {folder} are; "
+                                   "delete it to score the maps as given") from None
+    if not isinstance(record, dict) or record.get("maps") not in MAP_KINDS:
+        raise EvaluationInputError(f"{path} does not say which kind of maps {folder} holds (its 'maps' should be one "
+                                   f"of {', '.join(MAP_KINDS)}); delete it to score the maps as given")
+    return record
 
 
 def _listing(folder: Path, kind: str, role: str) -> Listing:
     holds_report = (folder / REPORT_JSON).is_file()
 
+    def skip(name: str) -> bool:
+        # The record of the maps is no stray file, nor, in a folder the evaluator wrote into, its outputs.
+        return name == MAPS_RECORD or (holds_report and is_report_output(name))
+
     def every_set(names: list[str]) -> str:
         option = _ROOT_OPTIONS[role]
         return f", or score every set at once: {option}={folder} --datasets={','.join(names)} (with --gt-root)"
 
-    return list_files(
-        folder, kind, role, skip=is_report_output if holds_report else None,
-        nested_hint=every_set if role in _ROOT_OPTIONS else None,
-    )
+    return list_files(folder, kind, role, skip=skip, nested_hint=every_set if role in _ROOT_OPTIONS else None)
 
 
 def pair_folders(pred_dir: Path, gt_dir: Path, probability_dir: Path | None = None) -> PairedFolders:
@@ -134,6 +159,8 @@ def pair_folders(pred_dir: Path, gt_dir: Path, probability_dir: Path | None = No
         ignored_folders=[path for listing in listings for path in listing.ignored_folders],
         probability_dir=Path(probability_dir) if probability_dir is not None else None,
         probability_unused=probability_unused,
+        record=read_maps_record(pred_dir),
+        probability_record=read_maps_record(Path(probability_dir)) if probability_dir is not None else None,
     )
 
 

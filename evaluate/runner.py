@@ -52,7 +52,11 @@ from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error
 from metrics.boundary import check_width
 from metrics.measures import mean_curves
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics
-from protocol import PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, Protocol, get_protocol
+from layout import MAPS_RECORD
+from protocol import (
+    AS_GIVEN, MAP_KINDS, PROBABILITIES_AS_GIVEN, PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol,
+    get_protocol,
+)
 from report.tables import DatasetScore, Diagram, format_tables, write_reports
 
 _SHARDS_PER_WORKER = 8
@@ -79,7 +83,7 @@ def _keys(probabilities: bool) -> list[str]:
 
 
 # The same keys, in the same order, under every protocol: results.json and the CSV line up.
-RESULT_KEYS = ("protocol", *_keys(False), "n_images", "n_images_calibration", *_keys(True), *COUNT_KEYS)
+RESULT_KEYS = ("protocol", "maps", *_keys(False), "n_images", "n_images_calibration", *_keys(True), *COUNT_KEYS)
 
 
 def scoring_of(**options: Any) -> Scoring:
@@ -207,13 +211,37 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
 
 def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> None:
     """Unless the maps are trusted, refuse those holding only the levels 0 and 1 where their mask marks an
-    object: each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object."""
-    if accumulator.scoring.trust_map_levels:
-        return
-    for role, folder in (("prediction", paired.pred_dir), ("probability map", paired.probability_dir)):
+    object: each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object. Maps with
+    a record (maps.json: the test stage wrote them) are 8-bit maps, so trusted."""
+    for role, folder, record in (("prediction", paired.pred_dir, paired.record),
+                                 ("probability map", paired.probability_dir, paired.probability_record)):
         names = accumulator.zero_one_maps.get(role)
-        if names:
+        if names and not accumulator.scoring.trust_map_levels and record is None:
             raise zero_one_maps_error(folder, names, accumulator.n_images)
+
+
+def _map_kinds(paired: PairedFolders, protocol: Protocol) -> tuple[MapKind, MapKind]:
+    """What the test maps and the probability maps are: their record's kind, or 'as given' without one."""
+    return (MAP_KINDS[paired.record["maps"]] if paired.record else AS_GIVEN,
+            PROBABILITY_MAPS if paired.probability_record else PROBABILITIES_AS_GIVEN)
+
+
+def _check_kinds(paired: PairedFolders, protocol: Protocol) -> None:
+    """Score the maps the protocol asks for, never one kind as another: a folder whose record says it
+    holds another kind stops the scoring, naming both protocols and the command that writes the maps."""
+    for folder, record, expected in ((paired.pred_dir, paired.record, protocol.test_maps),
+                                     (paired.probability_dir, paired.probability_record, PROBABILITY_MAPS)):
+        if record is None or record["maps"] == expected.word:
+            continue
+        held = MAP_KINDS[record["maps"]]
+        as_they_are = "/".join(name for name, other in PROTOCOLS.items() if other.test_maps == held)
+        raise EvaluationInputError(
+            f"{folder} holds {held.title} (its {MAPS_RECORD} says so: written under the {record['protocol']} "
+            f"protocol), but the {protocol.name} protocol scores {expected.title} there: score them as what they are "
+            f"with --protocol={as_they_are}, or write the {protocol.name} protocol's maps from the same network: "
+            f"python main_ASLP.py --weights={record.get('network') or 'WEIGHTS'} --stages=test,eval "
+            f"--protocol={protocol.name}"
+        )
 
 
 def _sod_values(accumulator: DatasetAccumulator) -> dict[str, float | None]:
@@ -232,8 +260,10 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         _check_levels(paired, accumulator)
     protocol, n_bins = accumulator.protocol, accumulator.scoring.n_bins
     counts, probability_counts = accumulator.test_maps.counts, accumulator.probability_maps.counts
+    test_kind, probability_kind = _map_kinds(paired, protocol)
     values: dict[str, float | int | str | None] = {
         "protocol": protocol.name,
+        "maps": test_kind.word,
         **accumulator.test_maps.metrics(n_bins),
         **_sod_values(accumulator),
         **accumulator.probability_maps.metrics(n_bins, probabilities=True),
@@ -254,8 +284,8 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
     diagrams = [
         Diagram(name, maps, scored_by.name, diagram_counts, n_images)
         for maps, scored_by, diagram_counts, n_images in (
-            (protocol.test_maps, protocol, counts, accumulator.n_images_calibration),
-            (PROBABILITY_MAPS, PROBABILITY_PROTOCOL, probability_counts, accumulator.n_images),
+            (test_kind, protocol, counts, accumulator.n_images_calibration),
+            (probability_kind, PROBABILITY_PROTOCOL, probability_counts, accumulator.n_images),
         )
         if diagram_counts.sum() > 0
     ]
@@ -268,6 +298,8 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         pred_dir=paired.pred_dir,
         gt_dir=paired.gt_dir,
         probability_dir=paired.probability_dir,
+        maps=test_kind,
+        probability_maps=probability_kind if paired.probability_dir is not None else None,
     )
 
 
@@ -290,7 +322,10 @@ def _pair_all(
             f"the {protocol.name} protocol scores the probability maps themselves: give them as the predictions"
         )
     probability_dirs = probability_dirs or {}
-    return [(name, pair_folders(Path(pred), Path(gt), probability_dirs.get(name))) for name, pred, gt in jobs]
+    paired = [(name, pair_folders(Path(pred), Path(gt), probability_dirs.get(name))) for name, pred, gt in jobs]
+    for _, folders in paired:
+        _check_kinds(folders, protocol)
+    return paired
 
 
 def _score_paired(paired: list[tuple[str, PairedFolders]], scoring: Scoring) -> list[DatasetScore]:

@@ -27,7 +27,7 @@ from metrics.table import (
     BOUNDARY, COUNTS, IMAGE, IMAGE_STATISTICS, PROBABILITIES, REST, SET, Metric, calibration_metrics, column_title,
     result_key, sod_metrics,
 )
-from protocol import PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
+from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
@@ -95,6 +95,8 @@ class DatasetScore:
     pred_dir: Path
     gt_dir: Path
     probability_dir: Path | None = None
+    maps: MapKind | None = None  # what the test maps are (their record's kind, or maps as given)
+    probability_maps: MapKind | None = None  # likewise of the probability maps beside them, if any
 
 
 Column = tuple[str, str, Metric]  # results.json key, title, the entry that formats it
@@ -141,15 +143,21 @@ def _has_band(protocol: Protocol) -> bool:
 
 def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -> list[tuple[str, str]]:
     """The protocol's tables, each (title, body), then the notes and the inputs."""
+    as_given = [s.name for s in scores if s.maps == AS_GIVEN]
+    given = (f"Maps as given ({', '.join(as_given)}: no maps.json says what they are, so they are scored as the "
+             f"{protocol.name} protocol's {protocol.test_maps.title}). ") if as_given else ""
     sections = [(
-        protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS),
+        given + protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS),
         _table(scores, [_count_column("n_images_calibration"), *_calibration_columns(protocol.name, (SET, IMAGE), False)]),
     )]
     # The maps whose band is reported: the test maps, and the probability maps beside them.
     banded = [(protocol, False)] if _has_band(protocol) else []
     if protocol.writes_probability_maps:
+        probabilities_as_given = [s.name for s in scores if s.probability_maps == PROBABILITIES_AS_GIVEN]
         probability_title = (
-            f"Probability maps round(255 p), the '{PROBABILITIES}' columns: "
+            (f"Maps as given ({', '.join(probabilities_as_given)}: no maps.json says they are probability maps). "
+             if probabilities_as_given else "")
+            + f"Probability maps round(255 p), the '{PROBABILITIES}' columns: "
             + PROBABILITY_PROTOCOL.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS)
         )
         columns = [_count_column("n_images"), *_calibration_columns(PROBABILITY_PROTOCOL.name, (SET, IMAGE), True)]
@@ -172,7 +180,7 @@ def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -
     sod_columns = [_count_column("n_images"), *((m.key, m.title, m) for m in sod_metrics(protocol.name))]
     return [
         *sections,
-        (protocol.sod_title, _table(scores, sod_columns)),
+        (given + protocol.sod_title, _table(scores, sod_columns)),
         ("Notes", _notes(scores)),
         ("Inputs", "\n".join(_inputs(s) for s in scores)),
     ]

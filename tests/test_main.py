@@ -121,6 +121,16 @@ def test_each_method_runs_once_per_seed_and_is_summarised(demo_root, tmp_path):
     assert (out / "comparison.csv").read_text().splitlines()[0].startswith("method,seed,protocol,")
 
 
+def test_scoring_a_run_under_another_protocol_than_its_maps_stops_naming_both(demo_comparison, demo_root, tmp_path):
+    out, _ = demo_comparison
+    shutil.copytree(out / "BCE", tmp_path / "experiments" / "bce")
+    result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", *TINY, "--stages=eval", "--experiment=bce",
+                     "--protocol=calibrated")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "holds stretched maps" in result.err and "written under the paper protocol" in result.err
+    assert "--protocol=paper" in result.err and "--stages=test,eval --protocol=calibrated" in result.err
+
+
 # ---- what an earlier run stops --------------------------------------------------------------------
 
 def test_fresh_run_into_a_finished_run_is_refused_and_writes_nothing(demo_comparison, demo_root):
@@ -237,11 +247,11 @@ def test_every_test_set_is_checked_before_training(demo_root, tmp_path):
     first.with_suffix(".jpg").unlink()
     unmasked = run_cli(tmp_path, *common)
     assert unmasked.code == 2 and "have no mask" in unmasked.err and first.stem in unmasked.err
-    for mask in masks.glob("*.png"):
-        Image.fromarray((np.asarray(Image.open(mask)) > 127).astype(np.uint8)).save(mask)
+    for mask in masks.glob("*.png"):  # 8-bit masks saved as 16 bits: by their bit depth the objects would vanish
+        Image.fromarray(np.asarray(Image.open(mask)).astype(np.uint16)).save(mask)
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(first)
-    zero_one = run_cli(tmp_path, *common)
-    assert zero_one.code == 2 and "only the levels 0 and 1" in zero_one.err and str(masks) in zero_one.err
+    sixteen = run_cli(tmp_path, *common)
+    assert sixteen.code == 2 and "16-bit mask whose levels all lie in 0..255" in sixteen.err and str(masks) in sixteen.err
     assert not any((tmp_path / "experiments").rglob("*.pth"))
 
 

@@ -1,4 +1,7 @@
-"""Test-stage maps: one forward pass writes what the protocol asks for; a temperature never changes a decision."""
+"""Test-stage maps: one forward pass writes what the protocol asks for, with a record of what the maps are; a
+temperature never changes a decision."""
+import json
+
 import numpy as np
 import torch
 from PIL import Image
@@ -39,6 +42,18 @@ def test_calibrated_protocol_writes_only_probability_maps(tmp_path):
     images = _images(tmp_path / "Image")
     write_predictions(build_model(feat_channel=8), images, tmp_path / "run", "SET", get_protocol("calibrated"), CPU)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["predictions"]
+
+
+def test_each_folder_of_maps_gets_a_record_of_what_its_maps_are(tmp_path):
+    images = _images(tmp_path / "Image")
+    (tmp_path / "run" / "predictions" / "SET").mkdir(parents=True)
+    (tmp_path / "run" / "predictions" / "SET" / "maps.json").write_text('{"maps": "stale"}')
+    write_predictions(build_model(feat_channel=8), images, tmp_path / "run", "SET", get_protocol("paper"), CPU,
+                      origin={"network": "w.pth", "calibrator": "TS"})
+    for folder, kind in (("predictions", "stretched"), ("probabilities", "probabilities")):
+        record = json.loads((tmp_path / "run" / folder / "SET" / "maps.json").read_text())
+        assert record["maps"] == kind and record["protocol"] == "paper" and record["images"] == 2
+        assert record["network"] == "w.pth" and record["calibrator"] == "TS" and "32 x 32" in record["size_rule"]
 
 
 def _logits(network, images, temperature=None):

@@ -152,8 +152,7 @@ def test_reports_and_plots_are_written(tmp_path: Path) -> None:
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [row["dataset"] for row in rows] == ["A", "B"]
     assert float(rows[1]["ECE"]) == results["B"]["ECE"]
-    names = ("reliability_A_probabilities.png", "reliability_B_probabilities.png",
-             "reliability_probabilities_all_sets.png")
+    names = ("reliability_A_as_given.png", "reliability_B_as_given.png", "reliability_as_given_all_sets.png")
     for name in names:
         image = cv2.imread(str(out / name))
         assert image is not None and image.shape[0] > 300 and image.shape[1] > 300, name
@@ -232,8 +231,10 @@ def test_paper_draws_the_stretched_and_the_probability_maps(tmp_path: Path) -> N
     results = run_evaluation([("S", tmp_path / "pred", tmp_path / "gt")], out, workers=1, protocol="paper",
                              probability_dirs={"S": tmp_path / "probabilities"})
     report = (out / "results.md").read_text()
-    for name in ("reliability_S_stretched.png", "reliability_S_probabilities.png"):
+    # Maps without a maps.json are someone else's: scored as the protocol says, titled as given.
+    for name in ("reliability_S_as_given.png", "reliability_S_probabilities_as_given.png"):
         assert (out / name).is_file() and f"({name})" in report, name
+    assert "Maps as given (S: no maps.json says what they are" in report and results["S"]["maps"] == "as_given"
     assert_curves_written(out, "paper", ["S"], results)
 
 
