@@ -241,7 +241,7 @@ def test_a_perturbation_that_never_happens_stops_before_training(demo_root, tmp_
     # The demo starts alpha after epoch 6: three epochs of ASLP would be BCE, row for row.
     result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--compare=BCE,ASLP", "--epochs=3")
     assert result.returncode == 2 and "ASLP would train exactly as BCE" in result.stderr
-    assert "--epochs=7 or more" in result.stderr and "--start_epoch=2 or less" in result.stderr
+    assert "--epochs=8 or more" in result.stderr and "--start_epoch=1 or less" in result.stderr
     result = run_main(tmp_path, "--demo", f"--dataset_root={demo_root}", "--method=SLP", "--slp_alpha=0")
     assert result.returncode == 2 and "SLP would train exactly as BCE" in result.stderr
     assert not (tmp_path / "experiments").exists()
