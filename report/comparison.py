@@ -9,7 +9,8 @@ for the boundary band, the rest (`metrics.boundary`) and the images' own values,
 maps. Titles, units and which way is better come from the metric table.
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
-run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
+run-to-run spread, not evidence. A method whose every value equals BCE's (it trained exactly as BCE:
+an ASLP run that perturbed no label) is marked after its name, with a note. The best mean of each column is in bold (and in the LaTeX table the
 second best underlined). Written as comparison.md/.csv/.json/.tex, and with the runs' curves.json
 contents the SOD curves of every method in curves/ (`report.curves`).
 """
@@ -60,6 +61,7 @@ Columns = tuple[Column, ...]
 ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
+SAME_AS_REFERENCE = f"(= {REFERENCE})"  # after the name of a method whose row is the reference's, value for value
 # LaTeX's special characters, written so that they print as themselves.
 LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"$\sim$", "^": r"\textasciicircum{}", "±": r"$\pm$"}
@@ -153,6 +155,43 @@ def within_spread(table: dict[str, dict[str, dict]], reference: str = REFERENCE)
     return marked
 
 
+def same_as_reference(runs: Runs, columns: Columns = COLUMNS + LOCATION_COLUMNS,
+                      reference: str = REFERENCE) -> list[str]:
+    """The methods other than `reference` whose every value equals the reference's, in every column,
+    group and seed: each of their seeds is one of the reference's, and at least one value is present.
+    Such a method trained exactly as the reference (an ASLP run that perturbed no label is BCE)."""
+    if reference not in runs:
+        return []
+    datasets, ood = _groups(runs)
+    rows = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
+            for method, per_seed in runs.items()}
+
+    def equal(a: float | None, b: float | None) -> bool:
+        # The same computation gives the same floats; the tolerance only absorbs JSON round trips.
+        return (a is None) == (b is None) and (a is None or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
+
+    same = []
+    for method, per_seed in rows.items():
+        if method == reference or not set(per_seed) <= set(rows[reference]):
+            continue
+        pairs = [(value, rows[reference][seed][group][key]) for seed, row in per_seed.items()
+                 for group, values in row.items() for key, value in values.items()]
+        if any(value is not None for value, _ in pairs) and all(equal(a, b) for a, b in pairs):
+            same.append(method)
+    return same
+
+
+def _same_note(methods: list[str]) -> str:
+    """Why rows can equal the reference's, and what to check."""
+    which = methods[0] if len(methods) == 1 else f"each of {', '.join(methods)}"
+    return (f"{SAME_AS_REFERENCE}: every value of {which} equals {REFERENCE}'s, in every column and "
+            f"seed: it trained exactly as {REFERENCE}. A label-perturbation method (ASLP, SLP, DisturbLabel) does "
+            "when it perturbed no label: ASLP's alpha first changes a label in epoch START_EPOCH + 2, and in a "
+            "short run may stay too small to draw one. Check the perturbed_share column of that run's log.csv "
+            "(in its folder beside this table): 0 in every epoch means no label was perturbed; train longer or "
+            "lower START_EPOCH.")
+
+
 def _cell(summary: dict | None, metric: Metric) -> str:
     if summary is None:
         return "n/a"
@@ -196,11 +235,11 @@ def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tu
 
 
 def _rendered(
-    table: dict[str, dict[str, dict]], columns: Columns,
+    table: dict[str, dict[str, dict]], columns: Columns, same: list[str],
 ) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
     """One table of `columns` from `table` (`comparison_table` over at least those): its (group, column)
-    pairs that some run has, method -> cells (text, rank 0/1 for the best/second tier or None, within
-    BCE's spread), and its Markdown lines."""
+    pairs that some run has, row label -> cells (text, rank 0/1 for the best/second tier or None, within
+    BCE's spread), and its Markdown lines. The labels of the methods in `same` carry SAME_AS_REFERENCE."""
     ranks, marked = column_ranks(table, columns), within_spread(table)
     groups = list(next(iter(table.values())).keys())
     present = [(g, c) for g in groups for c in columns if any(row[g][c.key] is not None for row in table.values())]
@@ -211,7 +250,7 @@ def _rendered(
             tiers = ranks.get((group, column.key), [])
             rank = next((index for index, tier in enumerate(tiers[:2]) if method in tier), None)
             cells.append((_cell(row[group][column.key], column.metric), rank, (method, group, column.key) in marked))
-        rows[method] = cells
+        rows[f"{method} {SAME_AS_REFERENCE}" if method in same else method] = cells
     header = ["Method"] + [f"{g} {c.title}" for g, c in present]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(present)) + "|"]
     for method, cells in rows.items():
@@ -231,17 +270,19 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
     columns = COLUMNS + LOCATION_COLUMNS
     table = comparison_table(runs, columns)
-    present, rows, lines = _rendered(table, COLUMNS)
-    location_present, location_rows, location_lines = _rendered(table, LOCATION_COLUMNS)
+    same = same_as_reference(runs, columns)
+    present, rows, lines = _rendered(table, COLUMNS, same)
+    location_present, location_rows, location_lines = _rendered(table, LOCATION_COLUMNS, same)
     seeds = sorted({seed for per_seed in runs.values() for seed in per_seed})
     several = any(len(per_seed) > 1 for per_seed in runs.values())
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
              "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."]
-    spread_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
-                    f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
-                    ] if several and REFERENCE in runs else []
+    mark_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
+                  f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
+                  ] if several and REFERENCE in runs else []
+    mark_notes += [_same_note(same)] if same else []
     out_dir.mkdir(parents=True, exist_ok=True)
     curve_notes = []
     if curves:
@@ -256,14 +297,14 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                       f"{', '.join(dict.fromkeys(c.metric.title for _, c in location_present))} of the pixels within "
                       f"{' / '.join(map(str, widths)) or '?'} px of a mask's object boundary (at the mask's "
                       "resolution), of the rest, and the images' own values (metrics/boundary.py, metrics/table.py).")
-    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + spread_notes + curve_notes) + "\n"
+    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + mark_notes + curve_notes) + "\n"
     if location_present:
         markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
     (out_dir / "comparison.md").write_text(markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
-    latex = _latex(rows, present, notes + [underline_note] + spread_notes)
+    latex = _latex(rows, present, notes + [underline_note] + mark_notes)
     if location_present:
-        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + spread_notes)
+        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + mark_notes)
     (out_dir / "comparison.tex").write_text(latex)
 
     datasets, ood = _groups(runs)
@@ -278,7 +319,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c.key] is None else f"{row[g][c.key]:.6g}"
                                                                  for g, c in every])
     (out_dir / "comparison.json").write_text(json.dumps(
-        {"protocol": protocol.name, "seeds": seeds, "summary": table,
+        {"protocol": protocol.name, "seeds": seeds, "summary": table, "same_as_" + REFERENCE: same,
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},
         indent=1) + "\n")

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from report.comparison import (
-    column_ranks, comparison_table, latex_escape, seed_summary, within_spread, write_comparison,
+    column_ranks, comparison_table, latex_escape, same_as_reference, seed_summary, within_spread, write_comparison,
 )
 
 # Stand-ins for protocol's objects: the table needs only a name and a one-line description.
@@ -193,3 +193,28 @@ def test_a_second_table_says_where_the_miscalibration_is(tmp_path):
     assert "A boundary ECE % |" in write_comparison(plain, tmp_path / "calibrated", CALIBRATED)
     assert "Where the miscalibration is" not in write_comparison(ONE_SEED, tmp_path / "none", PAPER)
     assert (tmp_path / "none" / "comparison.tex").read_text().count(r"\begin{table}") == 1
+
+
+def test_a_row_equal_to_bce_in_every_column_and_seed_is_marked_with_what_to_check(tmp_path):
+    runs = seeded_runs()
+    runs["ASLP"] = {seed: json.loads(json.dumps(result)) for seed, result in runs["BCE"].items()}  # as JSON reads it
+    runs["SLP"] = {**runs["BCE"], 3: {"A": {**runs["BCE"][3]["A"], "ACC": 0.921}}}  # one value of one seed differs
+    markdown = write_comparison(runs, tmp_path, PAPER)
+    labels = [line.split(" | ")[0].strip("| ") for line in markdown.splitlines() if line.startswith("| ")]
+    assert labels[:4] == ["Method", "BCE", "ASLP (= BCE)", "SLP"]
+    note = next(line for line in markdown.splitlines() if line.startswith("(= BCE):"))
+    assert "every value of ASLP equals BCE's, in every column and seed" in note
+    assert "perturbed no label" in note and "perturbed_share" in note and "log.csv" in note
+    assert "ASLP (= BCE)" in tex_rows((tmp_path / "comparison.tex").read_text())
+    tex = (tmp_path / "comparison.tex").read_text()
+    assert "perturbed\\_share" in tex
+    assert json.loads((tmp_path / "comparison.json").read_text())["same_as_BCE"] == ["ASLP"]
+    assert [row.split(",")[0] for row in (tmp_path / "comparison.csv").read_text().splitlines()[1:4]] == ["BCE"] * 3
+
+
+def test_no_mark_without_bce_a_shared_seed_or_any_value():
+    runs = seeded_runs()
+    assert same_as_reference({"ASLP": runs["BCE"]}) == []
+    assert same_as_reference({"BCE": {1: runs["BCE"][1]}, "ASLP": {2: runs["BCE"][1]}}) == []
+    assert same_as_reference({"BCE": {1: {"A": {}}}, "ASLP": {1: {"A": {}}}}) == []
+    assert same_as_reference(runs) == []
