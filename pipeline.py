@@ -218,8 +218,9 @@ def train_network(run: Run, method: str, seed: int) -> None:
                                 generator=generator, device=device)
     if context.is_main:
         batch = settings.optimisation.batch_size
-        print(f"Training {method} (seed {seed}) on {len(run.train_pairs)} images ({len(run.val_pairs)} for "
-              f"validation), {settings.optimisation.epochs} epochs at {settings.data.train_size}px on "
+        epochs, images = settings.optimisation.epochs, len(run.train_pairs)
+        print(f"Training {method} (seed {seed}) on {images} image{'s' if images != 1 else ''} ({len(run.val_pairs)} "
+              f"for validation), {epochs} epoch{'s' if epochs != 1 else ''} at {settings.data.train_size}px on "
               f"{context.world_size} x {device.type}: batch {batch} per process, {batch * context.world_size} "
               f"effective -> {out_dir}")
     record = run_record({**settings.constants(), "SEED": seed}, method)
@@ -247,7 +248,7 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
     for name in settings.data.test_datasets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
                                   inference, temperature)
-        print(f"Wrote {count} maps of {name} to {out_dir}")
+        print(f"Wrote {count} map{'s' if count != 1 else ''} of {name} to {out_dir}")
 
 
 def score_test_maps(run: Run, method: str, seed: int) -> None:

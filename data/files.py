@@ -132,7 +132,8 @@ def check_levels(max_level: int, folder: Path, kind: str, count: int | None = No
     error (maps: when some mask has an object and the maps are not trusted)."""
     spec = file_kind(kind)
     if max_level == 1:
-        which = f"{count} {spec.name}s read from" if count is not None else f"{spec.name}s in"
+        which = (f"{count} {spec.name}{'s' if count != 1 else ''} read from" if count is not None
+                 else f"{spec.name}s in")
         raise DataError(f"the {which} {folder} hold only the levels 0 and 1; {spec.zero_one_fix}")
 
 
@@ -148,7 +149,8 @@ class Listing:
 def _lossy_mask_error(spec: FileKind, refused: Sequence[Path]) -> DataError:
     first = refused[0]
     twins = " or ".join(f"{first.stem}{suffix}" for suffix in spec.suffixes)
-    more = f"; {len(refused)} such files in {first.parent}: {abbreviate([p.name for p in refused])}"
+    more = (f"; {len(refused)} such file{'s' if len(refused) != 1 else ''} in {first.parent}: "
+            f"{abbreviate([p.name for p in refused])}")
     return DataError(
         f"{spec.name} {first} is a lossy file and no {twins} is beside it: {spec.refusal}"
         + (more if len(refused) > 1 else "")

@@ -31,7 +31,8 @@ def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
     stems = list_stems(require_folder(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
-        raise DataError(f"{source}/Image holds {len(stems)} images; the PASCAL-S split needs "
+        raise DataError(f"{source}/Image holds {len(stems)} image{'s' if len(stems) != 1 else ''}; the PASCAL-S "
+                        "split needs "
                         f"{sum(SPLIT_SIZES.values())}")
     order = np.random.default_rng(seed).permutation(len(stems))
     parts, start = {}, 0

@@ -40,7 +40,8 @@ def load_or_make_split(
     stems = list_stems(image_dir, "photo")
     if len(stems) <= validation_size:
         raise DataError(
-            f"{image_dir} has {len(stems)} images, too few for VALIDATION_SIZE={validation_size}"
+            f"{image_dir} has {len(stems)} image{'s' if len(stems) != 1 else ''}, too few for "
+            f"VALIDATION_SIZE={validation_size}"
         )
     order = np.random.default_rng(seed).permutation(len(stems))
     validation = sorted(stems[i] for i in order[:validation_size])

@@ -62,6 +62,7 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ", 1 epoch at 64px" in result.stdout and "Wrote 3 maps of PASCAL-S" in result.stdout
     out = tmp_path / "experiments" / "tiny"
     metrics = json.loads((out / "results.json").read_text())["PASCAL-S"]
     assert metrics["protocol"] == "paper" and metrics["n_images"] == 3
