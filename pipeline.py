@@ -23,7 +23,7 @@ from data.datasets import check_test_set, pair_split
 from data.demo import make_demo_dataset
 from data.files import require_folder, require_writable_folder
 from data.loaders import inference_loader, training_loader, usable_workers
-from data.split import load_or_make_split, split_list_names
+from data.split import read_or_draw_split, save_split
 from distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
 from layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
@@ -183,17 +183,20 @@ def prepare(settings: Settings) -> Run:
 
 
 def _split(run: Run, image_dir: Path, mask_dir: Path) -> None:
-    """The training and validation pairs of TRAIN_SET, and this process's validation loader."""
+    """The training and validation pairs of TRAIN_SET, and this process's validation loader. A split
+    drawn now is written only once its pairs pass the checks: lists left by a run that stopped on a
+    bad mask would fix the next run's split."""
     data, context = run.settings.data, run.context
     list_dir, seed = Path(data.split_dir or data.dataset_root), run.settings.run.seeds[0]
-    if context.is_main:  # the first call may write the split lists; the other processes then read them
-        load_or_make_split(list_dir, image_dir, data.validation_size, seed, data.train_set)
+    split = read_or_draw_split(list_dir, image_dir, data.validation_size, seed, data.train_set,
+                               report=context.is_main)
+    barrier()  # every process has its split (all draw the same one) before the main one writes lists
+    run.train_pairs, run.val_pairs = pair_split(image_dir, mask_dir, split.train, split.validation,
+                                                report=context.is_main,
+                                                lists=split.files if split.drawn_with is None else None)
+    if context.is_main:
+        save_split(split)
     barrier()
-    train_stems, val_stems = load_or_make_split(list_dir, image_dir, data.validation_size, seed, data.train_set,
-                                                report=False)
-    run.train_pairs, run.val_pairs = pair_split(
-        image_dir, mask_dir, train_stems, val_stems, report=context.is_main,
-        lists=tuple(list_dir / name for name in split_list_names(data.train_set)))
     run.val_loader = inference_loader(
         [p for _, p, _ in run.val_pairs], data.test_size, data.test_batch_size, run.workers,
         context.device.type == "cuda", [m for _, _, m in run.val_pairs], context.rank, context.world_size)
@@ -218,8 +221,9 @@ def train_network(run: Run, method: str, seed: int) -> None:
                                 generator=generator, device=device)
     if context.is_main:
         batch = settings.optimisation.batch_size
-        print(f"Training {method} (seed {seed}) on {len(run.train_pairs)} images ({len(run.val_pairs)} for "
-              f"validation), {settings.optimisation.epochs} epochs at {settings.data.train_size}px on "
+        epochs, images = settings.optimisation.epochs, len(run.train_pairs)
+        print(f"Training {method} (seed {seed}) on {images} image{'s' if images != 1 else ''} ({len(run.val_pairs)} "
+              f"for validation), {epochs} epoch{'s' if epochs != 1 else ''} at {settings.data.train_size}px on "
               f"{context.world_size} x {device.type}: batch {batch} per process, {batch * context.world_size} "
               f"effective -> {out_dir}")
     record = run_record({**settings.constants(), "SEED": seed}, method)
@@ -247,7 +251,7 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
     for name in settings.data.test_datasets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
                                   inference, temperature, {"network": str(weights), "calibrator": calibrator})
-        print(f"Wrote {count} maps of {name} to {out_dir}")
+        print(f"Wrote {count} map{'s' if count != 1 else ''} of {name} to {out_dir}")
 
 
 def score_test_maps(run: Run, method: str, seed: int) -> None:

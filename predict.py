@@ -7,10 +7,76 @@ the run's folders (`layout`).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Mistakes on the command line as one `error:` line (exit 2), as this project's other errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (python predict.py --help)\n")
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _multiple_of_32(text: str) -> int:
+    value = _integer(text)
+    if value < 32 or value % 32:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive multiple of 32 (the network's stride)")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
+def _device(text: str) -> str:
+    name, _, index = text.partition(":")
+    if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The options of `python predict.py` (the command is `cli`, at the bottom). Defined before torch
+    is imported, so that --help and a mistyped option answer at once."""
+    from protocol import PROTOCOLS  # light: no torch
+
+    parser = _OneLineParser(
+        prog="predict.py", description="Write saliency maps of your own photographs with trained weights: the "
+        "maps the test stage of main_ASLP.py writes under --protocol, into OUT/predictions/<images folder>/ "
+        "(and, under paper, the probability maps round(255 p) into OUT/probabilities/<images folder>/).")
+    parser.add_argument("--weights", type=Path, required=True,
+                        help="a checkpoint of this project (Model_<EPOCHS>_Gen.pth, checkpoint.pth) or the "
+                        "authors' Model_30_Gen.pth; its decoder width is read from it")
+    parser.add_argument("--images", type=Path, required=True, help="a folder of photographs (.jpg, .png, ...)")
+    parser.add_argument("--out", type=Path, required=True, help="the folder the maps go into")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default="paper",
+                        help="which maps: paper (the authors' per-image stretched maps, and the probability maps "
+                        "beside them) or calibrated (probability maps only); default paper")
+    parser.add_argument("--size", type=_multiple_of_32, default=384,
+                        help="the square size the network sees (maps are resized back to each photo); default 384")
+    parser.add_argument("--device", type=_device, default="auto",
+                        help="auto (CUDA if present), cpu, cuda or cuda:N; default auto")
+    parser.add_argument("--batch-size", type=_positive, default=10, help="photos per forward pass; default 10")
+    return parser
+
+
+if __name__ == "__main__":
+    command_line().parse_args()  # answers --help and refuses bad options before torch loads
 
 import torch
 import torch.nn.functional as F
@@ -119,3 +185,61 @@ def write_predictions(
     if probability_dir != test_dir:
         write_maps_record(probability_dir, PROBABILITY_MAPS, protocol, inference, len(images), origin)
     return len(images)
+
+
+def main(options: argparse.Namespace) -> int:
+    """Write the maps of every photograph in `options.images` with `options.weights` (see
+    `command_line`), say where, and return 0; bad input is a UserFacingError naming the option."""
+    from data.files import require_writable_folder
+    from distributed import select_device
+    from model import build_model
+    from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
+    from protocol import get_protocol
+
+    list_images(options.images)  # a DataError names a missing folder or one without photographs
+    if options.weights.is_dir():
+        found = ", ".join(sorted(p.name for p in options.weights.glob("*.pth"))[:5]) or "no .pth file"
+        raise CheckpointError(f"--weights={options.weights} is a folder; pass the checkpoint file inside it "
+                              f"(it holds {found})")
+    if not options.weights.is_file():
+        raise CheckpointError(f"--weights={options.weights}: no such file; pass a checkpoint written by "
+                              "main_ASLP.py (Model_<EPOCHS>_Gen.pth) or the authors' Model_30_Gen.pth")
+    state = read_state_dict(options.weights)
+    # The decoder width (FEAT_CHANNEL) is the output channels of the first decoder convolution.
+    first = state.get("conv1.conv2d_list.0.weight")
+    network = build_model(256 if first is None else first.shape[0])
+    network.load_state_dict(check_state_dict(network, state, source=str(options.weights)))
+    require_writable_folder(options.out)
+    inference = Inference(select_device(options.device), options.size, options.batch_size, num_workers=0)
+    network.to(inference.device)
+    protocol = get_protocol(options.protocol)
+    # Maps are filed under the photos' folder name; a data set's Image/ folder is named after its set.
+    name = options.images.resolve().name
+    name = options.images.resolve().parent.name if name == "Image" else name
+    count = write_predictions(network, options.images, options.out, name, protocol, inference,
+                              origin={"network": str(options.weights), "calibrator": None})
+    test_dir, probability_dir = (root / name for root in map_folders(options.out, protocol))
+    where = f"the {protocol.name} protocol's test maps in {test_dir}"
+    if probability_dir != test_dir:
+        where += f" and the probability maps round(255 p) in {probability_dir}"
+    print(f"Wrote {count} map{'s' if count != 1 else ''} of the photos in {options.images}: {where}")
+    return 0
+
+
+def cli(argv: list[str]) -> int:
+    """`main` as a command: exit 0; one `error:` line and 2 for what the user can fix; 130 on Ctrl-C."""
+    from errors import UserFacingError
+
+    options = command_line().parse_args(argv)
+    try:
+        return main(options)
+    except UserFacingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the maps written so far are in {options.out}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(cli(sys.argv[1:]))

@@ -277,13 +277,16 @@ def perturbation_summary(log_path: Path, perturbed_label: str) -> str:
         return (f"Note: no label was perturbed in any epoch ({log_path}, perturbed_share), so this run trained "
                 "exactly as BCE would; train longer or with a larger perturbation probability.")
     counts = {int(row["epoch"]): int(row["perturbed_labels"]) for row in rows if row.get("perturbed_labels")}
-    epochs = ", ".join(f"{epoch} ({count})" for epoch, count in counts.items() if count) or "none"
+    listed = [f"{epoch} ({count})" for epoch, count in counts.items() if count]
     # Rows of a log begun before perturbed_labels was logged have only the share.
     uncounted = [row["epoch"] for row in rows
                  if float(row.get("perturbed_share") or 0) and not row.get("perturbed_labels")]
-    also = f"; also in epochs {', '.join(uncounted)}, logged before the count was" if uncounted else ""
-    return (f"Labels perturbed ({perturbed_label}): {sum(counts.values())} image-steps in all, in epochs {epochs}"
-            f"{also} ({log_path}, perturbed_labels)")
+    epochs = f"epoch{'s' if len(listed) != 1 else ''} {', '.join(listed)}" if listed else "no counted epoch"
+    also = (f"; also in epoch{'s' if len(uncounted) != 1 else ''} {', '.join(uncounted)}, logged before the count "
+            "was" if uncounted else "")
+    total = sum(counts.values())
+    return (f"Labels perturbed ({perturbed_label}): {total} image-step{'s' if total != 1 else ''} in all, in "
+            f"{epochs}{also} ({log_path}, perturbed_labels)")
 
 
 def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None:
@@ -353,7 +356,7 @@ def train(
         accuracy = None if state["accuracy"] is None else torch.tensor(state["accuracy"], device=device)
         if main_process:
             print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}"
-                  + (f" (it was started for {state['epochs']} epochs, now {epochs})"
+                  + (f" (it was started for {state['epochs']} epoch{'s' if state['epochs'] != 1 else ''}, now {epochs})"
                      if state.get("epochs", epochs) != epochs else ""))
     elif run.resume and main_process:
         print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
@@ -419,7 +422,8 @@ def train(
             rng_states = gather_objects(rng_state(generator))
             if main_process:
                 perturbed = "" if perturbed_count is None else (
-                    f", {int(totals[4])} of {int(seen)} labels perturbed (to {objective.perturbed_label()})")
+                    f", {int(totals[4])} of {int(seen)} label{'s' if int(seen) != 1 else ''} perturbed (to "
+                    f"{objective.perturbed_label()})")
                 print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}{perturbed}, validation "
                       f"accuracy {float(accuracy):.4f} (best {best_accuracy:.4f}), {describe_calibration(calibration)}")
                 if diagnostics:

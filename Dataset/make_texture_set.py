@@ -37,7 +37,8 @@ def from_names(images: Path, names_file: Path) -> list[Path]:
     paths = [images / name.rsplit("_", 1)[0] / name for name in names]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise SystemExit(f"error: {len(missing)} images of {names_file} are not in {images}: {', '.join(missing[:5])}")
+        raise SystemExit(f"error: {len(missing)} image{'s' if len(missing) != 1 else ''} of {names_file} "
+                         f"{'is' if len(missing) == 1 else 'are'} not in {images}: {', '.join(missing[:5])}")
     return paths
 
 
@@ -53,7 +54,8 @@ def spread_selection(images: Path, count: int, seed: int) -> list[Path]:
     for category, share in zip(categories, shares):
         files = sorted(category.glob("*.jpg"))
         if len(files) < share:
-            raise SystemExit(f"error: {category} has {len(files)} images, {share} needed")
+            raise SystemExit(f"error: {category} has {len(files)} image{'s' if len(files) != 1 else ''}, "
+                             f"{share} needed")
         chosen += [files[i] for i in sorted(rng.choice(len(files), share, replace=False))]
     return chosen
 
@@ -81,7 +83,7 @@ def main(argv: list[str]) -> None:
     images = images_dir(args.dtd)
     paths = spread_selection(images, args.count, args.seed) if args.spread else from_names(images, args.names)
     write_set(paths, args.out)
-    print(f"Wrote {len(paths)} texture images with empty masks to {args.out}")
+    print(f"Wrote {len(paths)} texture image{'s' if len(paths) != 1 else ''} with empty masks to {args.out}")
 
 
 if __name__ == "__main__":

@@ -201,7 +201,8 @@ def main() -> None:
     print(f"{args.images} maps of {args.height} x {args.width}, {available_cores()} cores available")
     print(f"(a) evaluate, 1 worker, calibration + all SOD metrics: {per_image['a']:7.2f} ms/image")
     print(f"(b) PySODMetrics alone (F, wF, MAE, S, E):             {per_image['b']:7.2f} ms/image")
-    print(f"(c) evaluate, {args.workers} workers:                               {per_image['c']:7.2f} ms/image")
+    workers = f"{args.workers} worker{'s' if args.workers != 1 else ''}:"
+    print(f"(c) evaluate, {workers:<41}{per_image['c']:7.2f} ms/image")
     print(f"    (first parallel call, incl. starting the worker server: {time_c_first:.2f} s in all)")
     print(f"(d) evaluate, 1 worker, paper protocol + probabilities: {per_image['d']:6.2f} ms/image")
     print(f"(a)/(b) time ratio: {time_a / time_b:.2f}   (a)/(c) speed-up: {time_a / time_c:.2f}x")

@@ -43,6 +43,7 @@ sys.path.insert(0, str(PROJECT))
 # imported where they are used.
 import main_ASLP  # noqa: E402
 from configurator import ConfigError  # noqa: E402
+from errors import UserFacingError  # noqa: E402
 from layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
 from methods import POST_HOC, TRAINED  # noqa: E402
 from protocol import Protocol, get_protocol  # noqa: E402
@@ -71,8 +72,11 @@ def source_problem(source: Path) -> str | None:
     if not missing:
         return None
     needed = " and ".join(f"{name}/ ({what})" for name, what in SOURCE_FOLDERS.items())
-    return (f"PASCAL-S not found at {source} (no {' or '.join(m + '/' for m in missing)} there): the source folder "
-            f"must hold {needed}; set it with --source=PATH")
+    # Naming what is there instead helps with another layout (images/ and masks/, a nested folder).
+    held = sorted(f"{p.name}/" if p.is_dir() else p.name for p in source.iterdir()) if source.is_dir() else []
+    there = f"; it holds {', '.join(held[:8])}{', ...' if len(held) > 8 else ''}" if held else ""
+    return (f"PASCAL-S not found at {source} (no {' or '.join(m + '/' for m in missing)} there{there}): the source "
+            f"folder must hold {needed}; set it with --source=PATH")
 
 
 def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> list[str]:
@@ -200,7 +204,11 @@ def main(argv: list[str]) -> int:
         return 2
     from data.pascal_s import lay_out
 
-    lay_out(args.source, root)
+    try:  # checks that the source holds every image of the split before it creates anything
+        lay_out(args.source, root)
+    except UserFacingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print("Running:", shlex.join(command[1:]),
           f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
     started = time.monotonic()

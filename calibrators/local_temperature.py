@@ -80,12 +80,16 @@ class LocalTemperatureFit:
     def describe(self) -> str:
         """One line for the log: the fit, and plainly when it did not improve on T = 1."""
         if not self.converged:
-            return (f"no epoch of {self.epochs_run} beat T = 1 on the {self.held_out_images} held-out validation "
-                    f"images (NLL {self.nll_before:.4f}), so LTS keeps the identity, T = 1 everywhere, and its maps "
+            held_out = self.held_out_images
+            none = "the one epoch did not" if self.epochs_run == 1 else f"none of the {self.epochs_run} epochs"
+            return (f"{none} beat T = 1 on the {held_out} held-out validation image{'s' if held_out != 1 else ''} "
+                    f"(NLL {self.nll_before:.4f}), so LTS keeps the identity, T = 1 everywhere, and its maps "
                     "equal the uncalibrated ones (more validation images may help)")
         low, high = self.temperature_range
-        line = (f"fitted on {self.fitting_images} validation images; held-out NLL on {self.held_out_images} "
-                f"images {self.nll_before:.4f} at T = 1 -> {self.nll_after:.4f}, T from {low:.3f} to {high:.3f} "
+        fitting, held_out = self.fitting_images, self.held_out_images
+        line = (f"fitted on {fitting} validation image{'s' if fitting != 1 else ''}; held-out NLL on {held_out} "
+                f"image{'s' if held_out != 1 else ''} {self.nll_before:.4f} at T = 1 -> {self.nll_after:.4f}, "
+                f"T from {low:.3f} to {high:.3f} "
                 f"(epoch {self.best_epoch} of {self.epochs_run})")
         if self.best_epoch == self.epochs_run:
             line += "; still improving at the last epoch, so more epochs may lower the NLL further"

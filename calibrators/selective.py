@@ -117,26 +117,29 @@ class SelectiveScalingFit:
 
     def describe(self) -> str:
         """One line for the log: the fit, and plainly when it keeps the identity and why."""
+        def images(count: int, kind: str) -> str:
+            return f"{count} {kind}image{'s' if count != 1 else ''}"
+
         held_out = len(self.held_out_indices)
         if self.best_epoch == 0:
-            return (f"the {self.fitting_images} fitting validation images hold no mispredicted pixel, so there is "
-                    "nothing for the detector to learn: SEL keeps the identity, T = 1 everywhere (held-out NLL "
-                    f"{self.nll_before:.4f} on {held_out} images)")
+            return (f"no pixel of the {images(self.fitting_images, 'fitting validation ')} is mispredicted, so "
+                    "there is nothing for the detector to learn: SEL keeps the identity, T = 1 everywhere (held-out "
+                    f"NLL {self.nll_before:.4f} on {images(held_out, '')})")
         side = self.module.context
         detector = "pixel-only" if side == 1 else f"{side} x {side} context"
         if self.module.uses_images:
             detector += " + image"
         if not self.converged:
-            return (f"no T2 in (1, {T_MAX:g}] and threshold of the {detector} detector beat T = 1 on the {held_out} "
-                    f"held-out validation images (NLL {self.nll_before:.4f}, {self.mispredicted_fraction:.2%} "
-                    "mispredicted), so SEL keeps the identity, T = 1 everywhere, and its maps equal the "
-                    "uncalibrated ones")
-        line = (f"{detector} detector fitted on {self.fitting_images} validation images (epoch {self.best_epoch} of "
-                f"{self.epochs_run}); T2 = {self.temperature:.3f} on the {self.flagged_fraction:.2%} of held-out "
-                f"pixels it gives a probability >= {self.threshold:.4f} of being mispredicted (recall "
-                f"{self.recall:.1%}, precision {self.precision:.1%} of the {self.mispredicted_fraction:.2%} "
-                f"mispredicted); held-out NLL on {held_out} images {self.nll_before:.4f} at T = 1 -> "
-                f"{self.nll_after:.4f}")
+            return (f"no T2 in (1, {T_MAX:g}] and threshold of the {detector} detector beat T = 1 on the "
+                    f"{images(held_out, 'held-out validation ')} (NLL {self.nll_before:.4f}, "
+                    f"{self.mispredicted_fraction:.2%} mispredicted), so SEL keeps the identity, T = 1 everywhere, "
+                    "and its maps equal the uncalibrated ones")
+        line = (f"{detector} detector fitted on {images(self.fitting_images, 'validation ')} (epoch "
+                f"{self.best_epoch} of {self.epochs_run}); T2 = {self.temperature:.3f} on the "
+                f"{self.flagged_fraction:.2%} of held-out pixels it gives a probability >= {self.threshold:.4f} of "
+                f"being mispredicted (recall {self.recall:.1%}, precision {self.precision:.1%} of the "
+                f"{self.mispredicted_fraction:.2%} mispredicted); held-out NLL on {images(held_out, '')} "
+                f"{self.nll_before:.4f} at T = 1 -> {self.nll_after:.4f}")
         if self.at_bound:
             line += (f"; T2 hit the upper bound T_MAX = {T_MAX:g}: the flagged pixels are wrong so often that "
                      "flattening them further would lower the NLL still, so T2 is capped, not fitted")

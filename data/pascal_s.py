@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from data.files import DataError, find_photo, list_stems, require_folder
+from data.files import DataError, abbreviate, find_mask, find_photo, list_files, list_stems, require_folder
 from data.split import read_stems, split_list_names
 
 SET_NAME = "PASCAL-S"
 SPLIT_DIR = Path(__file__).resolve().parent.parent / "Dataset" / "PASCAL-S-study"
 SPLIT_SIZES = {"Train": 600, "Validation": 100, "Test": 150}
 SPLIT_SEED = 2023
+# What a source folder must be, for messages: PASCAL-S's own release, whose files are named 1 to 850.
+SOURCE_LAYOUT = "PASCAL-S's own folder, with Image/<n>.jpg and GT/<n>.png for n = 1 to 850"
 
 
 def split_files(split_dir: Path = SPLIT_DIR) -> dict[str, Path]:
@@ -31,7 +33,8 @@ def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
     stems = list_stems(require_folder(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
-        raise DataError(f"{source}/Image holds {len(stems)} images; the PASCAL-S split needs "
+        raise DataError(f"{source}/Image holds {len(stems)} image{'s' if len(stems) != 1 else ''}; the PASCAL-S "
+                        "split needs "
                         f"{sum(SPLIT_SIZES.values())}")
     order = np.random.default_rng(seed).permutation(len(stems))
     parts, start = {}, 0
@@ -51,6 +54,32 @@ def read_split(split_dir: Path = SPLIT_DIR) -> dict[str, list[str]]:
     return {part: read_stems(path) for part, path in split_files(split_dir).items()}
 
 
+def _stems(folder: Path, kind: str) -> set[str]:
+    """The stems of the `kind` files in `folder`; its errors (no folder, no such file, a lossy mask)
+    also say what the source must be."""
+    try:
+        return set(list_files(folder, kind).files)
+    except DataError as error:
+        raise DataError(f"{error}; --source must be {SOURCE_LAYOUT}") from None
+
+
+def check_source(source: Path, parts: dict[str, list[str]], split_dir: Path = SPLIT_DIR, masks: str = "GT") -> None:
+    """Every image of the split `parts` (read from `split_dir`) has its photograph in `source`/Image
+    and its PNG mask in `source`/`masks`; otherwise a DataError says which are missing and what the
+    source must hold."""
+    wanted = sorted({stem for stems in parts.values() for stem in stems}, key=lambda s: (len(s), s))
+    missing = []
+    for folder, kind, what in ((source / "Image", "photo", "photographs"), (source / masks, "mask", "masks")):
+        found = _stems(folder, kind)
+        lacking = [stem for stem in wanted if stem not in found]
+        if lacking:
+            missing.append(f"{len(lacking)} of the {len(wanted)} {what} in {folder} ({abbreviate(lacking)})")
+    if missing:
+        raise DataError(f"{source} does not hold the images the PASCAL-S study's split names "
+                        f"({split_dir}/{SET_NAME}-{{Train,Validation,Test}}.txt): missing {' and '.join(missing)}; "
+                        f"--source must be {SOURCE_LAYOUT}")
+
+
 def _link(target: Path, link: Path) -> None:
     if link.is_symlink() or link.exists():
         link.unlink()
@@ -62,9 +91,8 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
     split: Train/PASCAL-S holds the 700 training and validation images, Test/PASCAL-S the 150 test
     images, and the split lists sit at the root. `masks` picks GT (binary) or GT_soft (13 levels)."""
     source, root = Path(source), Path(root)
-    require_folder(source / "Image", hint="the PASCAL-S folder, e.g. ../shared/data/PASCAL-S")
-    require_folder(source / masks)
     parts = read_split(split_dir)
+    check_source(source, parts, split_dir, masks)  # before anything is created: no half-made root
     train_names, validation_names = split_list_names(SET_NAME)
     layout = {root / "Train" / SET_NAME: parts["Train"] + parts["Validation"], root / "Test" / SET_NAME: parts["Test"]}
     for folder, stems in layout.items():
@@ -73,10 +101,7 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
             for stale in (folder / sub).iterdir():
                 stale.unlink()
         for stem in stems:
-            image = find_photo(source / "Image", stem)
-            mask = source / masks / f"{stem}.png"
-            if not mask.is_file():
-                raise DataError(f"mask not found: {mask} (listed in {split_dir})")
+            image, mask = find_photo(source / "Image", stem), find_mask(source / masks, stem)
             _link(image, folder / "Image" / image.name)
             _link(mask, folder / "GT" / mask.name)
     (root / train_names).write_text("\n".join(parts["Train"]) + "\n")

@@ -3,6 +3,7 @@ in the folder of the split lists (SPLIT_DIR, by default the data root; for DUTS-
 published lists), else a seeded split written there."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,26 @@ def read_stems(path: Path) -> list[str]:
     return [Path(stem).stem if stem.lower().endswith(file_kind("photo").suffixes) else stem for stem in stems]
 
 
-def load_or_make_split(
+@dataclass(frozen=True)
+class Split:
+    """The training and validation stems, the list files they were read from or go to, and the seed a
+    split drawn now was drawn with (None: read from the lists)."""
+
+    train: list[str]
+    validation: list[str]
+    files: tuple[Path, Path]
+    drawn_with: int | None = None
+
+
+def read_or_draw_split(
     list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR", report: bool = True,
-) -> tuple[list[str], list[str]]:
-    """(train stems, validation stems). Uses `list_dir`/<train_set>-{Train,Validation}.txt when both
-    exist (and says that `validation_size` and `seed` then do not apply); otherwise draws
-    `validation_size` images with `seed`, writes both lists there and says so."""
-    train_file, validation_file = (list_dir / name for name in split_list_names(train_set))
+) -> Split:
+    """The split in `list_dir`/<train_set>-{Train,Validation}.txt when both exist (saying that
+    `validation_size` and `seed` then do not apply); otherwise `validation_size` images drawn with
+    `seed`, in memory only: check their pairs, then `save_split`, so that a run stopping on a bad
+    mask leaves no lists behind to fix the next run's split. Every process draws the same split."""
+    files = tuple(list_dir / name for name in split_list_names(train_set))
+    train_file, validation_file = files
     if train_file.is_file() and validation_file.is_file():
         train, validation = read_stems(train_file), read_stems(validation_file)
         if not train:
@@ -36,22 +50,41 @@ def load_or_make_split(
             print(f"Split read from {train_file} and {validation_file} ({len(train)} training, {len(validation)} "
                   f"validation images): VALIDATION_SIZE ({validation_size}) and SEED ({seed}) do not change it; "
                   "to draw a new split, point --split_dir at another folder or delete both lists")
-        return train, validation
+        return Split(train, validation, files)
     stems = list_stems(image_dir, "photo")
     if len(stems) <= validation_size:
         raise DataError(
-            f"{image_dir} has {len(stems)} images, too few for VALIDATION_SIZE={validation_size}"
+            f"{image_dir} has {len(stems)} image{'s' if len(stems) != 1 else ''}, too few for "
+            f"VALIDATION_SIZE={validation_size}"
         )
     order = np.random.default_rng(seed).permutation(len(stems))
     validation = sorted(stems[i] for i in order[:validation_size])
     train = sorted(stems[i] for i in order[validation_size:])
+    return Split(train, validation, files, drawn_with=seed)
+
+
+def save_split(split: Split) -> None:
+    """Write a split drawn by `read_or_draw_split` to its list files and say so; one read from them
+    is left as it is."""
+    if split.drawn_with is None:
+        return
+    train_file, validation_file = split.files
     try:
-        list_dir.mkdir(parents=True, exist_ok=True)
-        train_file.write_text("\n".join(train) + "\n")
-        validation_file.write_text("\n".join(validation) + "\n")
+        train_file.parent.mkdir(parents=True, exist_ok=True)
+        train_file.write_text("\n".join(split.train) + "\n")
+        validation_file.write_text("\n".join(split.validation) + "\n")
     except OSError as error:
-        raise DataError(f"no split lists in {list_dir}, and a new split cannot be written there ({error.strerror}); "
-                        "set --split_dir to a writable folder for the lists") from error
-    print(f"No split lists found: made a seeded split (SEED={seed}) of {len(train)} training and "
-          f"{len(validation)} validation images, written to {train_file} and {validation_file}")
-    return train, validation
+        raise DataError(f"no split lists in {train_file.parent}, and a new split cannot be written there "
+                        f"({error.strerror}); set --split_dir to a writable folder for the lists") from error
+    print(f"No split lists found: made a seeded split (SEED={split.drawn_with}) of {len(split.train)} training and "
+          f"{len(split.validation)} validation images, written to {train_file} and {validation_file}")
+
+
+def load_or_make_split(
+    list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR", report: bool = True,
+) -> tuple[list[str], list[str]]:
+    """(train stems, validation stems): `read_or_draw_split` and `save_split` with no check between,
+    for callers that check nothing (the training pipeline checks the pairs first)."""
+    split = read_or_draw_split(list_dir, image_dir, validation_size, seed, train_set, report)
+    save_split(split)
+    return split.train, split.validation

@@ -188,7 +188,7 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     if accumulator.n_images_calibration < n_images:
         notes.append(
             f"the calibration metrics and the mean saliency cover {accumulator.n_images_calibration} of {n_images} "
-            "images (the SOD metrics cover all)"
+            f"image{'s' if n_images != 1 else ''} (the SOD metrics cover all)"
         )
     if accumulator.n_empty_masks == n_images:
         protocol = accumulator.protocol
@@ -198,14 +198,16 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
             f"saliency is the false-positive mass ({protocol.empty_set_note})"
         )
     elif accumulator.n_empty_masks:
-        notes.append(f"{accumulator.n_empty_masks} of {n_images} masks are empty")
+        notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
+                     f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
     if accumulator.n_constant_maps == n_images:
         notes.append(
             "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
             "curves cannot rank pixels, so F, E, AP and AUC say nothing about where the objects are"
         )
     elif accumulator.n_constant_maps:
-        notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction maps are constant (a single level)")
+        notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction map{'s' if n_images != 1 else ''} "
+                     f"{'is' if accumulator.n_constant_maps == 1 else 'are'} constant (a single level)")
     return notes
 
 

@@ -125,6 +125,7 @@ class AdaptiveAlpha:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if state["alpha"].shape != self.alpha.shape:
             raise ValueError(
-                f"alpha table has {state['alpha'].numel()} entries, the training split {self.alpha.numel()}"
+                f"alpha table has {state['alpha'].numel()} entr{'y' if state['alpha'].numel() == 1 else 'ies'}, "
+                f"the training split {self.alpha.numel()}"
             )
         self.alpha.copy_(state["alpha"])

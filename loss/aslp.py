@@ -20,21 +20,20 @@ class ASLPLoss(Objective):
     @classmethod
     def inert_reason(cls, aslp: ASLPSettings, epochs: int, **_: object) -> str | None:
         if epochs <= aslp.start_epoch:
-            return (f"alpha first moves in epoch START_EPOCH + 1 = {aslp.start_epoch + 1}, but --epochs={epochs}: "
-                    f"train longer (--epochs={aslp.start_epoch + 1} or more) or start alpha earlier "
-                    f"(--start_epoch={epochs - 1} or less)")
+            return (f"alpha first moves in epoch START_EPOCH + 1 = {aslp.start_epoch + 1}, but --epochs={epochs}; "
+                    f"{_perturbing_fixes(aslp.start_epoch, epochs)}")
         if aslp.eta == 0:
-            return "--eta=0 never moves alpha from 0; give it a positive step size (the paper's is 0.002)"
+            # Name the epochs fix too when it is also needed, so that following this advice perturbs labels.
+            also = f"; and {_perturbing_fixes(aslp.start_epoch, epochs)}" if epochs == aslp.start_epoch + 1 else ""
+            return f"--eta=0 never moves alpha from 0; give it a positive step size (the paper's is 0.002){also}"
         return None
 
     @classmethod
     def training_note(cls, aslp: ASLPSettings, epochs: int, **_: object) -> str | None:
-        # An image's alpha is updated after its own step, and an image comes once per epoch: alpha
-        # changes in epoch START_EPOCH + 1 first perturb labels in the epoch after.
         if epochs == aslp.start_epoch + 1:
             return (f"alpha first moves in epoch {epochs}, the last, after each image's one draw in it, so no "
                     f"label is perturbed and this run trains exactly as BCE (alpha.json still shows where alpha "
-                    f"went); --epochs={epochs + 1} or more perturbs labels")
+                    f"went); {_perturbing_fixes(aslp.start_epoch, epochs)}")
         return None
 
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -61,3 +60,17 @@ class ASLPLoss(Objective):
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.alpha.load_state_dict(state)
+
+
+def _perturbing_fixes(start_epoch: int, epochs: int) -> str:
+    """The --epochs and --start_epoch values under which ASLP perturbs labels, in words.
+
+    An image's alpha is updated after its own step, and an image comes once per epoch, so alpha
+    changes in epoch START_EPOCH + 1 first perturb labels in epoch START_EPOCH + 2: the run needs
+    EPOCHS >= START_EPOCH + 2. With one epoch no START_EPOCH (at least 0) gets there.
+    """
+    why = f"labels are first perturbed in epoch START_EPOCH + 2 = {start_epoch + 2}, after alpha's first update"
+    longer = f"train longer (--epochs={start_epoch + 2} or more)"
+    if epochs < 2:
+        return f"{why}: {longer}"
+    return f"{why}: {longer} or start alpha earlier (--start_epoch={epochs - 2} or less)"

@@ -16,5 +16,5 @@ class DisturbLabelLoss(SLPLoss):
     @classmethod
     def inert_reason(cls, dl_alpha: float, **_: object) -> str | None:
         if dl_alpha == 0:
-            return "--dl_alpha=0 never flips a mask; give it a positive value (default 0.1)"
+            return "--dl_alpha=0 never flips a mask; give it a probability above 0 and at most 1 (default 0.1)"
         return None

@@ -14,7 +14,7 @@ class SLPLoss(Objective):
     @classmethod
     def inert_reason(cls, slp_alpha: float, **_: object) -> str | None:
         if slp_alpha == 0:
-            return "--slp_alpha=0 never perturbs a label; give it a positive value (default 0.1)"
+            return "--slp_alpha=0 never perturbs a label; give it a probability above 0 and at most 1 (default 0.1)"
         return None
 
     def __call__(self, logits: torch.Tensor, gt: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

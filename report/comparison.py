@@ -9,9 +9,11 @@ for the boundary band, the rest (`metrics.boundary`) and the images' own values,
 maps. Titles, units and which way is better come from the metric table.
 With several seeds each cell is mean ± sample standard deviation over the seeds, and a cell whose
 runs overlap BCE's (the ranges over seeds intersect) is marked: that difference is within the
-run-to-run spread, not evidence. The best mean of each column is in bold (and in the LaTeX table the
-second best underlined). Written as comparison.md/.csv/.json/.tex, and with the runs' curves.json
-contents the SOD curves of every method in curves/ (`report.curves`).
+run-to-run spread, not evidence. A method whose every value equals BCE's (it trained exactly as BCE:
+an ASLP run that perturbed no label) is marked after its name, with a note. The best mean of each
+column is in bold (and in the LaTeX table the second best underlined). Written as
+comparison.md/.csv/.json/.tex (the LaTeX tables cut into parts that fit a page's width), and with
+the runs' curves.json contents the SOD curves of every method in curves/ (`report.curves`).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from metrics.table import BOUNDARY, IMAGE, METRICS, REST, SET, Metric, column_title, result_key
+from metrics.table import BOUNDARY, IMAGE, METRICS, PROBABILITIES, REST, SET, Metric, column_title, result_key
 from report.curves import CURVES_FOLDER, save_sod_curves
 
 if TYPE_CHECKING:
@@ -33,11 +35,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Column:
     """One column of a comparison table: a results.json key, its title, and the metric entry that says
-    how to format it and which way is better."""
+    how to format it and which way is better; `heading` is the title without the maps it is of (the
+    LaTeX tables name the probability maps once, over the columns, to keep them narrow)."""
 
     key: str
     title: str
     metric: Metric
+    heading: str
+    probabilities: bool
 
 
 def table_columns(scopes: tuple[str, ...]) -> tuple[Column, ...]:
@@ -45,7 +50,7 @@ def table_columns(scopes: tuple[str, ...]) -> tuple[Column, ...]:
     test maps, then those of the probability maps beside them (a column no run has is left out later)."""
     return tuple(
         Column(result_key(m.key, scope, probabilities=probabilities),
-               column_title(m.key, scope, probabilities=probabilities), m)
+               column_title(m.key, scope, probabilities=probabilities), m, column_title(m.key, scope), probabilities)
         for probabilities in (False, True)
         for scope in scopes
         for m in METRICS.values()
@@ -60,6 +65,15 @@ Columns = tuple[Column, ...]
 ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
+SAME_AS_REFERENCE = f"(= {REFERENCE})"  # after the name of a method whose row is the reference's, value for value
+# The LaTeX tables are split into parts no wider than the article class's \textwidth at 10 pt, a
+# one-column page (a full reproduction's table has over a hundred columns). The parts are placed
+# where they stand ([H]): dozens of floating tables in a row overflow LaTeX's queue of floats. Widths are
+# estimated from Computer Modern at 10 pt: bold digits 5.75 pt, capitals about 7, other letters
+# about 5, '.' ',' '(' ')' and a space about 3.5, the math symbols $\pm$, $\sim$ and '%' about 7.8, and
+# 2 \tabcolsep = 12 pt between columns.
+PAGE_WIDTH_PT = 345.0
+COLUMN_GAP_PT = 12.0
 # LaTeX's special characters, written so that they print as themselves.
 LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"$\sim$", "^": r"\textasciicircum{}", "±": r"$\pm$"}
@@ -153,6 +167,43 @@ def within_spread(table: dict[str, dict[str, dict]], reference: str = REFERENCE)
     return marked
 
 
+def same_as_reference(runs: Runs, columns: Columns = COLUMNS + LOCATION_COLUMNS,
+                      reference: str = REFERENCE) -> list[str]:
+    """The methods other than `reference` whose every value equals the reference's, in every column,
+    group and seed: each of their seeds is one of the reference's, and at least one value is present.
+    Such a method trained exactly as the reference (an ASLP run that perturbed no label is BCE)."""
+    if reference not in runs:
+        return []
+    datasets, ood = _groups(runs)
+    rows = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
+            for method, per_seed in runs.items()}
+
+    def equal(a: float | None, b: float | None) -> bool:
+        # The same computation gives the same floats; the tolerance only absorbs JSON round trips.
+        return (a is None) == (b is None) and (a is None or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
+
+    same = []
+    for method, per_seed in rows.items():
+        if method == reference or not set(per_seed) <= set(rows[reference]):
+            continue
+        pairs = [(value, rows[reference][seed][group][key]) for seed, row in per_seed.items()
+                 for group, values in row.items() for key, value in values.items()]
+        if any(value is not None for value, _ in pairs) and all(equal(a, b) for a, b in pairs):
+            same.append(method)
+    return same
+
+
+def _same_note(methods: list[str]) -> str:
+    """Why rows can equal the reference's, and what to check."""
+    which = methods[0] if len(methods) == 1 else f"each of {', '.join(methods)}"
+    return (f"{SAME_AS_REFERENCE}: every value of {which} equals {REFERENCE}'s, in every column and "
+            f"seed: it trained exactly as {REFERENCE}. A label-perturbation method (ASLP, SLP, DisturbLabel) does "
+            "when it perturbed no label: ASLP's alpha first changes a label in epoch START_EPOCH + 2, and in a "
+            "short run may stay too small to draw one. Check the perturbed_share column of that run's log.csv "
+            "(in its folder beside this table): 0 in every epoch means no label was perturbed; train longer or "
+            "lower START_EPOCH.")
+
+
 def _cell(summary: dict | None, metric: Metric) -> str:
     if summary is None:
         return "n/a"
@@ -165,42 +216,110 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_ESCAPES.get(character, character) for character in text)
 
 
-def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, tuple]],
-           notes: list[str]) -> str:
-    """The table as a booktabs LaTeX table: one header row of groups over one of metrics."""
-    spans: list[tuple[str, int]] = []  # (group, number of its columns), in order
-    for group, _ in present:
-        if spans and spans[-1][0] == group:
-            spans[-1] = (group, spans[-1][1] + 1)
+def _printed_width(text: str) -> float:
+    """The estimated width in pt of `text` (unescaped) as LaTeX prints it at 10 pt (see PAGE_WIDTH_PT)."""
+    return sum(7.8 if c in "±~%" else 3.5 if c in ".,() " else 5.75 if c.isdigit() else 7.0 if c.isupper()
+               else 5.0 for c in text)
+
+
+def _span_title(group: str, column: Column) -> str:
+    """The heading over a run of columns: the group, and which maps when they are the probability maps."""
+    return f"{group} ({PROBABILITIES})" if column.probabilities else group
+
+
+def _chunks(items: list[int], pieces: int) -> list[list[int]]:
+    """`items` cut into `pieces` consecutive chunks whose lengths differ by at most one, longer first."""
+    size, extra = divmod(len(items), pieces)
+    bounds = [0]
+    for piece in range(pieces):
+        bounds.append(bounds[-1] + size + (piece < extra))
+    return [items[start:end] for start, end in zip(bounds, bounds[1:])]
+
+
+def _latex_parts(
+    rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, Column]],
+) -> list[list[int]]:
+    """The indices into `present` of each part of the table, in order, so that every part (with the
+    method column) fits PAGE_WIDTH_PT. Columns under one heading (a set, or a set's probability
+    maps) stay together where they fit; parts are filled greedily in the table's order."""
+    def width(index: int) -> float:
+        texts = [present[index][1].heading] + [text + (" ~" if spread else "") for text, _, spread in
+                                               (cells[index] for cells in rows.values())]
+        return max(map(_printed_width, texts)) + COLUMN_GAP_PT
+
+    room = PAGE_WIDTH_PT - max(_printed_width(label) for label in ["Method", *rows]) - COLUMN_GAP_PT
+    runs: list[list[int]] = []  # consecutive columns under one heading
+    for index, (group, column) in enumerate(present):
+        if runs and _span_title(*present[runs[-1][-1]]) == _span_title(group, column):
+            runs[-1].append(index)
         else:
-            spans.append((group, 1))
-    group_row, rules, first = [""], [], 2
-    for group, width in spans:
-        group_row.append(rf"\multicolumn{{{width}}}{{c}}{{{latex_escape(group)}}}")
-        rules.append(rf"\cmidrule(lr){{{first}-{first + width - 1}}}")
-        first += width
-    lines = ["% The comparison table (evaluate/comparison.py); needs \\usepackage{booktabs}.",
-             r"\begin{table}", r"\centering", rf"\caption{{{latex_escape(' '.join(notes))}}}",
-             rf"\begin{{tabular}}{{l{'r' * len(present)}}}", r"\toprule",
-             " & ".join(group_row) + r" \\", " ".join(rules),
-             " & ".join(["Method"] + [latex_escape(column.title) for _, column in present]) + r" \\", r"\midrule"]
-    for method, cells in rows.items():
-        texts = [latex_escape(method)]
-        for text, rank, spread in cells:
-            text = latex_escape(text)
-            text = rf"\textbf{{{text}}}" if rank == 0 else rf"\underline{{{text}}}" if rank == 1 else text
-            texts.append(text + (" " + latex_escape(WITHIN_SPREAD) if spread else ""))
-        lines.append(" & ".join(texts) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+            runs.append([index])
+    spans: list[list[int]] = []  # each run, cut into the fewest near-equal pieces that fit
+    for run in runs:
+        # A column wider than the page on its own (a very long method name) gets a part to itself.
+        pieces = next((pieces for pieces in range(1, len(run) + 1)
+                       if all(sum(map(width, chunk)) <= room for chunk in _chunks(run, pieces))), len(run))
+        spans += _chunks(run, pieces)
+
+    def span_width(span: list[int]) -> float:  # a heading wider than its columns widens them
+        return max(sum(map(width, span)), _printed_width(_span_title(*present[span[0]])) + COLUMN_GAP_PT)
+
+    parts: list[list[int]] = []
+    used = 0.0
+    for span in spans:
+        if not parts or used + span_width(span) > room:
+            parts.append([])
+            used = 0.0
+        parts[-1] += span
+        used += span_width(span)
+    return parts
+
+
+def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, Column]],
+           notes: list[str]) -> str:
+    """The table as booktabs LaTeX tables, one per part that fits the page (`_latex_parts`): one header
+    row of groups over one of metrics. The first part's caption holds the notes, the others say
+    which part they are."""
+    parts = _latex_parts(rows, present)
+    tables = []
+    for number, part in enumerate(parts, 1):
+        spans: list[tuple[str, int]] = []  # (heading, number of its columns), in order
+        for group, column in (present[index] for index in part):
+            title = _span_title(group, column)
+            if spans and spans[-1][0] == title:
+                spans[-1] = (title, spans[-1][1] + 1)
+            else:
+                spans.append((title, 1))
+        group_row, rules, first = [""], [], 2
+        for title, width in spans:
+            group_row.append(rf"\multicolumn{{{width}}}{{c}}{{{latex_escape(title)}}}")
+            rules.append(rf"\cmidrule(lr){{{first}-{first + width - 1}}}")
+            first += width
+        of = f" Part {number} of {len(parts)}." if len(parts) > 1 else ""
+        caption = " ".join(notes) + of if number == 1 else f"{notes[0]}{of} Notes: under part 1."
+        lines = [r"\begin{table}[H]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
+                 rf"\begin{{tabular}}{{l{'r' * len(part)}}}", r"\toprule",
+                 " & ".join(group_row) + r" \\", " ".join(rules),
+                 " & ".join(["Method"] + [latex_escape(present[index][1].heading) for index in part]) + r" \\",
+                 r"\midrule"]
+        for method, cells in rows.items():
+            texts = [latex_escape(method)]
+            for text, rank, spread in (cells[index] for index in part):
+                text = latex_escape(text)
+                text = rf"\textbf{{{text}}}" if rank == 0 else rf"\underline{{{text}}}" if rank == 1 else text
+                texts.append(text + (" " + latex_escape(WITHIN_SPREAD) if spread else ""))
+            lines.append(" & ".join(texts) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        tables.append("\n".join(lines) + "\n")
+    return "\n".join(tables)
 
 
 def _rendered(
-    table: dict[str, dict[str, dict]], columns: Columns,
+    table: dict[str, dict[str, dict]], columns: Columns, same: list[str],
 ) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
     """One table of `columns` from `table` (`comparison_table` over at least those): its (group, column)
-    pairs that some run has, method -> cells (text, rank 0/1 for the best/second tier or None, within
-    BCE's spread), and its Markdown lines."""
+    pairs that some run has, row label -> cells (text, rank 0/1 for the best/second tier or None, within
+    BCE's spread), and its Markdown lines. The labels of the methods in `same` carry SAME_AS_REFERENCE."""
     ranks, marked = column_ranks(table, columns), within_spread(table)
     groups = list(next(iter(table.values())).keys())
     present = [(g, c) for g in groups for c in columns if any(row[g][c.key] is not None for row in table.values())]
@@ -211,7 +330,7 @@ def _rendered(
             tiers = ranks.get((group, column.key), [])
             rank = next((index for index, tier in enumerate(tiers[:2]) if method in tier), None)
             cells.append((_cell(row[group][column.key], column.metric), rank, (method, group, column.key) in marked))
-        rows[method] = cells
+        rows[f"{method} {SAME_AS_REFERENCE}" if method in same else method] = cells
     header = ["Method"] + [f"{g} {c.title}" for g, c in present]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(present)) + "|"]
     for method, cells in rows.items():
@@ -231,17 +350,19 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     its seeds, are drawn into `out_dir`/curves/ (methods without curves are named in the notes)."""
     columns = COLUMNS + LOCATION_COLUMNS
     table = comparison_table(runs, columns)
-    present, rows, lines = _rendered(table, COLUMNS)
-    location_present, location_rows, location_lines = _rendered(table, LOCATION_COLUMNS)
+    same = same_as_reference(runs, columns)
+    present, rows, lines = _rendered(table, COLUMNS, same)
+    location_present, location_rows, location_lines = _rendered(table, LOCATION_COLUMNS, same)
     seeds = sorted({seed for per_seed in runs.values() for seed in per_seed})
     several = any(len(per_seed) > 1 for per_seed in runs.values())
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
              "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."]
-    spread_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
-                    f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
-                    ] if several and REFERENCE in runs else []
+    mark_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
+                  f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
+                  ] if several and REFERENCE in runs else []
+    mark_notes += [_same_note(same)] if same else []
     out_dir.mkdir(parents=True, exist_ok=True)
     curve_notes = []
     if curves:
@@ -256,14 +377,18 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                       f"{', '.join(dict.fromkeys(c.metric.title for _, c in location_present))} of the pixels within "
                       f"{' / '.join(map(str, widths)) or '?'} px of a mask's object boundary (at the mask's "
                       "resolution), of the rest, and the images' own values (metrics/boundary.py, metrics/table.py).")
-    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + spread_notes + curve_notes) + "\n"
+    markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + mark_notes + curve_notes) + "\n"
     if location_present:
         markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
     (out_dir / "comparison.md").write_text(markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
-    latex = _latex(rows, present, notes + [underline_note] + spread_notes)
+    latex = ("% The comparison tables (report/comparison.py); needs \\usepackage{booktabs} and \\usepackage{float}. "
+             f"Each is cut into parts at most {PAGE_WIDTH_PT:g} pt wide (the article class's \\textwidth at 10 pt), "
+             "placed where they stand ([H], from float: a long series of floating tables overflows LaTeX's queue "
+             "of floats).\n")
+    latex += _latex(rows, present, notes + [underline_note] + mark_notes)
     if location_present:
-        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + spread_notes)
+        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + mark_notes)
     (out_dir / "comparison.tex").write_text(latex)
 
     datasets, ood = _groups(runs)
@@ -278,7 +403,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c.key] is None else f"{row[g][c.key]:.6g}"
                                                                  for g, c in every])
     (out_dir / "comparison.json").write_text(json.dumps(
-        {"protocol": protocol.name, "seeds": seeds, "summary": table,
+        {"protocol": protocol.name, "seeds": seeds, "summary": table, "same_as_" + REFERENCE: same,
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},
         indent=1) + "\n")

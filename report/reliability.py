@@ -94,7 +94,7 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
     ece, oe, acc = (expected_calibration_error(counts, n_bins), overconfidence_error(counts, n_bins),
                     pixel_accuracy(counts))
     top.set_title(
-        f"{diagram.dataset}  ({diagram.n_images} images)\n{diagram.title}\n"
+        f"{diagram.dataset}  ({diagram.n_images} image{'s' if diagram.n_images != 1 else ''})\n{diagram.title}\n"
         f"ECE {100 * ece:.2f}%   OE {100 * oe:.2f}%   ACC {100 * acc:.2f}%",
         fontsize=10,
         pad=30,

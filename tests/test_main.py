@@ -214,6 +214,7 @@ def test_a_perturbation_that_never_happens_stops_before_training(demo_root, tmp_
     result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", "--compare=BCE,ASLP", "--epochs=3",
                      "--start_epoch=6")
     assert result.code == 2 and "ASLP would train exactly as BCE" in result.err
+    assert "--epochs=8 or more" in result.err and "--start_epoch=1 or less" in result.err
     result = run_cli(tmp_path, "--demo", f"--dataset_root={demo_root}", "--method=SLP", "--slp_alpha=0")
     assert result.code == 2 and "SLP would train exactly as BCE" in result.err
     assert not (tmp_path / "experiments").exists()

@@ -92,7 +92,7 @@ def test_a_missing_source_says_what_it_must_hold_and_names_the_option(tmp_path, 
     assert "Image/ (the 850 photographs) and GT/" in error
     (tmp_path / "Image").mkdir()
     assert real_study.main([f"--source={tmp_path}"]) == 2
-    assert "(no GT/ there)" in capsys.readouterr().err
+    assert "(no GT/ there; it holds Image/)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         real_study.main(["--help"])
     assert "--source=PATH" in capsys.readouterr().out
@@ -127,3 +127,39 @@ def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tm
     assert missing == [] and np.allclose(figure.axes[0].lines[0].get_ydata(), [0.5, 0.5])
     assert len(real_study.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/
 
+
+
+def fake_source(folder, images=("a", "b"), masks=("a",)):
+    """A folder laid out as PASCAL-S (Image/, GT/) whose files are not PASCAL-S's."""
+    for sub, stems, suffix in (("Image", images, ".jpg"), ("GT", masks, ".png")):
+        (folder / sub).mkdir(parents=True)
+        for stem in stems:
+            cv2.imwrite(str(folder / sub / f"{stem}{suffix}"), np.zeros((4, 4, 3) if sub == "Image" else (4, 4),
+                                                                           np.uint8))
+    return folder
+
+
+def test_a_source_of_other_files_stops_with_what_is_missing_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    # It used to stop with a traceback from the middle of the layout, leaving a half-made tree behind.
+    monkeypatch.setattr(real_study, "PROJECT", tmp_path / "project")
+    source = fake_source(tmp_path / "mine")
+    assert real_study.main(["--reduced", f"--source={source}"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1 and "Traceback" not in error
+    assert f"missing 850 of the 850 photographs in {source / 'Image'} (1, 2, 3, 4, 5, ... (850 in all))" in error
+    assert "850 of the 850 masks in" in error and "PASCAL-S-{Train,Validation,Test}.txt" in error
+    assert "--source must be PASCAL-S's own folder, with Image/<n>.jpg and GT/<n>.png for n = 1 to 850" in error
+    assert not (tmp_path / "project").exists()
+
+
+def test_a_source_of_another_layout_names_what_it_holds(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(real_study, "PROJECT", tmp_path / "project")
+    for name in ("images", "masks"):
+        (tmp_path / "other" / name).mkdir(parents=True)
+    assert real_study.main([f"--source={tmp_path / 'other'}"]) == 2
+    assert "(no Image/ or GT/ there; it holds images/, masks/)" in capsys.readouterr().err
+    source = fake_source(tmp_path / "empty", images=(), masks=())  # Image/ and GT/, but no photograph
+    assert real_study.main([f"--source={source}"]) == 2
+    error = capsys.readouterr().err
+    assert f"photo folder {source / 'Image'} contains no" in error and "--source must be PASCAL-S's own" in error
+    assert not (tmp_path / "project").exists()

@@ -413,5 +413,5 @@ def test_a_log_begun_with_fewer_columns_is_rewritten_under_the_new_header(tmp_pa
     assert [(row["epoch"], row["perturbed_labels"], row["val_ECE"]) for row in rows] == [
         ("1", "", ""), ("2", "3", "0.02"), ("3", "0", "0.01")]
     assert perturbation_summary(log, "x") == (
-        f"Labels perturbed (x): 3 image-steps in all, in epochs 2 (3); also in epochs 1, logged before the count "
+        f"Labels perturbed (x): 3 image-steps in all, in epoch 2 (3); also in epoch 1, logged before the count "
         f"was ({log}, perturbed_labels)")

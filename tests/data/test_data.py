@@ -123,7 +123,7 @@ def test_masks_without_an_image_are_reported_by_name(tmp_path, capsys):
     Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray_mask.png")
     pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
     out = capsys.readouterr().out
-    assert "Ignored 1 masks" in out and "stray_mask" in out
+    assert "Ignored 1 mask in" in out and "stray_mask" in out
 
 
 def test_masks_stored_as_0_1_are_read_per_file_and_said_once(tmp_path, capsys):
@@ -185,7 +185,7 @@ def test_split_pairs_are_checked_once_and_kept_apart(tmp_path, capsys):
     Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray.png")
     train, val = pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"])
     assert [s for s, _, _ in train] == ["t1", "t2"] and [s for s, _, _ in val] == ["v1"]
-    assert capsys.readouterr().out.count("Ignored 1 masks") == 1
+    assert capsys.readouterr().out.count("Ignored 1 mask in") == 1
     write_pair(tmp_path, "v1", mask_size=(10, 10))
     with pytest.raises(DataError, match="no usable validation"):
         pair_split(tmp_path / "Image", tmp_path / "GT", ["t1", "t2"], ["v1"])
@@ -197,7 +197,7 @@ def test_upper_case_png_masks_are_found_and_counted(tmp_path, capsys):
     Image.new("L", (40, 30), 255).save(tmp_path / "GT" / "stray.PNG")
     (stem, _, mask), = pair_files(tmp_path / "Image", tmp_path / "GT", ["a"])
     assert stem == "a" and mask.name == "a.PNG"
-    assert "Ignored 1 masks" in capsys.readouterr().out
+    assert "Ignored 1 mask in" in capsys.readouterr().out
 
 
 def test_image_named_in_a_split_list_but_gone_names_the_list_and_the_fix(tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data.files import DataError
 from data.pascal_s import SPLIT_SIZES, lay_out, make_split, read_split, split_files, write_split
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,7 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert ", 1 epoch at 64px" in result.stdout and "Wrote 3 maps of PASCAL-S" in result.stdout
     out = tmp_path / "experiments" / "tiny"
     metrics = json.loads((out / "results.json").read_text())["PASCAL-S"]
     assert metrics["protocol"] == "paper" and metrics["n_images"] == 3
@@ -70,3 +72,27 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
     for folder in ("predictions", "probabilities"):
         written = Image.open(out / folder / "PASCAL-S" / "9.png")
         assert written.size == Image.open(SOURCE / "Image" / "9.jpg").size
+
+
+def test_a_source_missing_files_of_the_split_is_refused_before_anything_is_laid_out(tmp_path):
+    # Small fake layout, no PASCAL-S needed: a split of 4 images, a source lacking one photograph and two masks.
+    split_dir = tmp_path / "split"
+    write_split({"Train": ["1", "2"], "Validation": ["3"], "Test": ["10"]}, split_dir)
+    source = tmp_path / "source"
+    for sub, stems in (("Image", ["1", "2", "3"]), ("GT", ["1", "2"])):
+        (source / sub).mkdir(parents=True)
+        for stem in stems:
+            suffix, mode = (".jpg", "RGB") if sub == "Image" else (".png", "L")
+            Image.new(mode, (4, 4)).save(source / sub / f"{stem}{suffix}")
+    with pytest.raises(DataError) as refused:
+        lay_out(source, tmp_path / "root", split_dir)
+    message = str(refused.value)
+    assert f"missing 1 of the 4 photographs in {source / 'Image'} (10)" in message
+    assert f"2 of the 4 masks in {source / 'GT'} (3, 10)" in message and str(split_dir) in message
+    assert "--source must be PASCAL-S's own folder" in message
+    assert not (tmp_path / "root").exists()
+    Image.new("RGB", (4, 4)).save(source / "Image" / "10.jpg")
+    for stem in ("3", "10"):
+        Image.new("L", (4, 4)).save(source / "GT" / f"{stem}.png")
+    root = lay_out(source, tmp_path / "root", split_dir)
+    assert sorted(p.name for p in (root / "Test" / "PASCAL-S" / "GT").iterdir()) == ["10.png"]

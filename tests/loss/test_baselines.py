@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -155,7 +156,7 @@ def test_a_checkpoint_records_the_constants_its_objective_is_built_from():
 
 
 @pytest.mark.parametrize("method, overrides, epochs, says", [
-    ("ASLP", {"start_epoch": 5}, 5, "--epochs=6 or more"), ("ASLP", {"eta": 0.0}, 30, "--eta=0"),
+    ("ASLP", {"start_epoch": 5}, 5, "--epochs=7 or more"), ("ASLP", {"eta": 0.0}, 30, "--eta=0"),
     ("SLP", {"slp_alpha": 0.0}, 30, "--slp_alpha=0"), ("DisturbLabel", {"dl_alpha": 0.0}, 30, "--dl_alpha=0"),
 ])
 def test_a_perturbation_that_never_happens_is_named(method, overrides, epochs, says):
@@ -168,3 +169,52 @@ def test_aslp_with_one_epoch_from_epoch_zero_runs_but_says_no_label_is_perturbed
     assert inert_reason("ASLP", *groups(start_epoch=0), 1) is None
     assert "trains exactly as BCE" in training_note("ASLP", *groups(start_epoch=0), 1)
     assert training_note("ASLP", *groups(start_epoch=0), 2) is None and training_note("BCE", *groups(), 1) is None
+
+
+def aslp_draws_a_positive_alpha(start_epoch: int, epochs: int, eta: float = 0.002) -> bool:
+    """Whether an ASLP run of `epochs` epochs over 4 images ever draws a label with alpha > 0, i.e.
+    can perturb one: the training loop's order (draw, step, update), with statistics that raise alpha."""
+    objective = build("ASLP", start_epoch=start_epoch, eta=eta)
+    gt, logits = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
+    for epoch in range(1, epochs + 1):
+        for image in range(4):
+            index = torch.tensor([image])
+            if objective.alpha_of(index).item() > 0:
+                return True
+            objective(logits, gt, index)
+            objective.after_step(index, torch.zeros(1), torch.ones(1), epoch, torch.tensor(0.5))
+    return False
+
+
+def suggested(message: str) -> list[dict[str, int]]:
+    """The settings an ASLP message suggests: "--epochs=N or more" and "--start_epoch=N or less"."""
+    return ([{"epochs": int(n)} for n in re.findall(r"--epochs=(\d+) or more", message)]
+            + [{"start_epoch": int(n)} for n in re.findall(r"--start_epoch=(\d+) or less", message)])
+
+
+@pytest.mark.parametrize("start_epoch, epochs", [(6, 3), (5, 5), (0, 1), (3, 1), (1, 2), (6, 7), (2, 1)])
+def test_every_value_the_aslp_advice_suggests_perturbs_labels(start_epoch, epochs):
+    # The demo's START_EPOCH=6 with --epochs=3 used to suggest --epochs=7 / --start_epoch=2, under
+    # which alpha moves only after each image's last draw: no label is perturbed.
+    message = inert_reason("ASLP", *groups(start_epoch=start_epoch), epochs) or training_note(
+        "ASLP", *groups(start_epoch=start_epoch), epochs)
+    assert message and not aslp_draws_a_positive_alpha(start_epoch, epochs)
+    fixes = suggested(message)
+    assert fixes and any("epochs" in fix for fix in fixes)
+    for fix in fixes:
+        values = {"start_epoch": start_epoch, "epochs": epochs, **fix}
+        assert aslp_draws_a_positive_alpha(**values), (message, fix)
+        # The bound is tight: one step past it does not perturb.
+        tighter = {"epochs": values["epochs"] - 1} if "epochs" in fix else {"start_epoch": values["start_epoch"] + 1}
+        assert not aslp_draws_a_positive_alpha(**{**values, **tighter}), (message, fix)
+        assert inert_reason("ASLP", *groups(start_epoch=values["start_epoch"]), values["epochs"]) is None
+        assert training_note("ASLP", *groups(start_epoch=values["start_epoch"]), values["epochs"]) is None
+    if epochs == 1:
+        assert not any("start_epoch" in fix for fix in fixes)  # no START_EPOCH >= 0 perturbs in one epoch
+
+
+def test_eta_zero_advice_names_the_epochs_it_also_needs():
+    message = inert_reason("ASLP", *groups(start_epoch=2, eta=0.0), 3)
+    assert "--eta=0" in message and suggested(message) == [{"epochs": 4}, {"start_epoch": 1}]
+    assert not aslp_draws_a_positive_alpha(2, 4, eta=0.0) and aslp_draws_a_positive_alpha(2, 4)
+    assert suggested(inert_reason("ASLP", *groups(start_epoch=2, eta=0.0), 30)) == []

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from report.comparison import (
-    column_ranks, comparison_table, latex_escape, seed_summary, within_spread, write_comparison,
+    column_ranks, comparison_table, latex_escape, same_as_reference, seed_summary, within_spread, write_comparison,
 )
 
 # Stand-ins for protocol's objects: the table needs only a name and a one-line description.
@@ -106,8 +106,13 @@ def three_methods():
 
 
 def tex_rows(tex: str) -> dict[str, list[str]]:
-    return {cells[0]: cells[1:] for line in tex.splitlines() if line.endswith(r"\\")
-            for cells in [[c.strip() for c in line.removesuffix(r"\\").split(" & ")]]}
+    """First cell -> the other cells of every row with that first cell, across the parts of the tables."""
+    rows: dict[str, list[str]] = {}
+    for line in tex.splitlines():
+        if line.endswith(r"\\"):
+            cells = [c.strip() for c in line.removesuffix(r"\\").split(" & ")]
+            rows.setdefault(cells[0], []).extend(cells[1:])
+    return rows
 
 
 def test_ranks_are_tiers_of_equal_means_best_first():
@@ -184,7 +189,12 @@ def test_a_second_table_says_where_the_miscalibration_is(tmp_path):
     assert rows["BCE"][0] == "21.00 ± 1.41" and rows["LTS"][0] == "**18.50 ± 0.71**"
     assert rows["LTS"][2] == "**0.50 ± 0.14**"
     assert rows["BCE"][4].strip(" |") == "**9.00 ± 1.41**" and rows["LTS"][4].strip(" |") == "**9.00 ± 0.00** ~"
-    assert (tmp_path / "comparison.tex").read_text().count(r"\begin{table}") == 2
+    tex = (tmp_path / "comparison.tex").read_text()
+    # Four and five columns of mean ± std are too wide for one page: each table is cut in two parts.
+    assert re.findall(r"\\begin\{tabular\}\{l(r*)\}", tex) == ["rr", "rr", "rrr", "rr"]
+    assert tex.count(r"\caption{Where the miscalibration is") == 2
+    assert tex.count("Part 2 of 2. Notes: under part 1.") == 2
+    assert r"\multicolumn{3}{c}{A (probabilities)} \\" in tex and "Method & boundary ECE \\% &" in tex
     csv_header = (tmp_path / "comparison.csv").read_text().splitlines()[0]
     assert csv_header.endswith("A probabilities_ECE_img_mean")
     # Under the calibrated protocol the same metrics have no prefix; without them there is no second table.
@@ -192,4 +202,82 @@ def test_a_second_table_says_where_the_miscalibration_is(tmp_path):
                  for s in (1, 2)} for m in ("BCE", "LTS")}
     assert "A boundary ECE % |" in write_comparison(plain, tmp_path / "calibrated", CALIBRATED)
     assert "Where the miscalibration is" not in write_comparison(ONE_SEED, tmp_path / "none", PAPER)
-    assert (tmp_path / "none" / "comparison.tex").read_text().count(r"\begin{table}") == 1
+    assert "Where the miscalibration is" not in (tmp_path / "none" / "comparison.tex").read_text()
+
+
+def test_a_row_equal_to_bce_in_every_column_and_seed_is_marked_with_what_to_check(tmp_path):
+    runs = seeded_runs()
+    runs["ASLP"] = {seed: json.loads(json.dumps(result)) for seed, result in runs["BCE"].items()}  # as JSON reads it
+    runs["SLP"] = {**runs["BCE"], 3: {"A": {**runs["BCE"][3]["A"], "ACC": 0.921}}}  # one value of one seed differs
+    markdown = write_comparison(runs, tmp_path, PAPER)
+    labels = [line.split(" | ")[0].strip("| ") for line in markdown.splitlines() if line.startswith("| ")]
+    assert labels[:4] == ["Method", "BCE", "ASLP (= BCE)", "SLP"]
+    note = next(line for line in markdown.splitlines() if line.startswith("(= BCE):"))
+    assert "every value of ASLP equals BCE's, in every column and seed" in note
+    assert "perturbed no label" in note and "perturbed_share" in note and "log.csv" in note
+    assert "ASLP (= BCE)" in tex_rows((tmp_path / "comparison.tex").read_text())
+    tex = (tmp_path / "comparison.tex").read_text()
+    assert "perturbed\\_share" in tex
+    assert json.loads((tmp_path / "comparison.json").read_text())["same_as_BCE"] == ["ASLP"]
+    assert [row.split(",")[0] for row in (tmp_path / "comparison.csv").read_text().splitlines()[1:4]] == ["BCE"] * 3
+
+
+def test_no_mark_without_bce_a_shared_seed_or_any_value():
+    runs = seeded_runs()
+    assert same_as_reference({"ASLP": runs["BCE"]}) == []
+    assert same_as_reference({"BCE": {1: runs["BCE"][1]}, "ASLP": {2: runs["BCE"][1]}}) == []
+    assert same_as_reference({"BCE": {1: {"A": {}}}, "ASLP": {1: {"A": {}}}}) == []
+    assert same_as_reference(runs) == []
+
+
+def wide_runs(methods=("BCE", "ASLP", "ASLP+SEL-context"), seeds=(1, 2, 3)) -> dict:
+    """A full reproduction's table: six sets with objects, one without, every compared column, with
+    the location columns of the probability maps (8 groups, 127 columns in all)."""
+    names = ["DUTS-TE", "DUT-OMRON", "PASCAL-S", "SOD", "HKU-IS", "ECSSD", "DTD_Texture_500"]
+
+    def result(shift):
+        return {name: with_location({**metrics(0.14 + shift, 0.03, 0.9, None if name.startswith("DTD") else 0.8),
+                                     "MCE": 0.2, "CECE": 0.05, "probabilities_ECE": 0.03, "probabilities_MCE": 0.1,
+                                     "probabilities_CECE": 0.02, "probabilities_OE": 0.01, "probabilities_ACC": 0.91},
+                                    0.2, 0.01, 0.08) for name in names}
+    return {method: {seed: result((m + seed) / 100) for seed in seeds} for m, method in enumerate(methods)}
+
+
+def latex_parts(tex: str) -> list[str]:
+    return tex.split(r"\begin{table}[H]")[1:]
+
+
+@pytest.mark.parametrize("seeds, widest", [((1, 2, 3), 2), ((1,), 5)])
+def test_a_wide_latex_table_is_cut_into_parts_that_fit_the_page(tmp_path, seeds, widest):
+    # Each column of 3 seeds is "11.00 ± 1.00 ~", 85 pt with its gap; beside "ASLP+SEL-context" two fit
+    # 345 pt. One seed's plain values fit five (the longest heading, "per-image ECE mean %", is 104 pt).
+    markdown = write_comparison(wide_runs(seeds=seeds), tmp_path, PAPER)
+    tex = (tmp_path / "comparison.tex").read_text()
+    assert tex.startswith("% The comparison tables") and r"\usepackage{float}" in tex.splitlines()[0]
+    counts = [len(columns) for columns in re.findall(r"\\begin\{tabular\}\{l(r*)\}", tex)]
+    assert max(counts) == widest and len(counts) == len(latex_parts(tex))
+    md_columns = sum(len(line.split(" | ")) - 1 for line in markdown.splitlines() if line.startswith("| Method"))
+    assert sum(counts) == md_columns == 127  # every column once, none lost
+    rows = tex_rows(tex)
+    assert len(rows["BCE"]) == 127 and rows["BCE"][0] == (r"\textbf{16.00 $\pm$ 1.00}" if len(seeds) > 1
+                                                          else r"\textbf{15.00}")
+    # A set's probability-map columns are headed once ("DUTS-TE (probabilities)"), so titles stay short.
+    assert r"{DUTS-TE (probabilities)}" in tex and "(probabilities)" not in "".join(rows["Method"])
+    assert [part.count(r"\caption{") for part in latex_parts(tex)] == [1] * len(counts)
+
+
+def test_the_latex_parts_compile_without_overfull_lines(tmp_path):
+    # LaTeX itself checks the width estimate and that many tables in a row compile (floating ones
+    # overflow LaTeX's queue of 18 floats). Skipped where no LaTeX is installed.
+    import shutil
+    import subprocess
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    write_comparison(wide_runs(), tmp_path, PAPER)
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{float}\n"
+                                      "\\begin{document}\n\\input{comparison.tex}\n\\end{document}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert result.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log
