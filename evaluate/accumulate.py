@@ -10,7 +10,6 @@ accumulators in image order equals a single pass: counts add, per-image values c
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,10 +23,6 @@ from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibrat
 from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
 
 EXAMPLES_KEPT = 5  # file names kept per note, to show where it applies
-S_NAN_NOTE = (
-    "S-measure undefined (NaN) in the authors' evaluator: a mask with a single foreground or background "
-    "pixel, or a centroid on the first row or column; S is n/a for the set"
-)
 
 
 @dataclass(frozen=True)
@@ -151,9 +146,7 @@ class DatasetAccumulator:
         else:
             self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
             self.n_images_calibration += 1
-        self.sod.add(protocol.image_stats(loaded.pred, loaded.gt, joint))
-        if math.isnan(self.sod.values["s_measure"][-1]):
-            self.note(S_NAN_NOTE, [pair.name], 1)
+        self.sod.add(protocol.image_stats(loaded.pred, loaded.gt, joint), pair.name)
         if loaded.probability is not None:
             probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
             self.probability_maps.add(loaded.probability, loaded.gt, probability_joint, self.scoring)

@@ -6,9 +6,10 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 (None where the protocol has no value):
 
 * the metrics the protocol reports, over the pixels of all counted images pooled (calibration) or over
-  all ``n_images`` images (SOD); ``n_images_calibration`` says how many images the calibration covers
-  (under the paper protocol a prediction of another size than its mask is left out, as the authors do);
-  on a set whose masks are all empty the metrics the protocol names in ``needs_foreground`` are n/a;
+  the ``n_images`` images less those on which a metric is undefined (SOD: the notes name them per metric,
+  and a metric that covers no image is n/a); ``n_images_calibration`` says how many images the calibration
+  covers (under the paper protocol a prediction of another size than its mask is left out, as the authors
+  do); on a set whose masks are all empty the metrics the protocol names in ``needs_foreground`` are n/a;
 * where the protocol reports them, the same per boundary band and rest, and per image;
 * with probability maps beside the test maps (protocols whose test maps are not probabilities), every
   calibration value of those under the probability protocol (the ``probabilities_`` keys);
@@ -200,6 +201,7 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     elif accumulator.n_empty_masks:
         notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
+    notes += _undefined_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
         notes.append(
             "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
@@ -246,15 +248,51 @@ def _check_kinds(paired: PairedFolders, protocol: Protocol) -> None:
         )
 
 
+def _empty_set_na(accumulator: DatasetAccumulator) -> frozenset[str]:
+    """The SOD metrics n/a because every mask of the set is empty (the protocol's ``needs_foreground``)."""
+    if accumulator.n_empty_masks < accumulator.n_images:
+        return frozenset()
+    return accumulator.protocol.needs_foreground
+
+
 def _sod_values(accumulator: DatasetAccumulator) -> dict[str, float | None]:
-    protocol = accumulator.protocol
-    has_foreground = accumulator.n_empty_masks < accumulator.n_images
+    # A metric that covers no image (each is undefined on it: metrics.measures) is n/a, as on an empty set.
+    na = _empty_set_na(accumulator)
     values: dict[str, float | None] = {}
-    for metric in sod_metrics(protocol.name):
-        value = metric.from_sod(accumulator.sod)
-        undefined = (metric.key in protocol.needs_foreground and not has_foreground) or math.isnan(value)
-        values[metric.key] = None if undefined else value
+    for metric in sod_metrics(accumulator.protocol.name):
+        defined = metric.key not in na and metric.from_sod.covered(accumulator.sod) > 0
+        values[metric.key] = metric.from_sod(accumulator.sod) if defined else None
     return values
+
+
+def _undefined_notes(accumulator: DatasetAccumulator) -> list[str]:
+    """Per SOD metric, the images it leaves out (undefined there) and the images whose kept value the
+    protocol notes, with why (:mod:`metrics.measures`); metrics alike are said together."""
+    sod, n_images = accumulator.sod, accumulator.n_images
+    na = _empty_set_na(accumulator)  # said by the note on empty sets
+    said: dict[tuple[str, str], list[str]] = {}
+    for metric in sod_metrics(accumulator.protocol.name):
+        if metric.key in na:
+            continue
+        quantities = metric.from_sod.quantities
+        left_out, noted = sod.left_out(quantities), sod.noted(quantities)
+        if left_out:
+            covered = f"{metric.from_sod.covered(sod)} of {n_images} images, leaving out {_images(left_out)}"
+            said.setdefault(("cover", covered), []).append(metric.key)
+        if noted:
+            said.setdefault(("include", _images(noted)), []).append(metric.key)
+    return [
+        f"{_join(keys)} {verb if len(keys) > 1 else verb + 's'} {text}" for (verb, text), keys in said.items()
+    ]
+
+
+def _images(conditions: dict[str, list[str]]) -> str:
+    return "; ".join(f"{len(names)} image(s) whose {condition}: {abbreviate(names)}"
+                     for condition, names in conditions.items())
+
+
+def _join(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
 
 
 def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator) -> DatasetScore:

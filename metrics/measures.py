@@ -7,7 +7,8 @@
 * The E-measure's enhanced alignment of a bias-subtracted prediction value f and mask value d:
   (2 f d / (f^2 + d^2 + eps) + 1)^2 / 4, with each library's own eps.
 * The curves are the per-image precision, recall (= TPR), FPR, F and E at each threshold, averaged
-  over images; maxF / meanF and maxE / meanE are the maximum and mean of the mean F and E curves.
+  over the images each is defined on (below); maxF / meanF and maxE / meanE are the maximum and mean
+  of the mean F and E curves.
 * AP is the area under the mean precision-recall curve with the precision envelope of the VOC
   evaluation, as the authors' SOD_Evaluation_Tool computes it: recall padded with 0 and 1 (precision 0
   at both), points sorted by recall, each precision raised to the highest precision at that or any
@@ -16,15 +17,29 @@
 * AUC is the trapezoid area under the mean ROC curve, points sorted by FPR (no (0, 0) or (1, 1) point
   is added). Points of equal FPR are ordered by TPR, which follows the curve from its highest
   threshold down; the authors' unstable ``torch.argsort`` leaves their order arbitrary.
-* MAE, S and the adaptive and weighted F / E values are averaged over images.
+* MAE, S and the adaptive and weighted F / E values are averaged over the images each is defined on.
+* The precision of a threshold at which no pixel is predicted is 0 (as in both libraries); F is 0 there
+  in any case, the recall being 0.
+
+Images on which a quantity is undefined. Each protocol's statistics (:class:`ImageStats`) name an
+image's conditions, and per quantity the conditions on which it is undefined (``undefined_when``: the
+image is left out of that quantity's mean, and of nothing else) or on which its value, kept, deserves a
+note (``noted_when``); the accumulator counts, per quantity, the images it covers, and names the images
+of each condition, so that the runner says per metric how many images it covers and why. The quantities
+of one metric (AUC: TPR and FPR) are defined on the same images. Which images each protocol leaves out
+or notes, its module's docstring says (:mod:`metrics.paper`, :mod:`metrics.sod`). The E-measure's two
+conditions are shared: on a single pixel it divides by N - 1 = 0 (undefined in both protocols), and as
+Fan et al. divide the alignment summed over N pixels by N - 1, an image scores up to N / (N - 1), so a
+near-perfect map scores above 1 (1 + 1 / (N - 1): noted, and kept, as defined).
 
 Which of these a protocol reports, and under which key, is the metric table's (:mod:`metrics.table`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -61,56 +76,109 @@ def roc_auc(tpr: np.ndarray, fpr: np.ndarray) -> float:
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))
 
 
+@dataclass(frozen=True)
+class ImageStats:
+    """One image's SOD statistics under one protocol (subclassed by each protocol's module): array fields
+    are curves, one value per threshold of ``thresholds`` (ascending), float fields per-image values;
+    ``conditions`` holds the image's conditions, each a clause naming what holds and why it matters
+    ("mask is all foreground (...)"), which make quantities undefined or worth a note (module docstring)."""
+
+    thresholds: ClassVar[np.ndarray]
+    undefined_when: ClassVar[Mapping[str, frozenset[str]]]  # quantity -> conditions it is undefined on
+    noted_when: ClassVar[Mapping[str, frozenset[str]]]  # quantity -> conditions its kept value is noted on
+    conditions: frozenset[str]
+
+    def defined(self) -> Iterator[tuple[str, np.ndarray | float]]:
+        """(name, value) of each quantity defined on this image."""
+        for item in fields(self):
+            if item.name != "conditions" and not self.undefined_when.get(item.name, frozenset()) & self.conditions:
+                yield item.name, getattr(self, item.name)
+
+
+SINGLE_PIXEL = "map has a single pixel (the E-measure divides by N - 1 = 0)"
+E_ABOVE_ONE = (
+    "E-measure exceeds 1 at some threshold (Fan et al. divide the alignment summed over the N pixels by N - 1, "
+    "so a near-perfect map scores up to N / (N - 1))"
+)
+
+
+def e_measure_conditions(e_values: np.ndarray, n_pixels: int) -> frozenset[str]:
+    """The E-measure's conditions of an image of ``n_pixels`` pixels whose E values are ``e_values``."""
+    if n_pixels == 1:
+        return frozenset({SINGLE_PIXEL})
+    return frozenset({E_ABOVE_ONE}) if np.max(e_values) > 1 else frozenset()
+
+
 @dataclass
 class ImageAccumulator:
-    """Per-image statistics (a dataclass such as ``PaperImageStats``, whose ``thresholds`` class
-    attribute holds its curves' thresholds, ascending) of a set of images: array fields are summed,
-    scalar fields kept in image order, so that merging shards in order equals a single pass."""
+    """The :class:`ImageStats` of a set of images: each quantity over the images where it is defined, curves
+    summed and values kept in image order, with the images of each condition, so that merging shards in
+    order equals a single pass."""
 
-    curve_sums: dict[str, np.ndarray] = field(default_factory=dict)
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, list[float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # images on which each quantity is defined
+    condition_images: dict[str, list[str]] = field(default_factory=dict)  # condition -> its images, in order
     n_images: int = 0
-    thresholds: np.ndarray | None = None
+    kind: type[ImageStats] | None = None  # the statistics' class: thresholds and the conditions' rules
 
-    def add(self, stats: Any) -> None:
-        """Record one image."""
-        for item in fields(stats):
-            value = getattr(stats, item.name)
+    def add(self, stats: ImageStats, name: str) -> None:
+        """Record one image, called ``name`` where notes name it."""
+        for quantity, value in stats.defined():
             if isinstance(value, np.ndarray):
-                self.curve_sums[item.name] = self.curve_sums.get(item.name, 0.0) + value
+                self.sums[quantity] = self.sums.get(quantity, 0.0) + value
             else:
-                self.values.setdefault(item.name, []).append(value)
-        self.thresholds = stats.thresholds
+                self.values.setdefault(quantity, []).append(value)
+            self.counts[quantity] = self.counts.get(quantity, 0) + 1
+        for condition in sorted(stats.conditions):  # a set's order varies with the process's hash seed
+            self.condition_images.setdefault(condition, []).append(name)
+        self.kind = type(stats)
         self.n_images += 1
 
     def merge(self, other: ImageAccumulator) -> None:
         """Append the images of ``other`` (which come after this accumulator's images)."""
-        for name, curve in other.curve_sums.items():
-            self.curve_sums[name] = self.curve_sums.get(name, 0.0) + curve
-        for name, values in other.values.items():
-            self.values.setdefault(name, []).extend(values)
-        if other.thresholds is not None:
-            self.thresholds = other.thresholds
+        for quantity, curve in other.sums.items():
+            self.sums[quantity] = self.sums.get(quantity, 0.0) + curve
+        for quantity, values in other.values.items():
+            self.values.setdefault(quantity, []).extend(values)
+        for quantity, count in other.counts.items():
+            self.counts[quantity] = self.counts.get(quantity, 0) + count
+        for condition, names in other.condition_images.items():
+            self.condition_images.setdefault(condition, []).extend(names)
+        self.kind = other.kind or self.kind
         self.n_images += other.n_images
 
-    def mean_curve(self, name: str) -> np.ndarray:
-        """The curve ``name`` averaged over images."""
-        if self.n_images == 0:
-            raise ValueError("no image was accumulated")
-        return self.curve_sums[name] / self.n_images
+    def covered(self, quantity: str) -> int:
+        """How many images ``quantity`` is defined on."""
+        return self.counts.get(quantity, 0)
 
-    def mean(self, name: str) -> float:
-        """The scalar ``name`` averaged over images."""
-        return float(np.mean(self.values[name]))
+    def mean(self, quantity: str) -> np.ndarray | float:
+        """``quantity`` (a curve or a value) averaged over the images it is defined on."""
+        if not self.covered(quantity):
+            raise ValueError(f"{quantity} is defined on no image")
+        if quantity in self.sums:
+            return self.sums[quantity] / self.counts[quantity]
+        return float(np.mean(self.values[quantity]))
+
+    def left_out(self, quantities: Iterable[str]) -> dict[str, list[str]]:
+        """The conditions, present in the set, on which some of ``quantities`` is undefined -> their images."""
+        return self._present(quantities, self.kind.undefined_when if self.kind else {})
+
+    def noted(self, quantities: Iterable[str]) -> dict[str, list[str]]:
+        """The conditions, present in the set, on which some of ``quantities`` is noted -> their images."""
+        return self._present(quantities, self.kind.noted_when if self.kind else {})
+
+    def _present(self, quantities: Iterable[str], rules: Mapping[str, frozenset[str]]) -> dict[str, list[str]]:
+        wanted = set().union(*(rules.get(quantity, frozenset()) for quantity in quantities))
+        # In the order of first appearance, which merging in image order keeps.
+        return {condition: names for condition, names in self.condition_images.items() if condition in wanted}
 
 
-def mean_curves(accumulator: ImageAccumulator) -> dict[str, list[float]]:
-    """The mean curves of the set against their thresholds (ascending, in [0, 1]), for plotting."""
-    return {
-        "threshold": [float(t) for t in accumulator.thresholds],
-        **{
-            key: accumulator.mean_curve(name).tolist()
-            for key, name in (("precision", "precision"), ("recall", "recall"), ("f_measure", "f_curve"),
-                              ("fpr", "fpr"))
-        },
-    }
+def mean_curves(accumulator: ImageAccumulator) -> dict[str, list[float] | None]:
+    """The mean curves of the set against their thresholds (ascending, in [0, 1]), for plotting: each over
+    the images it is defined on (None where it is defined on none: the false-positive rate of a set whose
+    masks all lack background or foreground)."""
+    curves: dict[str, list[float] | None] = {"threshold": [float(t) for t in accumulator.kind.thresholds]}
+    for key, quantity in (("precision", "precision"), ("recall", "recall"), ("f_measure", "f_curve"), ("fpr", "fpr")):
+        curves[key] = accumulator.mean(quantity).tolist() if accumulator.covered(quantity) else None
+    return curves

@@ -30,6 +30,17 @@ p = pred / 255 and the mask kept soft, y = gt / 255:
   Where their code meets an empty block or a one-pixel foreground or
   background it yields NaN; so does this module.
 
+Their values are kept wherever their tool gives one in range, also where it
+is an artefact, with a note naming the images (:mod:`metrics.measures`): a
+mask all 0 has recall and precision 0 at every threshold (F curves, AP, AUC),
+a mask all 255 a false-positive rate of 0 (AUC: one full-mask image beside a
+normal one about halves the set's AUC), a mask of one level (N > 1)
+an E-measure of 0.25 N / (N - 1) whatever the map, and E above 1 is noted as
+in both protocols. Where their tool gives no number (NaN, or division by zero)
+the image is left out of that metric, counted and named: a single-pixel image
+in E (their value would be 0.25 / 1e-20 = 2.5e19) and the S-measure's NaN
+cases (their set's S would be NaN).
+
 A pixel's stretched value is monotone in its 8-bit level, so every threshold
 is a level cut: the pixels at or above a threshold are those with level >= cut.
 With the image's joint (prediction level, mask level) histogram, every curve
@@ -45,28 +56,57 @@ float64 where theirs are float32: values agree to about 1e-6.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from metrics.calibration import LEVELS
-from metrics.measures import enhanced_alignment, f_measure
+from metrics.measures import E_ABOVE_ONE, SINGLE_PIXEL, ImageStats, e_measure_conditions, enhanced_alignment, f_measure
 
 N_THRESHOLDS = 255
 EPS = 1e-20
 _THRESHOLD_INDEX = np.arange(N_THRESHOLDS)
 
 
+ALL_0 = (
+    "mask is all 0 (no foreground: the authors' recall, true-positive rate and precision are 0 at every threshold, "
+    "kept as their tool counts them)"
+)
+ALL_255 = (
+    "mask is all 255 (no background: the authors' false-positive rate is 0 at every threshold, kept as their tool "
+    "counts it)"
+)
+ONE_LEVEL = (
+    "mask is a single level (the mask minus its mean is 0: the authors' E-measure is 0.25 N / (N - 1) whatever "
+    "the map, kept as their tool computes it)"
+)
+S_NAN = (
+    "S-measure is NaN in the authors' tool (a mask with a single foreground or background pixel, or a centroid "
+    "on the first row or column)"
+)
+_RECALL = frozenset({ALL_0})
+
+
 @dataclass(frozen=True)
-class PaperImageStats:
-    """One image's curves (one value per threshold, lowest threshold first), MAE and S-measure."""
+class PaperImageStats(ImageStats):
+    """One image's curves (one value per threshold, lowest threshold first), MAE and S-measure; ``tpr`` is
+    ``recall``."""
 
     thresholds: ClassVar[np.ndarray] = np.linspace(0, 1 - 1e-10, N_THRESHOLDS)
+    undefined_when: ClassVar[Mapping[str, frozenset[str]]] = {
+        "e_curve": frozenset({SINGLE_PIXEL}), "s_measure": frozenset({S_NAN}),
+    }  # fmt: skip
+    noted_when: ClassVar[Mapping[str, frozenset[str]]] = {
+        "f_curve": _RECALL, "precision": _RECALL, "recall": _RECALL, "tpr": _RECALL, "fpr": frozenset({ALL_255}),
+        "e_curve": frozenset({ONE_LEVEL, E_ABOVE_ONE}),
+    }  # fmt: skip
     f_curve: np.ndarray
     e_curve: np.ndarray
     precision: np.ndarray
     recall: np.ndarray
+    tpr: np.ndarray
     fpr: np.ndarray
     mae: float
     s_measure: float
@@ -195,12 +235,22 @@ def paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray)
     e_curve = enhanced.sum(axis=1) / (n - 1 + EPS)
 
     mae = float(np.sum(per_mask_level * np.abs(LEVELS[:, None] - mask_levels)) / (255 * n))
+    s = s_measure(pred_u8, gt_u8, low, high)
+    conditions = set(e_measure_conditions(e_curve, int(n)))
+    if mask_levels.size == 1:
+        conditions |= {ALL_0} if mask_levels[0] == 0 else {ALL_255} if mask_levels[0] == 255 else set()
+        if n > 1:  # a single pixel has no E-measure at all (SINGLE_PIXEL)
+            conditions.add(ONE_LEVEL)
+    if math.isnan(s):
+        conditions.add(S_NAN)
     return PaperImageStats(
+        conditions=frozenset(conditions),
         f_curve=f_curve,
         e_curve=e_curve,
         precision=precision,
         recall=recall,
+        tpr=recall,
         fpr=fpr,
         mae=mae,
-        s_measure=s_measure(pred_u8, gt_u8, low, high),
+        s_measure=s,
     )

@@ -1,4 +1,4 @@
-"""SOD metrics of the calibrated protocol: PySODMetrics' exact values, one shared pass per image.
+"""SOD metrics of the calibrated protocol: PySODMetrics' exact values where defined, one shared pass per image.
 
 The usual way to score maps with PySODMetrics is one object per metric
 (``Fmeasure``, ``WeightedFmeasure``, ``MAE``, ``Smeasure``, ``Emeasure``), each
@@ -19,8 +19,9 @@ classes:
 
 * at each of the 256 thresholds t (ascending), a pixel is predicted where its
   quantised level is >= t; precision ``tp / predicted`` (0 where nothing is
-  predicted), recall = TPR ``tp / fg`` (0 for an empty mask), FPR
-  ``fp / background`` (0 for a full mask), F-measure of these;
+  predicted), recall = TPR ``tp / fg``, FPR ``fp / background`` (the
+  library's 0 for 0 / 0 on an empty or full mask: left out, below), F-measure
+  of these;
 * E-measure at t: the mean enhanced alignment of the binarised map and the mask,
   each minus its mean (sum / (N - 1 + eps)); for an empty mask it is the share
   of pixels not predicted, for a full mask the share predicted;
@@ -29,13 +30,35 @@ classes:
 * MAE: mean |pred - gt| on the stretched map; S-measure (alpha = 0.5).
 
 AP and AUC, which the classic classes do not compute, come from the same curves,
-averaged over images (:mod:`metrics.measures`). This module imports
-PySODMetrics and SciPy: :mod:`protocol` imports it only when the
-calibrated protocol scores.
+averaged over images (:mod:`metrics.measures`).
+
+Undefined values are left out (:mod:`metrics.measures`), where PySODMetrics
+averages in what it computes there (0 for 0 / 0, 4.5e15, NaN), so on sets
+holding such images the values below differ from the library's (on images whose
+masks hold both classes they are the library's):
+
+* a mask without foreground (no pixel above 128) has no recall: the images
+  without foreground are left out of the F-measure curves, maxF and meanF, AP
+  (precision and recall), adaptive F and weighted F (the library counts 0),
+  and of AUC;
+* a mask without background has no false-positive rate: such images are left
+  out of AUC, whose true-positive and false-positive rates are both averaged
+  over the images with both classes (the mean ROC curve is one set's curve);
+* a single-pixel image has no E-measure (N - 1 = 0: the library reads about
+  4.5e15): left out of maxE, meanE and adpE; images whose E exceeds 1 are noted;
+* the library's S-measure is NaN where the foreground centroid rounds to the
+  last row or column (its centroid + 1 leaves the last block empty): left out
+  (the library's mean would be NaN).
+
+This module imports PySODMetrics and SciPy: :mod:`protocol` imports it only
+when the calibrated protocol scores.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,7 +69,7 @@ from py_sod_metrics.utils import EPS, get_adaptive_threshold, prepare_data
 from scipy.ndimage import distance_transform_edt
 
 from metrics.calibration import N_LEVELS, joint_histogram
-from metrics.measures import enhanced_alignment, f_measure
+from metrics.measures import E_ABOVE_ONE, SINGLE_PIXEL, ImageStats, e_measure_conditions, enhanced_alignment, f_measure
 
 WEIGHTED_F_BETA2 = 1.0
 _GAUSSIAN_7x7 = WeightedFmeasure().matlab_style_gauss2D((7, 7), sigma=5)
@@ -56,15 +79,37 @@ _S_MEASURE = Smeasure(alpha=0.5)
 _FOREGROUND_LEVEL = 129
 
 
+NO_FOREGROUND = (
+    "mask has no foreground (no pixel above 128: recall, the true-positive rate, is 0 / 0; PySODMetrics counts 0)"
+)
+NO_BACKGROUND = "mask is all foreground (no background pixel: the false-positive rate is 0 / 0)"
+S_NAN = (
+    "S-measure is NaN in PySODMetrics (the foreground centroid rounds to the last row or column, and the "
+    "library's centroid + 1 leaves an empty block)"
+)
+_RECALL = frozenset({NO_FOREGROUND})
+_ROC = frozenset({NO_FOREGROUND, NO_BACKGROUND})
+_E = frozenset({SINGLE_PIXEL})
+
+
 @dataclass(frozen=True)
-class SODImageStats:
-    """Every SOD quantity of one image; curves are indexed by threshold 0, 1, ..., 255 (of 255)."""
+class SODImageStats(ImageStats):
+    """Every SOD quantity of one image; curves are indexed by threshold 0, 1, ..., 255 (of 255); ``tpr`` is
+    ``recall``, averaged over the images that also have a false-positive rate (module docstring)."""
 
     thresholds: ClassVar[np.ndarray] = np.arange(N_LEVELS) / (N_LEVELS - 1)
+    undefined_when: ClassVar[Mapping[str, frozenset[str]]] = {
+        "f_curve": _RECALL, "precision": _RECALL, "recall": _RECALL, "adaptive_f": _RECALL, "weighted_f": _RECALL,
+        "tpr": _ROC, "fpr": _ROC, "e_curve": _E, "adaptive_e": _E, "s_measure": frozenset({S_NAN}),
+    }  # fmt: skip
+    noted_when: ClassVar[Mapping[str, frozenset[str]]] = {
+        "e_curve": frozenset({E_ABOVE_ONE}), "adaptive_e": frozenset({E_ABOVE_ONE}),
+    }  # fmt: skip
     f_curve: np.ndarray
     e_curve: np.ndarray
     precision: np.ndarray
     recall: np.ndarray
+    tpr: np.ndarray
     fpr: np.ndarray
     adaptive_f: float
     adaptive_e: float
@@ -138,15 +183,27 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
     precision = tp_curve / np.maximum(predicted, 1)
     recall = tp_curve / max(fg, 1)
     abs_error = np.abs(pred - gt)
+    e_curve = _e_measure(tp_curve, fp_curve, fg, size)
+    adaptive_e = float(_e_measure(adaptive_tp, adaptive_predicted - adaptive_tp, fg, size))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # The library takes the mean of an empty block where its S-measure is NaN (S_NAN): said in the notes.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s = float(_S_MEASURE.cal_sm(pred, gt))
+    conditions = {NO_FOREGROUND} if fg == 0 else {NO_BACKGROUND} if fg == size else set()
+    conditions |= e_measure_conditions(np.append(e_curve, adaptive_e), size)
+    if math.isnan(s):
+        conditions.add(S_NAN)
     return SODImageStats(
+        conditions=frozenset(conditions),
         f_curve=f_measure(precision, recall),
-        e_curve=_e_measure(tp_curve, fp_curve, fg, size),
+        e_curve=e_curve,
         precision=precision,
         recall=recall,
+        tpr=recall,
         fpr=fp_curve / max(size - fg, 1),
         adaptive_f=float(f_measure(adaptive_tp / max(adaptive_predicted, 1), adaptive_tp / max(fg, 1))),
-        adaptive_e=float(_e_measure(adaptive_tp, adaptive_predicted - adaptive_tp, fg, size)),
+        adaptive_e=adaptive_e,
         weighted_f=_weighted_f_measure(gt, abs_error),
         mae=float(np.mean(abs_error)),
-        s_measure=float(_S_MEASURE.cal_sm(pred, gt)),
+        s_measure=s,
     )

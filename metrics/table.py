@@ -42,7 +42,23 @@ IMAGE_STATISTICS = ("mean", "std", "median", "p90")
 PROBABILITIES = "probabilities"
 
 CountsFormula = Callable[[np.ndarray, int], float]  # (level counts (256, 2), equal-width bins) -> value
-SODFormula = Callable[[ImageAccumulator], float]  # the set's per-image SOD statistics -> value
+
+
+@dataclass(frozen=True)
+class SODFormula:
+    """A SOD metric from the set's per-image statistics: ``summary`` of the per-image ``quantities`` (curves
+    or values), each averaged over the images it is defined on. A metric's quantities are defined on the
+    same images (:mod:`metrics.measures`): the images the metric covers."""
+
+    quantities: tuple[str, ...]
+    summary: Callable[..., float]
+
+    def __call__(self, sod: ImageAccumulator) -> float:
+        return float(self.summary(*(sod.mean(quantity) for quantity in self.quantities)))
+
+    def covered(self, sod: ImageAccumulator) -> int:
+        """How many images the metric covers."""
+        return sod.covered(self.quantities[0])
 
 
 @dataclass(frozen=True)
@@ -78,23 +94,15 @@ def _counts(formula: Callable[[np.ndarray], float]) -> CountsFormula:
 
 
 def _curve_max(name: str) -> SODFormula:
-    return lambda sod: float(sod.mean_curve(name).max())
+    return SODFormula((name,), np.max)
 
 
 def _curve_mean(name: str) -> SODFormula:
-    return lambda sod: float(sod.mean_curve(name).mean())
+    return SODFormula((name,), np.mean)
 
 
 def _image_mean(name: str) -> SODFormula:
-    return lambda sod: sod.mean(name)
-
-
-def _average_precision(sod: ImageAccumulator) -> float:
-    return average_precision(sod.mean_curve("precision"), sod.mean_curve("recall"))
-
-
-def _roc_auc(sod: ImageAccumulator) -> float:
-    return roc_auc(sod.mean_curve("recall"), sod.mean_curve("fpr"))
+    return SODFormula((name,), float)
 
 
 PAPER, CALIBRATED = "paper", "calibrated"
@@ -130,8 +138,8 @@ METRICS: dict[str, Metric] = {
         Metric("maxE", "maxE", "", False, 3, _BOTH, from_sod=_curve_max("e_curve")),
         Metric("meanE", "meanE", "", False, 3, _BOTH, from_sod=_curve_mean("e_curve")),
         Metric("adpE", "adpE", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_e")),
-        Metric("AP", "AP", "", False, 3, _BOTH, from_sod=_average_precision),
-        Metric("AUC", "AUC", "", False, 3, _BOTH, from_sod=_roc_auc),
+        Metric("AP", "AP", "", False, 3, _BOTH, from_sod=SODFormula(("precision", "recall"), average_precision)),
+        Metric("AUC", "AUC", "", False, 3, _BOTH, from_sod=SODFormula(("tpr", "fpr"), roc_auc)),
     )
 }
 

@@ -1,4 +1,6 @@
-"""SOD metrics against PySODMetrics' classic classes on the same maps."""
+"""SOD metrics against PySODMetrics' classic classes on the same maps: equal on images whose masks hold both
+classes; elsewhere equal over the images each metric covers (undefined images are left out, where the library
+averages in a 0)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,17 @@ import pytest
 
 from evaluate import score_dataset
 from metrics.measures import ImageAccumulator
-from metrics.table import METRICS
-from metrics.sod import sod_image_stats
+from metrics.paper import PaperImageStats
+from metrics.sod import SODImageStats, sod_image_stats
+from metrics.table import METRICS, sod_metrics
 
 SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
-CASES = ("soft", "soft_small", "all_black", "all_white", "constant", "empty_mask", "full_mask", "mask_128", "tiny")
+ORDINARY = ("soft", "soft_small", "all_black", "all_white", "constant")  # masks holding both classes
+CASES = (*ORDINARY, "empty_mask", "full_mask", "mask_128", "tiny")
+# The metrics each case without both classes leaves undefined: no foreground (mask_128: no pixel above 128;
+# tiny: a 1 x 2 empty mask), no background.
+NO_FOREGROUND = {"maxF", "meanF", "adpF", "wF", "AP", "AUC"}
+UNDEFINED = {"empty_mask": NO_FOREGROUND, "full_mask": {"AUC"}, "mask_128": NO_FOREGROUND, "tiny": NO_FOREGROUND}
 
 
 def _map_pair(case: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -71,16 +79,29 @@ def _library(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_single_image_matches_library(case: str) -> None:
+def test_single_image_matches_library_where_defined(case: str) -> None:
     pair = _map_pair(case, np.random.default_rng(CASES.index(case)))
     accumulator = ImageAccumulator()
-    accumulator.add(sod_image_stats(*pair))
+    accumulator.add(sod_image_stats(*pair), case)
     expected = _library([pair])
-    for key in SOD_KEYS:
-        assert METRICS[key].from_sod(accumulator) == pytest.approx(expected[key], abs=1e-6, rel=0), key
+    undefined = UNDEFINED.get(case, set())
+    for key in (*SOD_KEYS, "AP", "AUC"):
+        formula = METRICS[key].from_sod
+        assert formula.covered(accumulator) == (key not in undefined), key
+        if key in undefined or key not in expected:
+            continue
+        assert formula(accumulator) == pytest.approx(expected[key], abs=1e-6, rel=0), key
+    if undefined:  # where the library puts 0 for 0 / 0
+        assert all(expected[key] == 0 for key in undefined & set(SOD_KEYS))
 
 
-def test_dataset_from_disk_matches_library(tmp_path: Path) -> None:
+def _covered(key: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pairs metric ``key`` covers."""
+    quantities = METRICS[key].from_sod.quantities
+    return [pair for pair in pairs if all(name in dict(sod_image_stats(*pair).defined()) for name in quantities)]
+
+
+def test_dataset_from_disk_matches_library_over_the_images_each_metric_covers(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     pairs = [_map_pair(case, rng) for case in CASES for _ in range(2)]
     (tmp_path / "pred").mkdir()
@@ -88,12 +109,23 @@ def test_dataset_from_disk_matches_library(tmp_path: Path) -> None:
     for index, (pred, gt) in enumerate(pairs):
         cv2.imwrite(str(tmp_path / "pred" / f"{index:03d}.png"), pred)
         cv2.imwrite(str(tmp_path / "gt" / f"{index:03d}.png"), gt)
-    expected = _library(pairs)
+    covered = {key: _covered(key, pairs) for key in SOD_KEYS}
+    assert len(covered["maxF"]) == 2 * len(ORDINARY) + 2  # and the full masks, which have a recall
+    expected = {key: _library(covered[key])[key] for key in SOD_KEYS}
     for workers in (1, 2):
         got = score_dataset(tmp_path / "pred", tmp_path / "gt", workers=workers, protocol="calibrated")
         assert got["n_images"] == len(pairs)
         for key in SOD_KEYS:
             assert got[key] == pytest.approx(expected[key], abs=1e-6, rel=0), (key, workers)
+
+
+@pytest.mark.parametrize("protocol", ["calibrated", "paper"])
+def test_the_quantities_of_each_metric_are_defined_on_the_same_images(protocol: str) -> None:
+    # What a metric covers is what its first quantity covers (metrics.table.SODFormula).
+    kind = {"calibrated": SODImageStats, "paper": PaperImageStats}[protocol]
+    for metric in sod_metrics(protocol):
+        rules = {kind.undefined_when.get(name, frozenset()) for name in metric.from_sod.quantities}
+        assert len(rules) == 1, metric.key
 
 
 def test_values_are_not_trivially_equal() -> None:
