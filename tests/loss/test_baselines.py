@@ -194,7 +194,7 @@ def suggested(message: str) -> list[dict[str, int]]:
 
 @pytest.mark.parametrize("start_epoch, epochs", [(6, 3), (5, 5), (0, 1), (3, 1), (1, 2), (6, 7), (2, 1)])
 def test_every_value_the_aslp_advice_suggests_perturbs_labels(start_epoch, epochs):
-    # The demo's START_EPOCH=6 with --epochs=3 used to suggest --epochs=7 / --start_epoch=2, under
+    # START_EPOCH=6 with --epochs=3 (the old demo's) used to suggest --epochs=7 / --start_epoch=2, under
     # which alpha moves only after each image's last draw: no label is perturbed.
     message = inert_reason("ASLP", *groups(start_epoch=start_epoch), epochs) or training_note(
         "ASLP", *groups(start_epoch=start_epoch), epochs)
