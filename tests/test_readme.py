@@ -24,3 +24,9 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second():
     commands = re.findall(r"```\n(.*?)\n```", section("Quick start"), re.S)[0].splitlines()
     assert commands == ["pip install -r requirements.txt && python main_ASLP.py --demo", "python -m pytest -q"]
     assert (PROJECT / ".ci" / "run").read_text().strip().splitlines()[-1] == commands[1]
+
+
+def test_every_name_the_public_api_section_imports_exists():
+    block = re.findall(r"```python\n(.*?)\n```", section("Public API"), re.S)[0]
+    imports = "\n".join(line.split("#")[0] for line in block.splitlines() if line.startswith(("from ", "import ")))
+    exec(compile(imports, "README.md", "exec"), {})  # an ImportError names what the README promises but lacks

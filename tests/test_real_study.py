@@ -163,3 +163,13 @@ def test_a_source_of_another_layout_names_what_it_holds(tmp_path, monkeypatch, c
     error = capsys.readouterr().err
     assert f"photo folder {source / 'Image'} contains no" in error and "--source must be PASCAL-S's own" in error
     assert not (tmp_path / "project").exists()
+
+
+def test_a_study_continues_across_sittings(tmp_path):
+    # Finished trainings are kept and an interrupted one resumes: main_ASLP.py's --resume does both.
+    args = real_study.argparse.Namespace(**real_study.REDUCED, experiment="exp", lr=5e-4, num_workers=0)
+    command = real_study.study_command(args, tmp_path, ["--device=cpu"])
+    assert "--resume" in command and command[-1] == "--device=cpu"
+    settings = main_ASLP.configure(command[2:], announce=False)
+    assert settings.run.resume and settings.run.comparing
+    assert "several sittings" in real_study.__doc__
