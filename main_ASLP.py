@@ -112,11 +112,11 @@ def main(argv: list[str]) -> int:
 
     with pipeline.prepared(settings) as run:  # device, demo data, the split; every input and output checked
         for seed in settings.run.seeds:
-            for method in pipeline.networks_first(settings.run.methods):
+            for method in run.order:  # networks first: a post-hoc method calibrates a trained one
                 # ---- train: SC-BCE on labels perturbed with a learnt alpha per image (or the method's objective)
                 if method in run.trained:
                     pipeline.train_network(run, method, seed)
-                if not run.context.is_main:
+                if not run.reports(method):
                     continue
                 # ---- test: the protocol's maps of every test set (a post-hoc method first fits its calibrator)
                 if "test" in settings.run.stages:

@@ -52,7 +52,7 @@ class Run:
     inference: Inference
     protocol: Protocol
     workers: int
-    trained: list[str]  # the methods this invocation trains
+    trained: list[str]  # the methods this invocation trains: those listed, and networks post-hoc rows need
     train_pairs: Pairs = field(default_factory=list)
     val_pairs: Pairs = field(default_factory=list)
     val_loader: DataLoader | None = None  # this process's shard of the validation images
@@ -80,9 +80,30 @@ class Run:
         return self.settings.run.comparing and self.weights(method, seed).is_file() and not self.settings.run.resume
 
 
-def networks_first(methods: tuple[str, ...]) -> list[str]:
-    """`methods` with the trained ones first: a post-hoc method needs its network trained before it is fitted."""
-    return sorted(methods, key=lambda method: post_hoc(method) is not None)
+    @property
+    def order(self) -> list[str]:
+        """Every method this invocation handles, networks first: a post-hoc method needs its network
+        trained before it is fitted."""
+        methods = dict.fromkeys([*self.trained, *self.settings.run.methods])
+        return sorted(methods, key=lambda method: post_hoc(method) is not None)
+
+    def reports(self, method: str) -> bool:
+        """Whether `method` is tested and scored here: those listed are, on the first process; a network
+        trained only because a post-hoc row needs it is not."""
+        return self.context.is_main and method in self.settings.run.methods
+
+
+def _add_needed_networks(run: Run) -> None:
+    """Train, first, the network of each post-hoc row that is neither listed nor there yet, and say so."""
+    for method in run.settings.run.methods:
+        base = network_method(method)
+        missing = [seed for seed in run.settings.run.seeds if not run.weights(method, seed).is_file()]
+        if base != method and base not in run.trained and missing:
+            run.trained.append(base)
+            if run.context.is_main:
+                print(f"{method} calibrates the {base} network, which --compare does not list and "
+                      f"{run.folder(base, missing[0])} does not hold yet: training it first (its maps are not "
+                      "tested or scored; list it to see its row)")
 
 
 def _check_perturbation(settings: Settings, methods: list[str]) -> None:
@@ -108,9 +129,9 @@ def _check_networks(run: Run) -> None:
             base = network_method(method)
             if base in run.trained or run.weights(method, seed).is_file():
                 continue
-            what = f"{method} calibrates a {base} network" if base != method else f"{method} is not trained by this run"
-            raise ConfigError(f"{what}, and none exists in {run.folder(base, seed)}: add {base} to --compare (it is "
-                              f"trained first), train it with --stages=train, or pass --weights=FILE")
+            what = f"{method} calibrates the {base} network" if base != method else f"{method} is not trained by this run"
+            raise ConfigError(f"{what}, and none exists in {run.folder(base, seed)}: run the train stage too (it "
+                              f"trains {base} first), train it with --stages=train, or pass --weights=FILE")
 
 
 def _check_fresh_outputs(run: Run, out_dirs: list[Path]) -> None:
@@ -144,9 +165,9 @@ def prepare(settings: Settings) -> Run:
     """Check every input and output, pick the device (joining torchrun's process group) and split the
     training set, before any epoch; returns the run the other stages share."""
     stages, methods = settings.run.stages, settings.run.methods
-    trained = [m for m in methods if post_hoc(m) is None] if "train" in stages and not settings.run.weights else []
+    training = "train" in stages and not settings.run.weights
+    trained = [m for m in methods if post_hoc(m) is None] if training else []
     calibrated = [m for m in methods if post_hoc(m) is not None] if "test" in stages else []
-    _check_perturbation(settings, trained)
     if settings.run.weights:  # read it now, not at the test stage: a file that is no checkpoint of this network stops here
         load_weights(build_model(settings.model.feat_channel), settings.run.weights)
     context = setup(settings.run.device)
@@ -157,8 +178,11 @@ def prepare(settings: Settings) -> Run:
               "process(es)")
     inference = Inference(context.device, data.test_size, data.test_batch_size, workers, settings.speed.amp)
     run = Run(settings, context, inference, get_protocol(settings.evaluation.protocol), workers, trained)
+    if training:
+        _add_needed_networks(run)
+    _check_perturbation(settings, run.trained)
     _check_networks(run)
-    out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in methods]
+    out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in run.order]
     _check_fresh_outputs(run, out_dirs)
     if settings.run.demo and context.is_main:
         make_demo_dataset(run.root, seed=settings.run.seeds[0])
@@ -293,7 +317,7 @@ def finish(run: Run) -> None:
         evaluation = run.settings.evaluation
         plot_validation_calibration(folders, table_dir / VALIDATION_PLOT, evaluation.n_bins,
                                     evaluation.boundary_width)
-    out_dirs = [run.folder(method, seed) for seed in settings.seeds for method in settings.methods]
+    out_dirs = [run.folder(method, seed) for seed in settings.seeds for method in run.order]
     print(outputs_summary(out_dirs, table_dir if settings.comparing else None))
 
 
