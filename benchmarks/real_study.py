@@ -13,7 +13,9 @@ the SOD curves beside the runs, under the paper protocol with the probability ma
 beside it, and the validation calibration of every trained run over its epochs
 (`validation_calibration.png`). Post-hoc rows (TS, LTS, SEL, ASLP+TS, ...) reuse a trained network:
 they need no training. This script adds `reliability_study.png`: per method, accuracy against
-confidence of every seed's probability maps, pooled over the test images.
+confidence of every seed's probability maps, pooled over the test images; and
+`validation_calibration.md`: each trained method's validation ECE per epoch over the seeds, and how far
+it moved in the epochs that drew perturbed labels against the others.
 
 ImageNet weights cannot be had on the machines this was written on, so the backbone starts from
 random initialisation (`--pretrained_backbone=""`) with the demo's learning rate: not the paper's
@@ -60,6 +62,7 @@ FULL = dict(methods=",".join([*TRAINED, *POST_HOC, *(f"ASLP+{calibrator}" for ca
 REDUCED = dict(methods="BCE,ASLP,SVLS,NACL,TS,LTS,SEL,SEL-context,ASLP+TS,ASLP+LTS,ASLP+SEL", seeds="1,2,3", size=64,
                epochs=16, feat_channel=32)
 PLOT = "reliability_study.png"
+VALIDATION_TABLE = "validation_calibration.md"
 
 
 class StudyError(RuntimeError):
@@ -144,6 +147,45 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
     return figure, missing
 
 
+def validation_table(folders: dict[str, dict[int, Path]]) -> str:
+    """Markdown: each trained method's validation ECE per epoch (mean ± std over its seeds, in %), and
+    how far it moved in the epochs after perturbed labels against the epochs after none, so that a
+    reader can see whether a method's final calibration hangs on a few late perturbations."""
+    import statistics
+
+    from train_plots import LOG_NAME, read_log
+
+    logs = {method: [read_log(folder / LOG_NAME) for folder in per_seed.values() if (folder / LOG_NAME).is_file()]
+            for method, per_seed in folders.items()}
+    logs = {method: runs for method, runs in logs.items() if runs}
+    if not logs:
+        return ""
+    epochs = max(len(run["epoch"]) for runs in logs.values() for run in runs)
+
+    def cell(values: list[float]) -> str:
+        values = [100 * value for value in values]
+        return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 \
+            else f"{values[0]:.2f}" if values else "n/a"
+
+    header = ["Method", *(str(epoch + 1) for epoch in range(epochs))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * epochs) + "|"]
+    moves = []
+    for method, runs in logs.items():
+        by_epoch = [[run["val_ECE"][e] for run in runs if e < len(run["val_ECE"])] for e in range(epochs)]
+        lines.append("| " + " | ".join([method, *map(cell, by_epoch)]) + " |")
+        after, quiet = [], []  # |change of val ECE| from the epoch before, by whether the epoch perturbed labels
+        for run in runs:
+            perturbed = run.get("perturbed_labels", [0.0] * len(run["epoch"]))
+            for e in range(1, len(run["val_ECE"])):
+                (after if perturbed[e] > 0 else quiet).append(abs(run["val_ECE"][e] - run["val_ECE"][e - 1]))
+        if after:
+            moves.append(f"- {method}: in the {len(after)} run-epochs that drew perturbed labels the validation ECE "
+                         f"moved {100 * statistics.fmean(after):.2f} points on average from the epoch before; in "
+                         f"the {len(quiet)} others {100 * statistics.fmean(quiet):.2f}.")
+    return ("Validation ECE (%) of the probability maps after each epoch, mean ± std over seeds:\n\n"
+            + "\n".join(lines) + "\n\n" + "\n".join(moves) + ("\n" if moves else ""))
+
+
 def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: Path,
                  protocol: Protocol) -> list[Path]:
     """Draw `PLOT` into `study_dir`, warn about each run without maps and return the study's outputs
@@ -159,7 +201,11 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
                          "did main_ASLP.py run its test stage?")
     FigureCanvasAgg(figure)
     figure.savefig(study_dir / PLOT, dpi=120)
-    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT, VALIDATION_PLOT)]
+    table = validation_table(folders)
+    if table:
+        (study_dir / VALIDATION_TABLE).write_text(table)
+    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT, VALIDATION_PLOT,
+                                             VALIDATION_TABLE)]
     runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
     return [path for path in outputs + runs if path.exists()]
 

@@ -173,3 +173,20 @@ def test_a_study_continues_across_sittings(tmp_path):
     settings = main_ASLP.configure(command[2:], announce=False)
     assert settings.run.resume and settings.run.comparing
     assert "several sittings" in real_study.__doc__
+
+
+def test_the_validation_table_sets_swings_after_perturbations_against_the_others(tmp_path):
+    header = "epoch,perturbed_share,perturbed_labels,val_ECE\n"
+    for seed, late in ((1, 0.10), (2, 0.14)):
+        folder = tmp_path / f"seed{seed}" / "ASLP"
+        folder.mkdir(parents=True)
+        (folder / "log.csv").write_text(header + f"1,,,0.05\n2,0,0,0.04\n3,0.1,2,{late}\n")
+    (tmp_path / "BCE").mkdir()
+    (tmp_path / "BCE" / "log.csv").write_text("epoch,val_ECE\n1,0.05\n2,0.045\n3,0.04\n")
+    folders = {"ASLP": {1: tmp_path / "seed1" / "ASLP", 2: tmp_path / "seed2" / "ASLP"}, "BCE": {1: tmp_path / "BCE"},
+               "TS": {1: tmp_path / "TS"}}  # a post-hoc row has no log: left out
+    table = real_study.validation_table(folders)
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert set(rows) == {"Method", "ASLP", "BCE"} and "12.00 ± 2.83" in rows["ASLP"] and "4.00 |" in rows["BCE"]
+    assert "ASLP: in the 2 run-epochs that drew perturbed labels the validation ECE moved 8.00 points" in table
+    assert "in the 2 others 1.00" in table and "- BCE" not in table
