@@ -113,7 +113,7 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=_DPI)  # the constrained layout already fits the legends and titles
     return path
 
 
