@@ -38,8 +38,9 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import fields
+from multiprocessing import resource_tracker
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from tqdm import tqdm
 from data.files import abbreviate, require_writable_folder, zero_one_maps_error
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.measures import mean_curves
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics
@@ -123,7 +125,7 @@ def _init_worker() -> None:
     # One process per core already; OpenCV's own threads would only oversubscribe.
     cv2.setNumThreads(1)
     # A terminal's Ctrl-C reaches every process of the group: the main process stops the pool and says
-    # so in one line, the workers keep quiet.
+    # so in one line, the workers keep quiet (started with SIGINT blocked until now: _worker_pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -151,7 +153,16 @@ def _worker_pool(workers: int, n_images: int) -> Iterator[Pool | None]:
     if workers == 1 or n_images <= 1:
         yield None
         return
-    with _worker_context().Pool(processes=min(workers, n_images), initializer=_init_worker) as pool:
+    # Started before SIGINT is blocked: starting multiprocessing's resource tracker (the pool would) unblocks it.
+    resource_tracker.ensure_running()
+    with ExitStack() as stack:
+        # The forkserver and the workers start with SIGINT blocked, and inherit it: a Ctrl-C can interrupt
+        # neither the server's imports nor a worker before _init_worker (each would print a traceback). One
+        # that arrives meanwhile is raised here when the pool is up, and stops it (its exit terminates it).
+        with sigint_held():
+            pool = stack.enter_context(
+                _worker_context().Pool(processes=min(workers, n_images), initializer=_init_worker)
+            )
         yield pool
 
 

@@ -15,6 +15,7 @@ import pytest
 
 import evaluate.runner
 from evaluate.__main__ import INTERRUPTED_STATUS, main
+from tests.interrupting import HAS_PROC, interrupted
 
 REPO = Path(__file__).resolve().parents[2]
 # What --help must not load: the scoring libraries (and never torch).
@@ -213,3 +214,17 @@ def test_ctrl_c_at_the_terminal_while_workers_score(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.rstrip().endswith("evaluate: interrupted (Ctrl-C) before the results were written")
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the forkserver in /proc")
+def test_ctrl_c_while_the_workers_start_is_one_line_and_status_130(tmp_path: Path) -> None:
+    # The forkserver imports the scoring libraries for about a second before it forks the workers: a Ctrl-C then
+    # used to print its traceback (and one reaching a worker before its initializer, the worker's). Sent once
+    # the server has loaded OpenCV, the first of them after numpy (a Ctrl-C inside numpy's import is swallowed).
+    _write(tmp_path / "S", n=40, seed=5)
+    command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
+               f"--out={tmp_path / 'out'}", "--workers=2"]
+    status, lines, stderr = interrupted(command, REPO, forkserver_loaded="cv2")
+    assert (status, lines) == (130, ["evaluate: interrupted (Ctrl-C) before the results were written"]), stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+
