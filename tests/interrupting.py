@@ -6,11 +6,37 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_PROC = Path("/proc/self/stat").is_file()  # Linux: child processes are found in /proc
+
+# Runs a module (-m) or script as __main__, first announcing on stdout, then holding for a minute, the import of
+# one module (`python -c SLOW_IMPORT MODULE_OR_SCRIPT IMPORTED ARGS...`): a Ctrl-C then lands during that import,
+# whose KeyboardInterrupt becomes an ImportError there, as in an extension module's import (numpy's).
+SLOW_IMPORT = """
+import builtins, runpy, sys, time
+entry, imported = sys.argv[1:3]
+sys.argv = [entry, *sys.argv[3:]]
+load = builtins.__import__
+def held(name, *args, **kwargs):
+    if name == imported:
+        builtins.__import__ = load
+        try:
+            print(f"importing {name}", flush=True)
+            time.sleep(60)
+        except KeyboardInterrupt:
+            raise ImportError(f"{name} could not be imported") from None
+    return load(name, *args, **kwargs)
+builtins.__import__ = held
+if entry.endswith(".py"):
+    runpy.run_path(entry, run_name="__main__")
+else:
+    runpy.run_module(entry, run_name="__main__", alter_sys=True)
+"""
+
 
 def visible_lines(stderr: str) -> list[str]:
     """The lines a terminal is left showing: progress bars (redrawn over with \\r, then cleared) and blank
@@ -73,3 +99,7 @@ def interrupted(command: list[str], cwd: Path, *, line: str | None = None, forks
     text = stderr.decode(errors="replace")
     return process.returncode, visible_lines(text), text
 
+
+def slow_import(entry: str, imported: str, *args: str) -> list[str]:
+    """The command that runs `entry` (a module or a .py file) with `args`, holding the import of `imported`."""
+    return [sys.executable, "-c", SLOW_IMPORT, entry, imported, *args]

@@ -1,4 +1,4 @@
-"""main_ASLP.py's command line: Ctrl-C while the eval stage starts its workers is one line and status 130."""
+"""main_ASLP.py's command line: Ctrl-C anywhere before training is one line and status 130."""
 from __future__ import annotations
 
 import sys
@@ -8,9 +8,18 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.interrupting import HAS_PROC, REPO, interrupted
+from tests.interrupting import HAS_PROC, REPO, interrupted, slow_import
 
 MAIN = REPO / "main_ASLP.py"
+
+
+@pytest.mark.parametrize("imported", ["configurator", "pipeline"])
+def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path, imported: str) -> None:
+    # The script's own imports, and torch's with the pipeline (a KeyboardInterrupt inside an extension's import
+    # surfaces as an ImportError traceback). Were the Ctrl-C missed, the missing data would stop the run at once.
+    command = slow_import(str(MAIN), imported, "--stages=eval", f"--dataset_root={tmp_path / 'missing'}")
+    status, lines, stderr = interrupted(command, tmp_path, line=f"importing {imported}")
+    assert (status, lines) == (130, ["interrupted"]), stderr
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the forkserver in /proc")

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import evaluate.runner
-from evaluate.__main__ import INTERRUPTED_STATUS, main
-from tests.interrupting import HAS_PROC, interrupted
+from evaluate.__main__ import INTERRUPTED, INTERRUPTED_STATUS, main
+from tests.interrupting import HAS_PROC, interrupted, slow_import
 
 REPO = Path(__file__).resolve().parents[2]
 # What --help must not load: the scoring libraries (and never torch).
@@ -225,6 +225,16 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_status_130(tmp_path: Pat
     command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
                f"--out={tmp_path / 'out'}", "--workers=2"]
     status, lines, stderr = interrupted(command, REPO, forkserver_loaded="cv2")
-    assert (status, lines) == (130, ["evaluate: interrupted (Ctrl-C) before the results were written"]), stderr
+    assert (status, lines) == (130, [INTERRUPTED]), stderr
     assert not (tmp_path / "out" / "results.json").exists()
 
+
+@pytest.mark.parametrize("imported", ["argparse", "evaluate.runner"])
+def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path, imported: str) -> None:
+    # Before the command's first line (argparse) and while the scoring libraries load (a KeyboardInterrupt inside
+    # numpy's first import surfaces as an ImportError and its traceback).
+    _write(tmp_path / "S", n=2, seed=6)
+    command = slow_import("evaluate", imported, f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
+                          f"--out={tmp_path / 'out'}", "--workers=1")
+    status, lines, stderr = interrupted(command, REPO, line=f"importing {imported}")
+    assert (status, lines) == (130, [INTERRUPTED]), stderr
