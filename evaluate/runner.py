@@ -54,7 +54,9 @@ from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error
 from interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.measures import mean_curves
-from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics
+from metrics.table import (
+    BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, REST, SCOPES, calibration_metrics, result_key, sod_metrics,
+)
 from layout import MAPS_RECORD
 from protocol import (
     AS_GIVEN, MAP_KINDS, PROBABILITIES_AS_GIVEN, PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol,
@@ -213,6 +215,7 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
         notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
     notes += _undefined_notes(accumulator)
+    notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
         notes.append(
             "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
@@ -221,6 +224,25 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     elif accumulator.n_constant_maps:
         notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction map{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_constant_maps == 1 else 'are'} constant (a single level)")
+    return notes
+
+
+def _band_notes(accumulator: DatasetAccumulator) -> list[str]:
+    """Why the values in the boundary band or in the rest are n/a where their maps were counted: the band
+    holds no pixel (no mask has a boundary), or every pixel (each lies near one)."""
+    width = accumulator.scoring.boundary_width
+    notes = []
+    for maps, probabilities in ((accumulator.test_maps, False), (accumulator.probability_maps, True)):
+        if not maps.has_band or not maps.counts.any():
+            continue  # no band reported, or no pixel counted (said by the note on what the calibration covers)
+        no_band = "no mask has both object and background pixels, so none has a boundary"
+        no_rest = f"every pixel lies within {width} px of a mask's object boundary"
+        for scope, pixels, why in ((BOUNDARY, maps.boundary_counts, no_band),
+                                   (REST, maps.counts - maps.boundary_counts, no_rest)):
+            if not pixels.any():
+                keys = [result_key(m.key, scope, probabilities=probabilities)
+                        for m in calibration_metrics(maps.scored_by.name, scope)]
+                notes.append(f"{_join(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
     return notes
 
 
