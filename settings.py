@@ -112,7 +112,7 @@ class EvaluationSettings:
     """How maps are scored."""
 
     protocol: str
-    n_bins: int = _limit("at least 1")
+    n_bins: int = _limit("from 1 to 256")
     boundary_width: int = _limit("at least 1")
 
 

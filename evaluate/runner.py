@@ -53,6 +53,7 @@ from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
 from interrupts import sigint_held
 from metrics.boundary import check_width
+from metrics.calibration import MAX_BINS, MAX_BINS_REASON
 from metrics.measures import mean_curves
 from metrics.table import (
     BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, REST, SCOPES, calibration_metrics, result_key, sod_metrics,
@@ -106,8 +107,10 @@ def scoring_of(**options: Any) -> Scoring:
     workers, n_bins = scoring.workers, scoring.n_bins
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise EvaluationInputError(f"workers must be a positive integer, got {workers!r}")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise EvaluationInputError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 1 <= n_bins <= MAX_BINS:
+        raise EvaluationInputError(
+            f"n_bins must be an integer from 1 to {MAX_BINS} ({MAX_BINS_REASON}), got {n_bins!r}"
+        )
     try:
         check_width(scoring.boundary_width)
     except ValueError as error:

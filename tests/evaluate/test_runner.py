@@ -333,3 +333,8 @@ def test_band_and_rest_values_that_are_n_a_say_why(tmp_path: Path) -> None:
             "background pixels, so none has a boundary") in (tmp_path / "out_flat" / "results.md").read_text()
     assert ("ECE_rest, MCE_rest, CECE_rest and OE_rest are n/a: every pixel lies within 5 px of a mask's object "
             "boundary") in (tmp_path / "out_small" / "results.md").read_text()
+
+
+def test_more_bins_than_change_a_value_are_refused_before_any_folder_is_read(tmp_path: Path) -> None:
+    with pytest.raises(EvaluationInputError, match="n_bins must be an integer from 1 to 256 .*, got 1000000000"):
+        score_dataset(tmp_path / "missing", tmp_path / "missing", n_bins=10**9)
