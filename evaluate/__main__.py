@@ -38,6 +38,7 @@ if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and s
 
 import argparse  # noqa: E402  (after the handler)
 from pathlib import Path  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from metrics.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
@@ -47,15 +48,26 @@ Jobs = list[tuple[str, Path, Path]]
 READING_PROBABILITY_MAPS = [name for name, protocol in PROTOCOLS.items() if protocol.writes_probability_maps]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one `evaluate: error:` line and status 2, as every other error of the command (argparse
+    would print the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"evaluate: error: {message}; python -m evaluate --help lists the options\n")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m evaluate",
         description="Score 8-bit saliency maps against masks: pixel calibration and SOD metrics.",
     )

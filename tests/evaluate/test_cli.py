@@ -238,3 +238,20 @@ def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path
                           f"--out={tmp_path / 'out'}", "--workers=1")
     status, lines, stderr = interrupted(command, REPO, line=f"importing {imported}")
     assert (status, lines) == (130, [INTERRUPTED]), stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--pred=p", "--gt=g", "--bins=abc"], "argument --bins: must be a positive integer, got 'abc'"),
+    (["--pred=p"], "--pred and --gt go together"),
+    ([], "give either --pred and --gt, or --pred-root, --gt-root and --datasets"),
+])
+def test_usage_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found by tests/test_command_lines.py: argparse printed its whole usage (9 lines) before the error, and
+    # named the type function ("invalid _positive_int value").
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"evaluate: error: {message}; python -m evaluate --help lists the options"
+    ]
