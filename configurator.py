@@ -27,6 +27,7 @@ RULES: dict[str, Callable[[float], bool]] = {
     "at least 1": lambda value: value >= 1,
     "at least 0": lambda value: value >= 0,
     "between 0 and 1": lambda value: 0 <= value <= 1,
+    "from 1 to 256": lambda value: 1 <= value <= 256,  # confidence bins: metrics.calibration.MAX_BINS
     "a positive multiple of 32": lambda value: value > 0 and value % 32 == 0,
     "an odd number of at least 1": lambda value: value >= 1 and value % 2 == 1,
     "an odd number of at least 3": lambda value: value >= 3 and value % 2 == 1,

@@ -82,14 +82,20 @@ DEMO_PRESET = dict(
     PRETRAINED_BACKBONE="", EPOCHS=8, LR=5e-4, BATCH_SIZE=10, DECAY_EPOCH=10, START_EPOCH=2, ETA=0.02, LOG_EVERY=5,
 )
 
-import shlex
-import sys
-import textwrap
-from pathlib import Path
+from interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt
 
-from configurator import HELP_FLAGS, constants_help, format_value, parse_overrides
-from errors import UserFacingError
-from settings import Settings
+INTERRUPTED = "interrupted"  # what Ctrl-C outside training says (training's says where its checkpoint is)
+if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (interrupts.py)
+    exit_on_interrupt(INTERRUPTED)
+
+import shlex  # noqa: E402  (after the handler above)
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from configurator import HELP_FLAGS, constants_help, format_value, parse_overrides  # noqa: E402
+from errors import UserFacingError  # noqa: E402
+from settings import Settings  # noqa: E402
 
 
 def configure(argv: list[str], announce: bool = True) -> Settings:
@@ -108,7 +114,8 @@ def configure(argv: list[str], announce: bool = True) -> Settings:
 def main(argv: list[str]) -> int:
     """train -> test -> evaluate, for every method and seed asked for; returns the exit status."""
     settings = configure(argv)
-    import pipeline  # torch and the network load only now (5-20 s): a typo above costs nothing
+    with exiting_on_interrupt(INTERRUPTED):
+        import pipeline  # torch and the network load only now (5-20 s): a typo above costs nothing
 
     with pipeline.prepared(settings) as run:  # device, demo data, the split; every input and output checked
         for seed in settings.run.seeds:
@@ -141,7 +148,7 @@ def interruption_message(interrupt: KeyboardInterrupt, argv: list[str]) -> str:
     (training's interruption says whether it is `resumable`; read without importing training)."""
     resumable = getattr(interrupt, "resumable", None)
     if resumable is None:
-        return "interrupted"
+        return INTERRUPTED
     if not resumable:
         return f"{interrupt}; run the same command again to start over"
     kept = [a for a in argv if a.lstrip("-").partition("=")[0].replace("-", "_").lower() != "resume"]
@@ -157,11 +164,12 @@ def cli(argv: list[str]) -> int:
         return main(argv)
     except KeyboardInterrupt as interrupt:  # Ctrl-C: say where things stand instead of a traceback
         print(f"\n{interruption_message(interrupt, argv)}", file=sys.stderr)
-        return 130
+        return INTERRUPTED_STATUS
     except UserFacingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
+    raise_on_interrupt()  # the modules are loaded: Ctrl-C now lets training save and say where it stands
     sys.exit(cli(sys.argv[1:]))

@@ -11,6 +11,7 @@ cannot work, naming the option and the fix. Standard library only (with the name
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -112,7 +113,7 @@ class EvaluationSettings:
     """How maps are scored."""
 
     protocol: str
-    n_bins: int = _limit("at least 1")
+    n_bins: int = _limit("from 1 to 256")
     boundary_width: int = _limit("at least 1")
 
 
@@ -123,6 +124,7 @@ GROUP_FIELDS = {"data": DataSettings, "model": ModelSettings, "optimisation": Op
 GROUPS = tuple(GROUP_FIELDS.values())
 Group = TypeVar("Group")
 STAGES = ("train", "test", "eval")
+DEVICES = re.compile(r"auto|cpu|cuda(:[0-9]+)?")  # the devices --device may name (as predict.py)
 
 
 def constant_name(field_name: str) -> str:
@@ -190,6 +192,9 @@ class RunSettings:
             raise ConfigError(f"--seeds expects comma-separated integers such as 1,2,3, got {constants['SEEDS']!r}") from None
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"--seeds lists a seed twice: {constants['SEEDS']}")
+        if not DEVICES.fullmatch(constants["DEVICE"]):  # torch would refuse it only once imported, with a traceback
+            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N (N: a GPU's index), got "
+                              f"{constants['DEVICE']!r}")
         return cls(constants["EXPERIMENT"], tuple(s for s in STAGES if s in stages), constants["WEIGHTS"],
                    constants["RESUME"], methods, constants["DEMO"], seeds, constants["DEVICE"])
 

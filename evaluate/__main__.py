@@ -18,17 +18,27 @@ arguments are parsed, so ``--help`` and usage errors answer at once.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from pathlib import Path
 
 if not __package__:
     # Run as a file, Python put this folder, not the repository root, first on sys.path: `import evaluate` would
     # fail, and this folder's modules would pass for top-level ones. Import the package from the root instead.
-    _PACKAGE_FOLDER = Path(__file__).resolve().parent
-    if sys.path and Path(sys.path[0] or ".").resolve() == _PACKAGE_FOLDER:
+    # (os.path, loaded with Python itself: nothing is imported before the Ctrl-C handler below.)
+    _PACKAGE_FOLDER = os.path.dirname(os.path.realpath(__file__))
+    if sys.path and os.path.realpath(sys.path[0] or ".") == _PACKAGE_FOLDER:
         del sys.path[0]
-    sys.path.insert(0, str(_PACKAGE_FOLDER.parent))
+    sys.path.insert(0, os.path.dirname(_PACKAGE_FOLDER))
+
+from interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt  # noqa: E402
+
+INTERRUPTED = "evaluate: interrupted (Ctrl-C) before the results were written"
+if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (interrupts.py)
+    exit_on_interrupt(INTERRUPTED)
+
+import argparse  # noqa: E402  (after the handler)
+from pathlib import Path  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from metrics.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
@@ -36,18 +46,28 @@ from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (a
 Jobs = list[tuple[str, Path, Path]]
 # The protocols whose test maps are not the probability maps, which therefore read those beside them.
 READING_PROBABILITY_MAPS = [name for name, protocol in PROTOCOLS.items() if protocol.writes_probability_maps]
-INTERRUPTED_STATUS = 130  # 128 + SIGINT, as shells report it and as training exits
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one `evaluate: error:` line and status 2, as every other error of the command (argparse
+    would print the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"evaluate: error: {message}; python -m evaluate --help lists the options\n")
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m evaluate",
         description="Score 8-bit saliency maps against masks: pixel calibration and SOD metrics.",
     )
@@ -139,8 +159,10 @@ def _jobs(args: argparse.Namespace, single: bool) -> tuple[Jobs, dict[str, Path]
 
 
 def _score(args: argparse.Namespace, single: bool) -> int:
-    from data.files import DataError
-    from evaluate.runner import run_evaluation
+    # The scoring libraries are imported only now, so that --help and usage errors answer at once.
+    with exiting_on_interrupt(INTERRUPTED):
+        from data.files import DataError
+        from evaluate.runner import run_evaluation
 
     jobs, probability_dirs, out_dir = _jobs(args, single)
     try:
@@ -163,16 +185,15 @@ def _score(args: argparse.Namespace, single: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    single = _check_combination(parser, args)
     try:
-        # The scoring libraries are imported only now, so that --help and usage errors answer at once.
-        return _score(args, single)
-    except KeyboardInterrupt:
-        print("\nevaluate: interrupted (Ctrl-C) before the results were written", file=sys.stderr)
+        parser = _parser()
+        args = parser.parse_args(argv)
+        return _score(args, _check_combination(parser, args))
+    except KeyboardInterrupt:  # the worker processes are stopped by now, and keep quiet
+        print(f"\n{INTERRUPTED}", file=sys.stderr)
         return INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":
+    raise_on_interrupt()  # the modules are loaded: Ctrl-C now stops the scoring's workers before it exits
     sys.exit(main())

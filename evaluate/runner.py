@@ -38,8 +38,9 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import fields
+from multiprocessing import resource_tracker
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,13 @@ from tqdm import tqdm
 from data.files import abbreviate, require_writable_folder, zero_one_maps_error
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from interrupts import sigint_held
 from metrics.boundary import check_width
+from metrics.calibration import MAX_BINS, MAX_BINS_REASON
 from metrics.measures import mean_curves
-from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics
+from metrics.table import (
+    BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, REST, SCOPES, calibration_metrics, result_key, sod_metrics,
+)
 from layout import MAPS_RECORD
 from protocol import (
     AS_GIVEN, MAP_KINDS, PROBABILITIES_AS_GIVEN, PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol,
@@ -102,8 +107,10 @@ def scoring_of(**options: Any) -> Scoring:
     workers, n_bins = scoring.workers, scoring.n_bins
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise EvaluationInputError(f"workers must be a positive integer, got {workers!r}")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise EvaluationInputError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 1 <= n_bins <= MAX_BINS:
+        raise EvaluationInputError(
+            f"n_bins must be an integer from 1 to {MAX_BINS} ({MAX_BINS_REASON}), got {n_bins!r}"
+        )
     try:
         check_width(scoring.boundary_width)
     except ValueError as error:
@@ -123,7 +130,7 @@ def _init_worker() -> None:
     # One process per core already; OpenCV's own threads would only oversubscribe.
     cv2.setNumThreads(1)
     # A terminal's Ctrl-C reaches every process of the group: the main process stops the pool and says
-    # so in one line, the workers keep quiet.
+    # so in one line, the workers keep quiet (started with SIGINT blocked until now: _worker_pool).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -151,7 +158,16 @@ def _worker_pool(workers: int, n_images: int) -> Iterator[Pool | None]:
     if workers == 1 or n_images <= 1:
         yield None
         return
-    with _worker_context().Pool(processes=min(workers, n_images), initializer=_init_worker) as pool:
+    # Started before SIGINT is blocked: starting multiprocessing's resource tracker (the pool would) unblocks it.
+    resource_tracker.ensure_running()
+    with ExitStack() as stack:
+        # The forkserver and the workers start with SIGINT blocked, and inherit it: a Ctrl-C can interrupt
+        # neither the server's imports nor a worker before _init_worker (each would print a traceback). One
+        # that arrives meanwhile is raised here when the pool is up, and stops it (its exit terminates it).
+        with sigint_held():
+            pool = stack.enter_context(
+                _worker_context().Pool(processes=min(workers, n_images), initializer=_init_worker)
+            )
         yield pool
 
 
@@ -202,6 +218,7 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
         notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
     notes += _undefined_notes(accumulator)
+    notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
         notes.append(
             "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
@@ -210,6 +227,25 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     elif accumulator.n_constant_maps:
         notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction map{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_constant_maps == 1 else 'are'} constant (a single level)")
+    return notes
+
+
+def _band_notes(accumulator: DatasetAccumulator) -> list[str]:
+    """Why the values in the boundary band or in the rest are n/a where their maps were counted: the band
+    holds no pixel (no mask has a boundary), or every pixel (each lies near one)."""
+    width = accumulator.scoring.boundary_width
+    notes = []
+    for maps, probabilities in ((accumulator.test_maps, False), (accumulator.probability_maps, True)):
+        if not maps.has_band or not maps.counts.any():
+            continue  # no band reported, or no pixel counted (said by the note on what the calibration covers)
+        no_band = "no mask has both object and background pixels, so none has a boundary"
+        no_rest = f"every pixel lies within {width} px of a mask's object boundary"
+        for scope, pixels, why in ((BOUNDARY, maps.boundary_counts, no_band),
+                                   (REST, maps.counts - maps.boundary_counts, no_rest)):
+            if not pixels.any():
+                keys = [result_key(m.key, scope, probabilities=probabilities)
+                        for m in calibration_metrics(maps.scored_by.name, scope)]
+                notes.append(f"{_join(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
     return notes
 
 

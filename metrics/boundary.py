@@ -19,7 +19,9 @@ that disk does not cover it. The band is therefore where the dilation and the er
 default border counts pixels beyond the image as object for the erosion and as background for the
 dilation, which keeps the image border out of the band. This equals thresholding exact Euclidean
 distance transforms (tests/evaluate/test_boundary.py checks it against SciPy's) and, for widths up to about
-10 px, takes a fraction of their time.
+10 px, takes a fraction of their time. A width that reaches across the whole mask (at least the distance
+between its opposite corners) puts every pixel in the band of a mask that has one, which is said without
+building a disk that large (its memory and time grow with the square of the width).
 
 NumPy and OpenCV are imported in the functions that compute, so that the command line can read
 ``BOUNDARY_WIDTH`` for its ``--help`` without loading them.
@@ -27,6 +29,7 @@ NumPy and OpenCV are imported in the functions that compute, so that the command
 
 from __future__ import annotations
 
+import math
 import numbers
 from functools import cache
 from typing import TYPE_CHECKING
@@ -60,6 +63,9 @@ def boundary_band(gt_u8: np.ndarray, width: int = BOUNDARY_WIDTH) -> np.ndarray:
     check_width(width)
     if gt_u8.dtype != np.uint8 or gt_u8.ndim != 2:
         raise ValueError(f"expected a 2-D uint8 mask, got {gt_u8.dtype} of shape {gt_u8.shape}")
-    kernel = _disk(int(width))
     foreground = (gt_u8 >= 128).view(np.uint8)
+    rows, columns = gt_u8.shape
+    if width >= math.hypot(rows - 1, columns - 1):  # every pixel is within the width of every other
+        return np.full(gt_u8.shape, foreground.any() and not foreground.all())
+    kernel = _disk(int(width))
     return cv2.dilate(foreground, kernel) != cv2.erode(foreground, kernel)

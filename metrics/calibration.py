@@ -87,6 +87,10 @@ _CONF_LEVEL = np.maximum(LEVELS, 255 - LEVELS)
 _PROBABILITY = LEVELS / 255.0
 _NLL_CLAMP = 1.0 / 510.0
 N_BINS = 10  # equal-width confidence bins, the paper's
+# From 256 equal-width bins on, each level of an 8-bit map has a bin of its own: more bins change no value, and
+# would only cost memory (an array per bin: 10**9 bins asked for 8 GB each).
+MAX_BINS = 256
+MAX_BINS_REASON = f"from {MAX_BINS} bins on each level of an 8-bit map has a bin of its own, so more change no value"
 ADAPTIVE_BINS = 15
 
 
@@ -136,8 +140,8 @@ def _correct_per_level(counts: np.ndarray) -> np.ndarray:
 
 
 def _check_bins(n_bins: int) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or not 1 <= n_bins <= MAX_BINS:
+        raise ValueError(f"n_bins must be an integer from 1 to {MAX_BINS} ({MAX_BINS_REASON}), got {n_bins!r}")
 
 
 def equal_width_bin_of_level(n_bins: int = N_BINS) -> np.ndarray:

@@ -39,3 +39,21 @@ def test_every_numeric_constant_has_a_range_and_the_defaults_are_in_it():
     check_limits(main_ASLP.CONSTANTS, LIMITS)
     with pytest.raises(ConfigError, match="--lts_lr must be positive"):
         check_limits({**main_ASLP.CONSTANTS, "LTS_LR": 0.0}, LIMITS)
+
+
+def test_the_confidence_bins_are_limited_before_anything_runs():
+    # As the metrics limit them (metrics.calibration.MAX_BINS): more would change no value, and cost memory.
+    from metrics.calibration import MAX_BINS
+
+    with pytest.raises(ConfigError, match=f"--n_bins must be from 1 to {MAX_BINS}, got {MAX_BINS + 1}"):
+        main_ASLP.configure([f"--n_bins={MAX_BINS + 1}"], announce=False)
+    assert main_ASLP.configure([f"--n_bins={MAX_BINS}"], announce=False).evaluation.n_bins == MAX_BINS
+
+
+@pytest.mark.parametrize("device", ["xyz", "", "cuda:x", "cuda:", "mps", "meta", "CPU", "cuda:1 "])
+def test_a_device_torch_does_not_take_is_refused_before_torch_is_imported(device):
+    # Found by tests/test_command_lines.py: --device=xyz reached torch.device, a RuntimeError traceback.
+    with pytest.raises(ConfigError, match=f"--device must be auto, cpu, cuda or cuda:N .*, got {device!r}"):
+        main_ASLP.configure([f"--device={device}"], announce=False)
+    for good in ("auto", "cpu", "cuda", "cuda:1"):
+        assert main_ASLP.configure([f"--device={good}"], announce=False).run.device == good

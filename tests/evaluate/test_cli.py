@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import evaluate.runner
-from evaluate.__main__ import INTERRUPTED_STATUS, main
+from evaluate.__main__ import INTERRUPTED, INTERRUPTED_STATUS, main
+from tests.interrupting import HAS_PROC, interrupted, slow_import
 
 REPO = Path(__file__).resolve().parents[2]
 # What --help must not load: the scoring libraries (and never torch).
@@ -213,3 +214,44 @@ def test_ctrl_c_at_the_terminal_while_workers_score(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.rstrip().endswith("evaluate: interrupted (Ctrl-C) before the results were written")
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the forkserver in /proc")
+def test_ctrl_c_while_the_workers_start_is_one_line_and_status_130(tmp_path: Path) -> None:
+    # The forkserver imports the scoring libraries for about a second before it forks the workers: a Ctrl-C then
+    # used to print its traceback (and one reaching a worker before its initializer, the worker's). Sent once
+    # the server has loaded OpenCV, the first of them after numpy (a Ctrl-C inside numpy's import is swallowed).
+    _write(tmp_path / "S", n=40, seed=5)
+    command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
+               f"--out={tmp_path / 'out'}", "--workers=2"]
+    status, lines, stderr = interrupted(command, REPO, forkserver_loaded="cv2")
+    assert (status, lines) == (130, [INTERRUPTED]), stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+@pytest.mark.parametrize("imported", ["argparse", "evaluate.runner"])
+def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path, imported: str) -> None:
+    # Before the command's first line (argparse) and while the scoring libraries load (a KeyboardInterrupt inside
+    # numpy's first import surfaces as an ImportError and its traceback).
+    _write(tmp_path / "S", n=2, seed=6)
+    command = slow_import("evaluate", imported, f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
+                          f"--out={tmp_path / 'out'}", "--workers=1")
+    status, lines, stderr = interrupted(command, REPO, line=f"importing {imported}")
+    assert (status, lines) == (130, [INTERRUPTED]), stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--pred=p", "--gt=g", "--bins=abc"], "argument --bins: must be a positive integer, got 'abc'"),
+    (["--pred=p"], "--pred and --gt go together"),
+    ([], "give either --pred and --gt, or --pred-root, --gt-root and --datasets"),
+])
+def test_usage_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Found by tests/test_command_lines.py: argparse printed its whole usage (9 lines) before the error, and
+    # named the type function ("invalid _positive_int value").
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"evaluate: error: {message}; python -m evaluate --help lists the options"
+    ]

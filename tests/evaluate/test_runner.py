@@ -313,3 +313,28 @@ def test_a_boundary_width_that_is_not_a_positive_integer_is_refused(tmp_path: Pa
     _write_set(tmp_path / "pred", tmp_path / "gt", n=1, seed=14)
     with pytest.raises(EvaluationInputError, match="boundary band's width must be a positive integer"):
         score_dataset(tmp_path / "pred", tmp_path / "gt", workers=1, boundary_width=width)  # type: ignore[arg-type]
+
+
+def test_band_and_rest_values_that_are_n_a_say_why(tmp_path: Path) -> None:
+    # Found by tests/evaluate/test_properties.py: an empty or full mask has no band, a mask of a few pixels no
+    # rest, and their values were None without a word.
+    for name, gt in (("flat", np.zeros((20, 20), np.uint8)), ("small", np.eye(3, dtype=np.uint8) * 255)):
+        for folder in ("pred", "gt"):
+            (tmp_path / name / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / name / "pred" / "a.png"), np.full(gt.shape, 90, np.uint8))
+        cv2.imwrite(str(tmp_path / name / "gt" / "a.png"), gt)
+    flat = run_evaluation([("flat", tmp_path / "flat" / "pred", tmp_path / "flat" / "gt")], tmp_path / "out_flat",
+                          protocol="calibrated", workers=1)["flat"]
+    small = run_evaluation([("small", tmp_path / "small" / "pred", tmp_path / "small" / "gt")], tmp_path / "out_small",
+                           protocol="calibrated", workers=1)["small"]
+    assert flat["ECE_boundary"] is None and flat["ECE_rest"] is not None
+    assert small["ECE_rest"] is None and small["ECE_boundary"] is not None
+    assert ("ECE_boundary, MCE_boundary, CECE_boundary and OE_boundary are n/a: no mask has both object and "
+            "background pixels, so none has a boundary") in (tmp_path / "out_flat" / "results.md").read_text()
+    assert ("ECE_rest, MCE_rest, CECE_rest and OE_rest are n/a: every pixel lies within 5 px of a mask's object "
+            "boundary") in (tmp_path / "out_small" / "results.md").read_text()
+
+
+def test_more_bins_than_change_a_value_are_refused_before_any_folder_is_read(tmp_path: Path) -> None:
+    with pytest.raises(EvaluationInputError, match="n_bins must be an integer from 1 to 256 .*, got 1000000000"):
+        score_dataset(tmp_path / "missing", tmp_path / "missing", n_bins=10**9)

@@ -82,3 +82,17 @@ def test_the_default_width_is_read_without_loading_numpy_or_opencv() -> None:
     project = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 5), (40, 30)])
+def test_a_width_reaching_across_the_mask_gives_the_disk_s_band_without_building_it(shape: tuple[int, int]) -> None:
+    # --boundary-width=1000000 built a 2000001 x 2000001 disk (out of memory); 1000 took minutes on 64 x 96 masks.
+    rng = np.random.default_rng(sum(shape))
+    reach = max(1, int(np.ceil(np.hypot(shape[0] - 1, shape[1] - 1))))
+    for mask in (np.zeros(shape, np.uint8), np.full(shape, 255, np.uint8),
+                 (rng.random(shape) < 0.3).astype(np.uint8) * 255):
+        foreground = mask >= 128
+        distance = np.where(foreground, distance_transform_edt(foreground), distance_transform_edt(~foreground))
+        has_boundary = foreground.any() and not foreground.all()
+        for width in (reach, reach + 1, 10**9):
+            assert np.array_equal(boundary_band(mask, width), (distance <= width) & has_boundary), width

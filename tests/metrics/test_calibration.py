@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from metrics.calibration import (
+    MAX_BINS,
     adaptive_calibration_error,
     brier_score,
     calibration_bins,
@@ -246,3 +247,14 @@ def test_bins_must_be_positive() -> None:
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError):
             expected_calibration_error(counts, bad)
+
+
+def test_more_bins_than_the_most_allowed_would_change_no_value() -> None:
+    # --bins=1000000000 asked for arrays of 8 GB (a MemoryError traceback): bins beyond MAX_BINS are refused, and
+    # at MAX_BINS each level has a bin of its own, so that 1000 bins, pixel by pixel, give the same values.
+    pred, gt = _case("random", np.random.default_rng(3))
+    at_most, finer = ours(pred, gt, MAX_BINS), reference(pred, gt, 1000)
+    for key in ("ECE", "OE", "dECE"):
+        assert at_most[key] == pytest.approx(finer[key], abs=1e-12), key
+    with pytest.raises(ValueError, match=f"n_bins must be an integer from 1 to {MAX_BINS}"):
+        expected_calibration_error(level_counts(pred, gt), MAX_BINS + 1)
