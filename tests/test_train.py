@@ -98,11 +98,11 @@ def deterministic():
     torch.use_deterministic_algorithms(False)
 
 
-@pytest.mark.parametrize("num_workers, resume_workers", [(0, 0), (2, 0)])
+@pytest.mark.parametrize("num_workers, resume_workers", [(2, 0)])
 def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(demo_root, tmp_path, deterministic, num_workers,
                                                                        resume_workers):
-    """Also when resumed with another number of DataLoader workers: augmentation depends on
-    (seed, epoch, image) only."""
+    """Also when resumed with another number of DataLoader workers (two DataLoader processes before the
+    kill, none after): augmentation depends on (seed, epoch, image) only."""
     network, objective = tiny_training(demo_root, tmp_path / "straight", epochs=3, num_workers=num_workers)
     with pytest.raises(TrainingInterrupted, match=rf"last checkpoint is {tmp_path / 'killed' / CHECKPOINT_NAME} "
                        r"\(after epoch 2\)") as interrupt:
@@ -147,11 +147,30 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pth"]
 
 
-def test_final_weights_load_with_load_weights(demo_root, tmp_path):
-    network, _ = tiny_training(demo_root, tmp_path, epochs=1)
-    other = load_weights(build_model(8), tmp_path / "Model_1_Gen.pth")
+CONSTANTS = {"TRAIN_SET": "DUTS-TR", "FEAT_CHANNEL": 8, "TRAIN_SIZE": 32, "BATCH_SIZE": 8, "LR": 1e-3, "DECAY_RATE": 0.5,
+             "DECAY_EPOCH": 1, "SEED": 1, "ASLP_MODE": "MC", "BETA": 2.0, "ETA": 0.05, "LAMBDA": 2000.0, "START_EPOCH": 1,
+             "PERTURB_NOISE": False, "PROTOCOL": "paper"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(demo_root, tmp_path_factory) -> tuple[Path, nn.Module]:
+    """A tiny ASLP run of two epochs with its record, trained once for the tests that read or resume it
+    (each copies the folder before writing into it)."""
+    out = tmp_path_factory.mktemp("finished")
+    network, _ = tiny_training(demo_root, out, epochs=2, run=run_record(CONSTANTS, "ASLP"))
+    return out, network
+
+
+def copy_of(finished_run, tmp_path: Path) -> Path:
+    shutil.copytree(finished_run[0], tmp_path / "run")
+    return tmp_path / "run"
+
+
+def test_final_weights_load_with_load_weights(finished_run):
+    out, network = finished_run
+    other = load_weights(build_model(8), out / "Model_2_Gen.pth")
     assert torch.equal(other.output_conv[4].weight, network.output_conv[4].weight)
-    assert torch.equal(load_weights(build_model(8), tmp_path / CHECKPOINT_NAME).output_conv[4].bias,
+    assert torch.equal(load_weights(build_model(8), out / CHECKPOINT_NAME).output_conv[4].bias,
                        network.output_conv[4].bias)
 
 
@@ -177,33 +196,31 @@ def test_two_gloo_processes_end_with_identical_weights_and_alpha(demo_root, tmp_
     assert {name: float(last[name]) for name in expected} == pytest.approx(expected, rel=1e-5)
 
 
-CONSTANTS = {"TRAIN_SET": "DUTS-TR", "FEAT_CHANNEL": 8, "TRAIN_SIZE": 32, "BATCH_SIZE": 8, "LR": 1e-3, "DECAY_RATE": 0.5,
-             "DECAY_EPOCH": 1, "SEED": 1, "ASLP_MODE": "MC", "BETA": 2.0, "ETA": 0.05, "LAMBDA": 2000.0, "START_EPOCH": 1,
-             "PERTURB_NOISE": False, "PROTOCOL": "paper"}
-
-
-def test_resume_under_another_configuration_is_refused_naming_both(demo_root, tmp_path):
-    tiny_training(demo_root, tmp_path, epochs=1, run=run_record(CONSTANTS, "ASLP"))
+def test_resume_under_another_configuration_is_refused_naming_both(demo_root, finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
     other = run_record({**CONSTANTS, "FEAT_CHANNEL": 16}, "BCE")
     with pytest.raises(TrainingError) as error:
-        tiny_training(demo_root, tmp_path, epochs=2, resume=True, run=other, feat_channel=16)
+        tiny_training(demo_root, run, epochs=3, resume=True, run=other, feat_channel=16)
     message = str(error.value)
-    assert str(tmp_path / CHECKPOINT_NAME) in message
+    assert str(run / CHECKPOINT_NAME) in message
     assert "--feat_channel=8 --method=ASLP" in message and "--feat_channel=16 --method=BCE" in message
-    assert "--experiment" in message and not (tmp_path / "Model_2_Gen.pth").exists()
+    assert "--experiment" in message and not (run / "Model_3_Gen.pth").exists()
 
 
-def test_resume_past_the_epochs_asked_for_is_refused_and_writes_nothing(demo_root, tmp_path):
-    tiny_training(demo_root, tmp_path, epochs=2)
+def test_resume_past_the_epochs_asked_for_is_refused_and_writes_nothing(demo_root, finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
     with pytest.raises(TrainingError, match=r"already at epoch 2, beyond --epochs=1; resume with --epochs=2"):
-        tiny_training(demo_root, tmp_path, epochs=1, resume=True)
-    assert not (tmp_path / "Model_1_Gen.pth").exists()
+        tiny_training(demo_root, run, epochs=1, resume=True)
+    assert not (run / "Model_1_Gen.pth").exists()
 
 
-def test_checkpoint_without_a_record_of_another_architecture_is_a_checkpoint_error(demo_root, tmp_path):
-    tiny_training(demo_root, tmp_path, epochs=1)  # no run record, as an older checkpoint
+def test_checkpoint_without_a_record_of_another_architecture_is_a_checkpoint_error(demo_root, finished_run, tmp_path):
+    run = copy_of(finished_run, tmp_path)
+    state = torch.load(run / CHECKPOINT_NAME, weights_only=True)
+    del state["run"]  # as an older checkpoint
+    torch.save(state, run / CHECKPOINT_NAME)
     with pytest.raises(CheckpointError, match="shape mismatches"):
-        tiny_training(demo_root, tmp_path, epochs=2, resume=True, feat_channel=16)
+        tiny_training(demo_root, run, epochs=3, resume=True, feat_channel=16)
 
 
 def test_interrupt_in_the_first_epoch_says_there_is_no_checkpoint(demo_root, tmp_path, monkeypatch):

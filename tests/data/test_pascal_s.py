@@ -4,8 +4,6 @@ PASCAL-S lives in ../shared/data beside the project (present in CI, absent on a 
 where these tests skip)."""
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from PIL import Image
 
 from data.files import DataError
 from data.pascal_s import SPLIT_SIZES, lay_out, make_split, read_split, split_files, write_split
+from tests.conftest import run_cli
 
 PROJECT = Path(__file__).resolve().parents[2]
 SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
@@ -56,14 +55,11 @@ def test_tiny_real_run_trains_tests_and_scores_with_finite_metrics(tmp_path):
     write_split(TINY_SPLIT, split_dir)
     root = lay_out(SOURCE, tmp_path / "root", split_dir, masks="GT_soft")
     assert len(np.unique(np.asarray(Image.open(root / "Train" / "PASCAL-S" / "GT" / "1.png")))) > 2
-    result = subprocess.run(
-        [sys.executable, str(PROJECT / "main_ASLP.py"), f"--dataset_root={root}", "--train_set=PASCAL-S",
-         "--test_datasets=PASCAL-S", "--pretrained_backbone=", "--epochs=1", "--start_epoch=0", "--train_size=64", "--test_size=64",
-         "--feat_channel=8", "--batch_size=3", "--num_workers=0", "--eval_workers=1", "--experiment=tiny"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert ", 1 epoch at 64px" in result.stdout and "Wrote 3 maps of PASCAL-S" in result.stdout
+    result = run_cli(tmp_path, f"--dataset_root={root}", "--train_set=PASCAL-S", "--test_datasets=PASCAL-S",
+                     "--pretrained_backbone=", "--epochs=1", "--start_epoch=0", "--train_size=64", "--test_size=64",
+                     "--feat_channel=8", "--batch_size=3", "--num_workers=0", "--eval_workers=1", "--experiment=tiny")
+    assert result.code == 0, result.err[-3000:]
+    assert ", 1 epoch at 64px" in result.out and "Wrote 3 maps of PASCAL-S" in result.out
     out = tmp_path / "experiments" / "tiny"
     metrics = json.loads((out / "results.json").read_text())["PASCAL-S"]
     assert metrics["protocol"] == "paper" and metrics["n_images"] == 3

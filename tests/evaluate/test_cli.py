@@ -1,13 +1,17 @@
-"""The ``python -m evaluate`` command line, run as a subprocess (and its Ctrl-C path in-process)."""
+"""The ``python -m evaluate`` command line: its options and errors in this process (``main``), and as a
+process where the entry point itself is what is tested (from any folder, what --help imports, Ctrl-C)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -26,11 +30,15 @@ def _env_without_repo() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run(
-        [sys.executable, "-m", "evaluate", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
+def _run(*args: str) -> SimpleNamespace:
+    """`python -m evaluate ARGS` in this process: its exit status and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's own exits: --help, usage errors
+            code = exit.code
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def _write(folder: Path, n: int, seed: int) -> None:
