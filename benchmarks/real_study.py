@@ -62,6 +62,7 @@ FULL = dict(methods=",".join([*TRAINED, *POST_HOC, *(f"ASLP+{calibrator}" for ca
 REDUCED = dict(methods="BCE,ASLP,SVLS,NACL,TS,LTS,SEL,SEL-context,ASLP+TS,ASLP+LTS,ASLP+SEL", seeds="1,2,3", size=64,
                epochs=16, feat_channel=32)
 PLOT = "reliability_study.png"
+PANELS_PER_ROW = 4  # a study of eleven rows still fits a page
 VALIDATION_TABLE = "validation_calibration.md"
 
 
@@ -114,8 +115,13 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
     from metrics.calibration import calibration_bins
     from protocol import level_counts
 
-    figure = Figure(figsize=(3.2 * len(folders), 3.4), layout="constrained")
-    axes = figure.subplots(1, len(folders), squeeze=False)[0]
+    columns = min(PANELS_PER_ROW, len(folders))
+    rows = -(-len(folders) // columns)
+    figure = Figure(figsize=(3.2 * columns, 3.0 * rows + 0.4), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False).ravel()
+    for spare in grid[len(folders):]:
+        spare.set_axis_off()
+    axes = grid[:len(folders)]
     missing = []
     for axis, (method, per_seed) in zip(axes, folders.items(), strict=True):
         absent = []
@@ -140,7 +146,8 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
                     else f"no probability maps for seed {', '.join(map(str, absent))}")
             axis.text(0.5, 0.5, text, transform=axis.transAxes, ha="center", va="center", fontsize=8, color="red")
         axis.legend(fontsize=7)
-    axes[0].set_ylabel("accuracy")
+    for axis in grid[::columns]:
+        axis.set_ylabel("accuracy")
     seeds = sorted({seed for per_seed in folders.values() for seed in per_seed})
     figure.suptitle(f"{SET_NAME} test images, probability maps (random-init backbone, {len(seeds)} "
                     f"seed{'s' if len(seeds) > 1 else ''})", fontsize=9)

@@ -62,6 +62,19 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
 
+def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
+    methods = ["BCE", "ASLP", "SVLS", "NACL", "TS", "LTS"]
+    folders = real_study.run_folders(tmp_path, "exp", methods, [1], "MC")
+    for per_seed in folders.values():
+        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+    figure, _ = real_study.reliability_figure(folders, gt_dir, PAPER)
+    shown = [axis for axis in figure.axes if axis.axison]
+    assert [axis.get_title() for axis in shown] == methods
+    rows = {round(axis.get_position().y0, 3) for axis in shown}
+    assert len(rows) == 2  # four panels, then two, not six in one strip
+    assert [axis.get_ylabel() for axis in shown] == ["accuracy", "", "", "", "accuracy", ""]
+
+
 def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, gt_dir, capsys):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
     for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
