@@ -37,8 +37,9 @@ AUTHORS_CODE = PROJECT.parent / "shared" / "reference" / "authors_code"
 METHODS = "BCE,ASLP,SVLS,TS,LTS,SEL,SEL-context,ASLP+TS"
 FULL = dict(size=384, epochs=4, feat_channel=256, batch=10, steps=20)
 QUICK = dict(size=32, epochs=2, feat_channel=8, batch=4, steps=2)
-# What the benchmarks print that this summary keeps: their lines with a rate or a ratio.
-MEASURED = re.compile(r"images/s|ratio|overhead", re.IGNORECASE)
+# What the benchmarks print that this summary keeps: their lines with a rate or a ratio (whole words:
+# "calibration" and "configuration" hold "ratio").
+MEASURED = re.compile(r"images/s|\bratio\b|\boverhead\b", re.IGNORECASE)
 
 
 @dataclass
