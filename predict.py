@@ -14,12 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Mistakes on the command line as one `error:` line (exit 2), as this project's other errors."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message} (python predict.py --help)\n")
+from errors import OneLineParser
 
 
 def _integer(text: str) -> int:
@@ -55,8 +50,9 @@ def command_line() -> argparse.ArgumentParser:
     is imported, so that --help and a mistyped option answer at once."""
     from protocol import PROTOCOLS  # light: no torch
 
-    parser = _OneLineParser(
-        prog="predict.py", description="Write saliency maps of your own photographs with trained weights: the "
+    parser = OneLineParser(
+        prog="predict.py", error_format="error: {} (python predict.py --help)",
+        description="Write saliency maps of your own photographs with trained weights: the "
         "maps the test stage of main_ASLP.py writes under --protocol, into OUT/predictions/<images folder>/ "
         "(and, under paper, the probability maps round(255 p) into OUT/probabilities/<images folder>/).")
     parser.add_argument("--weights", type=Path, required=True,

@@ -38,22 +38,14 @@ if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and s
 
 import argparse  # noqa: E402  (after the handler)
 from pathlib import Path  # noqa: E402
-from typing import NoReturn  # noqa: E402
 
+from errors import OneLineParser  # noqa: E402  (after the path fix)
 from metrics.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
 
 Jobs = list[tuple[str, Path, Path]]
 # The protocols whose test maps are not the probability maps, which therefore read those beside them.
 READING_PROBABILITY_MAPS = [name for name, protocol in PROTOCOLS.items() if protocol.writes_probability_maps]
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one `evaluate: error:` line and status 2, as every other error of the command (argparse
-    would print the whole usage first)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"evaluate: error: {message}; python -m evaluate --help lists the options\n")
 
 
 def _positive_int(text: str) -> int:
@@ -67,8 +59,8 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m evaluate",
+    parser = OneLineParser(  # usage errors as one line, as every other error of the command
+        prog="python -m evaluate", error_format="evaluate: error: {}; python -m evaluate --help lists the options",
         description="Score 8-bit saliency maps against masks: pixel calibration and SOD metrics.",
     )
     parser.add_argument("--pred", type=Path, help="folder of prediction maps (one set)")

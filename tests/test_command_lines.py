@@ -105,6 +105,7 @@ def run_evaluate(argv: list[str], cwd: Path) -> tuple[int, str, str]:
 
 @settings(FAST, max_examples=30)
 @given(argv=evaluate_lines())
+@example(argv=["--pred=S/pred", "--gt=S/GT", "--out=out", "--workers=1", "--pred=--"])  # argparse: an empty list
 def test_any_evaluate_command_line_exits_0_or_2_with_one_line(argv: list[str]) -> None:
     with scoring_folders() as root:
         status, out, err = run_evaluate(argv, root)

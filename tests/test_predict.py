@@ -167,6 +167,16 @@ def test_a_mistyped_option_is_one_error_line(capsys):
                                                  "network's stride) (python predict.py --help)\n")
 
 
+@pytest.mark.parametrize("option", ["--weights", "--images", "--out", "--size"])
+def test_an_option_given_as_a_bare_double_dash_is_refused_in_one_line(option, capsys):
+    argv = {"--weights": "w", "--images": "i", "--out": "o"}
+    argv[option] = "--"  # Python's argparse reads --option=-- as an empty list, not as a missing value
+    with pytest.raises(SystemExit) as stopped:
+        predict.cli([f"{name}={value}" for name, value in argv.items()])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == f"error: argument {option}: expected one argument (python predict.py --help)\n"
+
+
 def test_ctrl_c_exits_130_saying_where_the_maps_are(demo_root, tmp_path, capsys, monkeypatch):
     weights, _ = tiny_weights(tmp_path)
 
