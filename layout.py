@@ -35,6 +35,21 @@ def final_weights_name(epochs: int) -> str:
     return f"Model_{epochs}_Gen.pth"
 
 
+def weights_file_problem(weights: str | Path) -> str | None:
+    """What is wrong with `weights` as a `--weights` path (a folder, or no such file), or None for a file:
+    one message for main_ASLP.py and predict.py."""
+    path = Path(weights)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.pth"))
+        holds = f"it holds {', '.join(found[:5])}" + (" ..." if len(found) > 5 else "") if found else "it holds no .pth file"
+        return (f"--weights={weights} is a folder; pass the checkpoint file inside it (e.g. "
+                f"{path / final_weights_name(30)}); {holds}")
+    if not path.is_file():
+        return (f"--weights={weights}: no such file; pass a checkpoint written by main_ASLP.py "
+                f"({FINAL_WEIGHTS_PATTERN.replace('*', '<EPOCHS>')}) or the authors' {final_weights_name(30)}")
+    return None
+
+
 def experiment_dir(experiment: str, method: str, aslp_mode: str, comparing: bool, seed: int | None = None) -> Path:
     """The run folder of `method` (see the module docstring); `seed` only when several seeds are run."""
     auto = method.replace("ASLP", f"ASLP_{aslp_mode}", 1) if network_method(method) == "ASLP" else method

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from errors import OneLineParser
+from interrupts import INTERRUPTED_STATUS
 
 
 def _integer(text: str) -> int:
@@ -39,8 +40,9 @@ def _positive(text: str) -> int:
 
 
 def _device(text: str) -> str:
-    name, _, index = text.partition(":")
-    if text in ("auto", "cpu", "cuda") or (name == "cuda" and index.isdigit()):
+    from settings import DEVICES  # light: no torch; main_ASLP.py's --device takes the same names
+
+    if DEVICES.fullmatch(text):
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
 
@@ -83,7 +85,7 @@ from tqdm import tqdm
 
 from data.datasets import list_images
 from data.loaders import inference_loader
-from layout import MAPS_RECORD, map_folders
+from layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
 
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
@@ -193,13 +195,9 @@ def main(options: argparse.Namespace) -> int:
     from protocol import get_protocol
 
     list_images(options.images)  # a DataError names a missing folder or one without photographs
-    if options.weights.is_dir():
-        found = ", ".join(sorted(p.name for p in options.weights.glob("*.pth"))[:5]) or "no .pth file"
-        raise CheckpointError(f"--weights={options.weights} is a folder; pass the checkpoint file inside it "
-                              f"(it holds {found})")
-    if not options.weights.is_file():
-        raise CheckpointError(f"--weights={options.weights}: no such file; pass a checkpoint written by "
-                              "main_ASLP.py (Model_<EPOCHS>_Gen.pth) or the authors' Model_30_Gen.pth")
+    problem = weights_file_problem(options.weights)
+    if problem:
+        raise CheckpointError(problem)
     state = read_state_dict(options.weights)
     # The decoder width (FEAT_CHANNEL) is the output channels of the first decoder convolution.
     first = state.get("conv1.conv2d_list.0.weight")
@@ -234,7 +232,7 @@ def cli(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"interrupted: the maps written so far are in {options.out}", file=sys.stderr)
-        return 130
+        return INTERRUPTED_STATUS
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from configurator import ConfigError, check_limits
+from layout import weights_file_problem
 from methods import choices, known_method
 from protocol import PROTOCOLS
 
@@ -240,7 +241,9 @@ class Settings:
             if twice:
                 raise ConfigError(f"--test_datasets names {', '.join(twice)} twice: each set is tested and scored once")
         if run.weights:
-            _check_weights_file(run.weights)
+            problem = weights_file_problem(run.weights)
+            if problem:
+                raise ConfigError(problem)
             if run.stages == ("train",):
                 raise ConfigError(f"--weights skips training, so --stages=train would do nothing; drop "
                                   f"--weights={run.weights} to train, or test those weights with --stages=test,eval")
@@ -249,12 +252,3 @@ class Settings:
                                   f"--weights={run.weights} and --resume")
 
 
-def _check_weights_file(weights: str) -> None:
-    path = Path(weights)
-    if path.is_dir():
-        found = sorted(p.name for p in path.glob("*.pth"))
-        hint = f" it holds {', '.join(found[:5])}" + (" ..." if len(found) > 5 else "") if found else " it holds no .pth file"
-        raise ConfigError(f"--weights={weights} is a folder; pass the checkpoint file inside it (e.g. "
-                          f"{path / 'Model_30_Gen.pth'});{hint}")
-    if not path.is_file():
-        raise ConfigError(f"--weights: file not found: {weights}")

@@ -260,7 +260,7 @@ def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> Non
             raise zero_one_maps_error(folder, names, accumulator.n_images)
 
 
-def _map_kinds(paired: PairedFolders, protocol: Protocol) -> tuple[MapKind, MapKind]:
+def _map_kinds(paired: PairedFolders) -> tuple[MapKind, MapKind]:
     """What the test maps and the probability maps are: their record's kind, or 'as given' without one."""
     return (MAP_KINDS[paired.record["maps"]] if paired.record else AS_GIVEN,
             PROBABILITY_MAPS if paired.probability_record else PROBABILITIES_AS_GIVEN)
@@ -336,7 +336,7 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         _check_levels(paired, accumulator)
     protocol, n_bins = accumulator.protocol, accumulator.scoring.n_bins
     counts, probability_counts = accumulator.test_maps.counts, accumulator.probability_maps.counts
-    test_kind, probability_kind = _map_kinds(paired, protocol)
+    test_kind, probability_kind = _map_kinds(paired)
     values: dict[str, float | int | str | None] = {
         "protocol": protocol.name,
         "maps": test_kind.word,
