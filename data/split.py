@@ -78,13 +78,3 @@ def save_split(split: Split) -> None:
                         f"({error.strerror}); set --split_dir to a writable folder for the lists") from error
     print(f"No split lists found: made a seeded split (SEED={split.drawn_with}) of {len(split.train)} training and "
           f"{len(split.validation)} validation images, written to {train_file} and {validation_file}")
-
-
-def load_or_make_split(
-    list_dir: Path, image_dir: Path, validation_size: int, seed: int, train_set: str = "DUTS-TR", report: bool = True,
-) -> tuple[list[str], list[str]]:
-    """(train stems, validation stems): `read_or_draw_split` and `save_split` with no check between,
-    for callers that check nothing (the training pipeline checks the pairs first)."""
-    split = read_or_draw_split(list_dir, image_dir, validation_size, seed, train_set, report)
-    save_split(split)
-    return split.train, split.validation

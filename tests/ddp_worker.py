@@ -11,11 +11,10 @@ from dataclasses import replace  # noqa: E402
 
 from data.datasets import pair_split  # noqa: E402
 from data.loaders import inference_loader, training_loader  # noqa: E402
-from data.split import load_or_make_split  # noqa: E402
 from distributed import barrier, setup, teardown  # noqa: E402
 from loss.aslp import ASLPLoss  # noqa: E402
 from model import build_model  # noqa: E402
-from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, tiny_run  # noqa: E402
+from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, load_or_make_split, tiny_run  # noqa: E402
 from train import seed_everything, train  # noqa: E402
 
 

@@ -18,7 +18,6 @@ from dataclasses import replace
 
 from data.datasets import pair_split
 from data.loaders import inference_loader, training_loader
-from data.split import load_or_make_split
 from evaluate import score_dataset
 from loss import OBJECTIVES, build_objective
 from loss.aslp import ASLPLoss
@@ -29,7 +28,7 @@ from model import CheckpointError
 from predict import write_predictions
 from protocol import get_protocol, probability_map
 
-from tests.tiny import ASLP, BASELINES, CPU, OPTIMISATION, PAPER, SPEED, tiny_run
+from tests.tiny import ASLP, BASELINES, CPU, OPTIMISATION, PAPER, SPEED, load_or_make_split, tiny_run
 from layout import CHECKPOINT_NAME
 from train import (
     CALIBRATION_PLOT_NAME, LOG_COLUMNS, TrainingError, TrainingInterrupted, append_row, atomic_save,

@@ -6,7 +6,7 @@ from PIL import Image
 from data.datasets import DataError, InferenceSet, TrainingSet, check_test_set, pair_files, pair_split
 from data.files import list_stems
 from data.loaders import training_loader, usable_workers
-from data.split import load_or_make_split
+from tests.tiny import load_or_make_split
 from data.transforms import augment_pair, augmentation_generator, mask_to_tensor, train_transform
 
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 import pipeline
 from data.files import DataError
-from data.split import load_or_make_split, read_or_draw_split, save_split, split_list_names
+from data.split import read_or_draw_split, save_split, split_list_names
+from tests.tiny import load_or_make_split
 
 DATASET = Path(__file__).resolve().parents[2] / "Dataset"
 
