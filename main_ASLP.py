@@ -82,10 +82,10 @@ DEMO_PRESET = dict(
     PRETRAINED_BACKBONE="", EPOCHS=8, LR=5e-4, BATCH_SIZE=10, DECAY_EPOCH=10, START_EPOCH=2, ETA=0.02, LOG_EVERY=5,
 )
 
-from interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt
+from common.interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt
 
 INTERRUPTED = "interrupted"  # what Ctrl-C outside training says (training's says where its checkpoint is)
-if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (interrupts.py)
+if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (common/interrupts.py)
     exit_on_interrupt(INTERRUPTED)
 
 import shlex  # noqa: E402  (after the handler above)
@@ -93,9 +93,9 @@ import sys  # noqa: E402
 import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from configurator import HELP_FLAGS, constants_help, format_value, parse_overrides  # noqa: E402
-from errors import UserFacingError  # noqa: E402
-from settings import Settings  # noqa: E402
+from common.configurator import HELP_FLAGS, constants_help, format_value, parse_overrides  # noqa: E402
+from common.errors import UserFacingError  # noqa: E402
+from common.settings import Settings  # noqa: E402
 
 
 def configure(argv: list[str], announce: bool = True) -> Settings:

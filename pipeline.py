@@ -18,23 +18,23 @@ import torch
 from torch.utils.data import DataLoader
 
 from calibrators import fit_calibrator
-from configurator import ConfigError
+from common.configurator import ConfigError
 from data.datasets import check_test_set, pair_split
 from data.demo import make_demo_dataset
 from data.files import require_folder, require_writable_folder
 from data.loaders import inference_loader, training_loader, usable_workers
 from data.split import read_or_draw_split, save_split
-from distributed import Context, barrier, setup, teardown
+from common.distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
-from layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
+from common.layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
 from loss import build_objective, inert_reason, training_note
-from methods import network_method, post_hoc
+from common.methods import network_method, post_hoc
 from model import build_model, load_weights
 from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
 from report.curves import save_run_curves
-from settings import Settings
+from common.settings import Settings
 from train import TrainingRun, run_record, seed_everything, train
 from train_plots import plot_validation_calibration
 

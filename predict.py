@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from errors import OneLineParser
-from interrupts import INTERRUPTED_STATUS
+from common.errors import OneLineParser
+from common.interrupts import INTERRUPTED_STATUS
 
 
 def _integer(text: str) -> int:
@@ -40,7 +40,7 @@ def _positive(text: str) -> int:
 
 
 def _device(text: str) -> str:
-    from settings import DEVICES  # light: no torch; main_ASLP.py's --device takes the same names
+    from common.settings import DEVICES  # light: no torch; main_ASLP.py's --device takes the same names
 
     if DEVICES.fullmatch(text):
         return text
@@ -85,7 +85,7 @@ from tqdm import tqdm
 
 from data.datasets import list_images
 from data.loaders import inference_loader
-from layout import MAPS_RECORD, map_folders, weights_file_problem
+from common.layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
 
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
@@ -189,7 +189,7 @@ def main(options: argparse.Namespace) -> int:
     """Write the maps of every photograph in `options.images` with `options.weights` (see
     `command_line`), say where, and return 0; bad input is a UserFacingError naming the option."""
     from data.files import require_writable_folder
-    from distributed import select_device
+    from common.distributed import select_device
     from model import build_model
     from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
     from protocol import get_protocol
@@ -222,7 +222,7 @@ def main(options: argparse.Namespace) -> int:
 
 def cli(argv: list[str]) -> int:
     """`main` as a command: exit 0; one `error:` line and 2 for what the user can fix; 130 on Ctrl-C."""
-    from errors import UserFacingError
+    from common.errors import UserFacingError
 
     options = command_line().parse_args(argv)
     try:

@@ -20,10 +20,10 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from configurator import format_value
-from distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
-from errors import UserFacingError
-from layout import CHECKPOINT_NAME, final_weights_name
+from common.configurator import format_value
+from common.distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
+from common.errors import UserFacingError
+from common.layout import CHECKPOINT_NAME, final_weights_name
 from loss import Objective, image_statistics, objective_constants
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.calibration import (
@@ -32,7 +32,7 @@ from metrics.calibration import (
 from model.checkpoint import check_state_dict
 from predict import Inference, predict_maps
 from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
-from settings import OptimisationSettings, SpeedSettings
+from common.settings import OptimisationSettings, SpeedSettings
 from train_plots import plot_alpha_history, plot_calibration_history
 
 ALPHA_LOG_NAME = "alpha_log.csv"

@@ -46,7 +46,7 @@ import main_ASLP  # noqa: E402
 from loss import build_objective  # noqa: E402
 from model import build_model  # noqa: E402
 from model.checkpoint import check_state_dict  # noqa: E402
-from settings import ASLPSettings, BaselineSettings, OptimisationSettings, from_constants  # noqa: E402
+from common.settings import ASLPSettings, BaselineSettings, OptimisationSettings, from_constants  # noqa: E402
 from train import train_step  # noqa: E402
 
 AUTHORS_CODE = PROJECT.parent / "shared" / "reference" / "authors_code"

@@ -44,10 +44,10 @@ sys.path.insert(0, str(PROJECT))
 # Light modules only at the top, so that --help answers at once; the plotting and reading ones are
 # imported where they are used.
 import main_ASLP  # noqa: E402
-from configurator import ConfigError  # noqa: E402
-from errors import UserFacingError  # noqa: E402
-from layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
-from methods import POST_HOC, TRAINED  # noqa: E402
+from common.configurator import ConfigError  # noqa: E402
+from common.errors import UserFacingError  # noqa: E402
+from common.layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
+from common.methods import POST_HOC, TRAINED  # noqa: E402
 from protocol import Protocol, get_protocol  # noqa: E402
 
 if TYPE_CHECKING:

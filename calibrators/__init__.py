@@ -24,7 +24,7 @@ from calibrators.local_temperature import fit_local_temperature
 from calibrators.selective import fit_selective_scaling
 from calibrators.temperature import fit_temperature
 from predict import Inference, Temperature
-from settings import PostHocSettings
+from common.settings import PostHocSettings
 
 
 @dataclass(frozen=True)

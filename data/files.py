@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from errors import UserFacingError
+from common.errors import UserFacingError
 
 CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")

@@ -30,16 +30,16 @@ if not __package__:
         del sys.path[0]
     sys.path.insert(0, os.path.dirname(_PACKAGE_FOLDER))
 
-from interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt  # noqa: E402
+from common.interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt  # noqa: E402
 
 INTERRUPTED = "evaluate: interrupted (Ctrl-C) before the results were written"
-if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (interrupts.py)
+if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (common/interrupts.py)
     exit_on_interrupt(INTERRUPTED)
 
 import argparse  # noqa: E402  (after the handler)
 from pathlib import Path  # noqa: E402
 
-from errors import OneLineParser  # noqa: E402  (after the path fix)
+from common.errors import OneLineParser  # noqa: E402  (after the path fix)
 from metrics.boundary import BOUNDARY_WIDTH  # noqa: E402  (after the path fix)
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol  # noqa: E402  (after the path fix)
 

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
-from layout import MAPS_RECORD
+from common.layout import MAPS_RECORD
 from protocol import MAP_KINDS
 from report.tables import REPORT_JSON, is_report_output
 

@@ -51,14 +51,14 @@ from tqdm import tqdm
 from data.files import abbreviate, require_writable_folder, zero_one_maps_error
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
-from interrupts import sigint_held
+from common.interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.calibration import MAX_BINS, MAX_BINS_REASON
 from metrics.measures import mean_curves
 from metrics.table import (
     BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, REST, SCOPES, calibration_metrics, result_key, sod_metrics,
 )
-from layout import MAPS_RECORD
+from common.layout import MAPS_RECORD
 from protocol import (
     AS_GIVEN, MAP_KINDS, PROBABILITIES_AS_GIVEN, PROBABILITY_MAPS, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol,
     get_protocol,

@@ -24,7 +24,7 @@ from loss.nacl import NACLLoss
 from loss.perturbation import perturb_labels, sc_bce
 from loss.slp import SLPLoss
 from loss.svls import SVLSLoss
-from settings import ASLPSettings, BaselineSettings, constant_name
+from common.settings import ASLPSettings, BaselineSettings, constant_name
 
 OBJECTIVES: dict[str, type[Objective]] = {
     "BCE": BCELoss,

@@ -6,7 +6,7 @@ import torch
 from loss.adaptive_alpha import AdaptiveAlpha
 from loss.base import Objective
 from loss.perturbation import describe_perturbed_label, draw_perturbed, perturbed_target, sc_bce
-from settings import ASLPSettings
+from common.settings import ASLPSettings
 
 
 class ASLPLoss(Objective):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from data.files import abbreviate
-from errors import UserFacingError
+from common.errors import UserFacingError
 
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."

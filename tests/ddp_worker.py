@@ -11,7 +11,7 @@ from dataclasses import replace  # noqa: E402
 
 from data.datasets import pair_split  # noqa: E402
 from data.loaders import inference_loader, training_loader  # noqa: E402
-from distributed import barrier, setup, teardown  # noqa: E402
+from common.distributed import barrier, setup, teardown  # noqa: E402
 from loss.aslp import ASLPLoss  # noqa: E402
 from model import build_model  # noqa: E402
 from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, load_or_make_split, tiny_run  # noqa: E402

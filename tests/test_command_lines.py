@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import evaluate.__main__ as evaluate_cli
 import main_ASLP
-from configurator import ConfigError
+from common.configurator import ConfigError
 from tests.conftest import run_cli
 from tests.interrupting import HAS_PROC, REPO, interrupted, slow_import, visible_lines
 
@@ -182,7 +182,7 @@ def test_any_main_aslp_command_line_stops_before_training_with_one_line(argv: li
     assert result.code == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.err
 
 
-@pytest.mark.parametrize("imported", ["configurator", "pipeline"])
+@pytest.mark.parametrize("imported", ["common.configurator", "pipeline"])
 def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path, imported: str) -> None:
     # The script's own imports, and torch's with the pipeline (a KeyboardInterrupt inside an extension's import
     # surfaces as an ImportError traceback). Were the Ctrl-C missed, the missing data would stop the run at once.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
-PACKAGES = ("calibrators", "data", "evaluate", "loss", "metrics", "model", "report")
+PACKAGES = ("calibrators", "common", "data", "evaluate", "loss", "metrics", "model", "report")
 
 
 def module_name(path: Path) -> str:
@@ -102,7 +102,8 @@ def test_each_room_imports_only_from_below(room, forbidden):
 
 def test_what_the_command_line_reads_before_torch_imports_nothing_heavy_when_imported():
     # main_ASLP.py checks its command line, and python -m evaluate answers --help, with these alone.
-    light = ("configurator", "settings", "methods", "layout", "protocol", "errors", "main_ASLP", "evaluate")
+    light = ("common", "common.configurator", "common.settings", "common.methods", "common.layout", "protocol", "common.errors",
+             "main_ASLP", "evaluate")
     heavy = ("torch", "numpy", "cv2", "scipy", "matplotlib", "pipeline", "train", "report", "metrics")
     offending = sorted(f"{name} imports {other}" for name in light
                        for other in top_imports_of(MODULES[name]) if in_room(other, heavy))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import main_ASLP
-import methods
+from common import methods
 from benchmarks import real_study
 from data import pascal_s
 from data.pascal_s import SET_NAME

@@ -29,7 +29,7 @@ from predict import write_predictions
 from protocol import get_protocol, probability_map
 
 from tests.tiny import ASLP, BASELINES, CPU, OPTIMISATION, PAPER, SPEED, load_or_make_split, tiny_run
-from layout import CHECKPOINT_NAME
+from common.layout import CHECKPOINT_NAME
 from train import (
     CALIBRATION_PLOT_NAME, LOG_COLUMNS, TrainingError, TrainingInterrupted, append_row, atomic_save,
     decay_lr, perturbation_summary, run_record, seed_everything, train, validate,

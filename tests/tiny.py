@@ -9,7 +9,7 @@ import main_ASLP
 from data.split import read_or_draw_split, save_split
 from predict import Inference
 from protocol import get_protocol
-from settings import ASLPSettings, BaselineSettings, OptimisationSettings, SpeedSettings, from_constants
+from common.settings import ASLPSettings, BaselineSettings, OptimisationSettings, SpeedSettings, from_constants
 from train import TrainingRun
 
 ASLP = ASLPSettings(aslp_mode="MC", perturb_noise=False, beta=2.0, eta=0.05, lambda_=2000.0, start_epoch=1)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from evaluate import EvaluationInputError, run_evaluation, score_dataset
-from layout import MAPS_RECORD
+from common.layout import MAPS_RECORD
 
 
 def write_set(folder: Path, gt: Path, kind: str | None, protocol: str = "paper", levels: int = 255) -> None:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from loss import AdaptiveAlpha, build_objective, image_statistics, update_alpha
-from settings import ASLPSettings
+from common.settings import ASLPSettings
 from tests.tiny import BASELINES
 
 BETA, ETA, LAM = 2.0, 0.002, 2000.0

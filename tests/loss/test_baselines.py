@@ -10,7 +10,7 @@ from dataclasses import fields, replace
 from loss import (
     OBJECTIVES, Objective, build_objective, inert_reason, objective_constants, perturb_labels, training_note,
 )
-from settings import ASLPSettings, BaselineSettings
+from common.settings import ASLPSettings, BaselineSettings
 from tests.tiny import BASELINES as TINY_BASELINES
 
 # The settings groups the training script builds, for ASLP and the baselines.

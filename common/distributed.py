@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from errors import UserFacingError
+from common.errors import UserFacingError
 
 
 class DeviceError(UserFacingError, RuntimeError):

@@ -15,7 +15,7 @@ import tokenize
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from errors import UserFacingError
+from common.errors import UserFacingError
 
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 HELP_FLAGS = ("-h", "--help")

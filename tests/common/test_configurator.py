@@ -1,6 +1,6 @@
 import pytest
 
-from configurator import ConfigError, check_limits, constants_help, parse_overrides
+from common.configurator import ConfigError, check_limits, constants_help, parse_overrides
 
 DEFAULTS = {"EPOCHS": 30, "LR": 2.5e-5, "AMP": False, "DEMO": False, "TEST_DATASETS": ("A", "B"), "WEIGHTS": ""}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from methods import network_method
+from common.methods import network_method
 
 if TYPE_CHECKING:
     from protocol import Protocol

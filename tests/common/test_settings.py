@@ -4,8 +4,8 @@ from dataclasses import fields
 import pytest
 
 import main_ASLP
-from configurator import ConfigError, check_limits
-from settings import GROUPS, LIMITS, ASLPSettings, RunSettings, Settings, as_constants, constant_name, from_constants
+from common.configurator import ConfigError, check_limits
+from common.settings import GROUPS, LIMITS, ASLPSettings, RunSettings, Settings, as_constants, constant_name, from_constants
 
 
 def test_every_constant_is_in_exactly_one_group_or_steers_the_run():

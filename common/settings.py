@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from configurator import ConfigError, check_limits
-from layout import weights_file_problem
-from methods import choices, known_method
+from common.configurator import ConfigError, check_limits
+from common.layout import weights_file_problem
+from common.methods import choices, known_method
 from protocol import PROTOCOLS
 
 
