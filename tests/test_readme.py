@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import evaluate.__main__ as evaluate_cli
 import main_ASLP
+import predict
 from common.configurator import HELP_FLAGS, parse_overrides
 from tests.conftest import PROJECT_ROOT
 
@@ -15,7 +17,8 @@ README = PROJECT_ROOT / "README.md"
 PAGES = [README, PROJECT_ROOT / "CHANGELOG.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 MAX_README_LINES = 400
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
-MAIN_COMMAND = re.compile(r"python main_ASLP\.py(?: [^`#\n|]*)?")  # up to a code span's end or a comment
+# A command of the project, up to a code span's end, a comment or a table cell's end.
+COMMAND = re.compile(r"python (main_ASLP\.py|predict\.py|-m evaluate|PATH/TO/aslp/evaluate)((?: [^`#\n|]*)?)")
 
 
 def text(page: Path) -> str:
@@ -72,24 +75,33 @@ def test_every_name_the_public_api_page_imports_exists():
     exec(compile(imports, "docs/api.md", "exec"), {})  # an ImportError names what the page promises but lacks
 
 
-def main_commands() -> list[tuple[str, str]]:
-    """Every `python main_ASLP.py ...` of the pages, with its continuation lines (`#     --more`) joined."""
-    found = [(page.name, command.strip()) for page in PAGES
-             for command in MAIN_COMMAND.findall(re.sub(r"\n# +--", " --", text(page)))]
-    assert len(found) > 5, "the pattern no longer finds the pages' main_ASLP.py commands"
+def commands() -> list[tuple[str, str, str]]:
+    """(page, program, options) of every command the pages give, continuation lines (`#     --more`) joined."""
+    found = [(page.name, program, options.strip()) for page in PAGES
+             for program, options in COMMAND.findall(re.sub(r"\n# +--", " --", text(page)))]
+    assert {program for _, program, _ in found} == {"main_ASLP.py", "predict.py", "-m evaluate",
+                                                    "PATH/TO/aslp/evaluate"}, "the pattern misses commands"
     return found
 
 
-@pytest.mark.parametrize("page, command", main_commands())
-def test_every_main_aslp_command_in_the_pages_parses(page, command):
-    options = [word for word in shlex.split(command.replace("[", " ").replace("]", " "))[2:]
-               if word.startswith("--") and word not in HELP_FLAGS]
-    parse_overrides(main_ASLP.CONSTANTS, options)  # a ConfigError names the option that no longer exists
+def long_options(parser) -> set[str]:
+    return {option for action in parser._actions for option in action.option_strings if option.startswith("--")}
 
 
-def test_main_command_finder_sees_options_and_a_stale_option_is_refused():
-    assert MAIN_COMMAND.findall("run `python main_ASLP.py --epochs=2 --demo` now") == [
-        "python main_ASLP.py --epochs=2 --demo"]
+@pytest.mark.parametrize("page, program, options", commands(), ids=lambda value: value[:40])
+def test_every_command_in_the_pages_takes_the_options_it_is_given(page, program, options):
+    given = [word for word in shlex.split(options.replace("[", " ").replace("]", " "))
+             if word.startswith("--") and word not in HELP_FLAGS]
+    if program == "main_ASLP.py":
+        parse_overrides(main_ASLP.CONSTANTS, given)  # a ConfigError names an option or value it no longer takes
+        return
+    parser = predict.command_line() if program == "predict.py" else evaluate_cli._parser()
+    unknown = {word.partition("=")[0] for word in given} - long_options(parser)
+    assert not unknown, f"{page}: python {program} has no option {sorted(unknown)}"
+
+
+def test_the_command_finder_sees_options_and_a_stale_option_is_refused():
+    assert COMMAND.findall("run `python main_ASLP.py --epochs=2 --demo` now") == [("main_ASLP.py", " --epochs=2 --demo")]
     with pytest.raises(ValueError, match="no_such_option"):
         parse_overrides(main_ASLP.CONSTANTS, ["--no_such_option=1"])
 
