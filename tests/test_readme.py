@@ -14,7 +14,8 @@ from common.configurator import HELP_FLAGS, parse_overrides
 from tests.conftest import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
-PAGES = [README, PROJECT_ROOT / "CHANGELOG.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+PAGES = [README, PROJECT_ROOT / "CHANGELOG.md", PROJECT_ROOT / "Dataset" / "README.md",
+         *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 MAX_README_LINES = 400
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
 # A command of the project, up to a code span's end, a comment or a table cell's end.
@@ -77,7 +78,7 @@ def test_every_name_the_public_api_page_imports_exists():
 
 def commands() -> list[tuple[str, str, str]]:
     """(page, program, options) of every command the pages give, continuation lines (`#     --more`) joined."""
-    found = [(page.name, program, options.strip()) for page in PAGES
+    found = [(str(page.relative_to(PROJECT_ROOT)), program, options.strip()) for page in PAGES
              for program, options in COMMAND.findall(re.sub(r"\n# +--", " --", text(page)))]
     assert {program for _, program, _ in found} == {"main_ASLP.py", "predict.py", "-m evaluate",
                                                     "PATH/TO/aslp/evaluate"}, "the pattern misses commands"
@@ -116,7 +117,7 @@ def test_the_readme_is_short_and_opens_with_a_contents_list_of_its_headings():
     assert listed == [anchor(heading) for heading in headings[1:]], "the contents list and the headings differ"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(PROJECT_ROOT)))
 def test_every_relative_link_resolves_to_a_file_and_a_heading(page):
     broken = []
     for target in LINK.findall(prose(text(page))):
@@ -131,7 +132,7 @@ def test_every_relative_link_resolves_to_a_file_and_a_heading(page):
     assert not broken, f"{page.relative_to(PROJECT_ROOT)}: {broken}"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(PROJECT_ROOT)))
 def test_every_test_file_a_page_names_exists(page):
     named = set(re.findall(r"`(tests/[\w/]+\.py)`", text(page)))
     assert {name for name in named if not (PROJECT_ROOT / name).is_file()} == set()
