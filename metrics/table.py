@@ -44,7 +44,7 @@ PROBABILITIES = "probabilities"
 CountsFormula = Callable[[np.ndarray, int], float]  # (level counts (256, 2), equal-width bins) -> value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SODFormula:
     """A SOD metric from the set's per-image statistics: ``summary`` of the per-image ``quantities`` (curves
     or values), each averaged over the images it is defined on. A metric's quantities are defined on the
@@ -61,9 +61,9 @@ class SODFormula:
         return sod.covered(self.quantities[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
-    """One reported number (see the module docstring)."""
+    """One reported number (see the module docstring); its fields are named wherever it is written."""
 
     key: str
     title: str
@@ -94,15 +94,15 @@ def _counts(formula: Callable[[np.ndarray], float]) -> CountsFormula:
 
 
 def _curve_max(name: str) -> SODFormula:
-    return SODFormula((name,), np.max)
+    return SODFormula(quantities=(name,), summary=np.max)
 
 
 def _curve_mean(name: str) -> SODFormula:
-    return SODFormula((name,), np.mean)
+    return SODFormula(quantities=(name,), summary=np.mean)
 
 
 def _image_mean(name: str) -> SODFormula:
-    return SODFormula((name,), float)
+    return SODFormula(quantities=(name,), summary=float)
 
 
 PAPER, CALIBRATED = "paper", "calibrated"
@@ -113,33 +113,52 @@ _BOTH = {PAPER: (SET,), CALIBRATED: (SET,)}
 METRICS: dict[str, Metric] = {
     metric.key: metric
     for metric in (
-        Metric("ECE", "ECE", "%", True, 2, {PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, (SET, BOUNDARY, REST, IMAGE),
+        Metric(key="ECE", title="ECE", unit="%", lower_is_better=True, digits=2,
+               reported={PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, compared=(SET, BOUNDARY, REST, IMAGE),
                from_counts=calibration.expected_calibration_error),
-        Metric("MCE", "MCE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
+        Metric(key="MCE", title="MCE", unit="%", lower_is_better=True, digits=2,
+               reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
                from_counts=calibration.maximum_calibration_error),
-        Metric("CECE", "CECE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
+        Metric(key="CECE", title="CECE", unit="%", lower_is_better=True, digits=2,
+               reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
                from_counts=calibration.class_wise_calibration_error),
-        Metric("OE", "OE", "%", True, 2, {PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
+        Metric(key="OE", title="OE", unit="%", lower_is_better=True, digits=2,
+               reported={PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
                from_counts=calibration.overconfidence_error),
-        Metric("ACC", "ACC", "%", False, 2, _BOTH, (SET,), from_counts=_counts(calibration.pixel_accuracy)),
-        Metric("AECE", "AECE", "%", True, 2, {CALIBRATED: (SET,)},
+        Metric(key="ACC", title="ACC", unit="%", lower_is_better=False, digits=2, reported=_BOTH, compared=(SET,),
+               from_counts=_counts(calibration.pixel_accuracy)),
+        Metric(key="AECE", title="AECE", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
                from_counts=_counts(calibration.adaptive_calibration_error)),
-        Metric("dECE", "dECE(l2)", "%", True, 2, {CALIBRATED: (SET,)},
+        Metric(key="dECE", title="dECE(l2)", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
                from_counts=calibration.debiased_calibration_error),
-        Metric("NLL", "NLL", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.negative_log_likelihood)),
-        Metric("Brier", "Brier", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.brier_score)),
-        Metric("mean_saliency", "mean saliency", "", None, 3, _BOTH, from_counts=_counts(calibration.mean_prediction)),
-        Metric("maxF", "maxF", "", False, 3, _BOTH, (SET,), from_sod=_curve_max("f_curve")),
-        Metric("meanF", "meanF", "", False, 3, _BOTH, from_sod=_curve_mean("f_curve")),
-        Metric("adpF", "adpF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_f")),
-        Metric("wF", "wF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("weighted_f")),
-        Metric("MAE", "MAE", "", True, 3, _BOTH, from_sod=_image_mean("mae")),
-        Metric("S", "S", "", False, 3, _BOTH, from_sod=_image_mean("s_measure")),
-        Metric("maxE", "maxE", "", False, 3, _BOTH, from_sod=_curve_max("e_curve")),
-        Metric("meanE", "meanE", "", False, 3, _BOTH, from_sod=_curve_mean("e_curve")),
-        Metric("adpE", "adpE", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_e")),
-        Metric("AP", "AP", "", False, 3, _BOTH, from_sod=SODFormula(("precision", "recall"), average_precision)),
-        Metric("AUC", "AUC", "", False, 3, _BOTH, from_sod=SODFormula(("tpr", "fpr"), roc_auc)),
+        Metric(key="NLL", title="NLL", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.negative_log_likelihood)),
+        Metric(key="Brier", title="Brier", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.brier_score)),
+        Metric(key="mean_saliency", title="mean saliency", unit="", lower_is_better=None, digits=3, reported=_BOTH,
+               from_counts=_counts(calibration.mean_prediction)),
+        Metric(key="maxF", title="maxF", unit="", lower_is_better=False, digits=3, reported=_BOTH, compared=(SET,),
+               from_sod=_curve_max("f_curve")),
+        Metric(key="meanF", title="meanF", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_mean("f_curve")),
+        Metric(key="adpF", title="adpF", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("adaptive_f")),
+        Metric(key="wF", title="wF", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("weighted_f")),
+        Metric(key="MAE", title="MAE", unit="", lower_is_better=True, digits=3, reported=_BOTH,
+               from_sod=_image_mean("mae")),
+        Metric(key="S", title="S", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_image_mean("s_measure")),
+        Metric(key="maxE", title="maxE", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_max("e_curve")),
+        Metric(key="meanE", title="meanE", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_mean("e_curve")),
+        Metric(key="adpE", title="adpE", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("adaptive_e")),
+        Metric(key="AP", title="AP", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=SODFormula(quantities=("precision", "recall"), summary=average_precision)),
+        Metric(key="AUC", title="AUC", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=SODFormula(quantities=("tpr", "fpr"), summary=roc_auc)),
     )
 }
 
@@ -147,9 +166,9 @@ METRICS: dict[str, Metric] = {
 COUNTS: dict[str, Metric] = {
     metric.key: metric
     for metric in (
-        Metric("n_images", "images", "", None, 0),
-        Metric("n_images_calibration", "images", "", None, 0),
-        Metric("boundary_fraction", "boundary pixels", "%", None, 2),
+        Metric(key="n_images", title="images", unit="", lower_is_better=None, digits=0),
+        Metric(key="n_images_calibration", title="images", unit="", lower_is_better=None, digits=0),
+        Metric(key="boundary_fraction", title="boundary pixels", unit="%", lower_is_better=None, digits=2),
     )
 }
 
