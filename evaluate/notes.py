@@ -7,6 +7,7 @@ empty, boundary bands that hold no pixel (or every pixel), constant maps.
 
 from __future__ import annotations
 
+from common.text import joined
 from data.files import abbreviate
 from evaluate.accumulate import DatasetAccumulator
 from evaluate.io import PairedFolders
@@ -71,7 +72,7 @@ def _band_notes(accumulator: DatasetAccumulator) -> list[str]:
             if not pixels.any():
                 keys = [result_key(m.key, scope, probabilities=probabilities)
                         for m in calibration_metrics(maps.scored_by.name, scope)]
-                notes.append(f"{_join(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
+                notes.append(f"{joined(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
     return notes
 
 
@@ -99,14 +100,10 @@ def _undefined_notes(accumulator: DatasetAccumulator) -> list[str]:
         if noted:
             said.setdefault(("include", _images(noted)), []).append(metric.key)
     return [
-        f"{_join(keys)} {verb if len(keys) > 1 else verb + 's'} {text}" for (verb, text), keys in said.items()
+        f"{joined(keys)} {verb if len(keys) > 1 else verb + 's'} {text}" for (verb, text), keys in said.items()
     ]
 
 
 def _images(conditions: dict[str, list[str]]) -> str:
     return "; ".join(f"{len(names)} image(s) whose {condition}: {abbreviate(names)}"
                      for condition, names in conditions.items())
-
-
-def _join(keys: list[str]) -> str:
-    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"

@@ -2,9 +2,10 @@
 
 An entry says what the number is called in results.json and the CSV files (its key), how tables,
 plots and the LaTeX file title it (title and unit), which way is better, which protocols report it
-and where (its scopes), which scopes the comparison of several runs shows, and the function that
-computes it from what the scoring accumulates. Adding a metric is one entry here, its formula in
-the module that defines it, and its test; every table, file and plot takes its name from here.
+and where (its scopes), which scopes the comparison of several runs shows, the function that
+computes it from what the scoring accumulates, and how that function bins the confidences. Adding a
+metric is one entry here, its formula in the module that defines it, and its test; every table, file
+and plot takes its name from here, and every title that lists metrics lists them from here.
 
 Scopes (where a metric is computed):
 
@@ -28,7 +29,7 @@ Values are fractions in results.json; a unit of "%" shows them times 100 in tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ class Metric:
     reported: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # protocol name -> scopes
     compared: tuple[str, ...] = ()  # scopes the comparison of several runs shows
     from_counts: CountsFormula | None = None
+    bins: str | None = None  # how from_counts bins the confidences: EQUAL_WIDTH or EQUAL_MASS (None: no bins)
     from_sod: SODFormula | None = None
 
     def scopes(self, protocol: str) -> tuple[str, ...]:
@@ -105,6 +107,9 @@ def _image_mean(name: str) -> SODFormula:
     return SODFormula(quantities=(name,), summary=float)
 
 
+# The bins of a calibration metric: the scoring's n_bins of equal width, or ADAPTIVE_BINS of equal mass.
+EQUAL_WIDTH, EQUAL_MASS = "equal-width", "equal-mass"
+
 PAPER, CALIBRATED = "paper", "calibrated"
 _EVERY_SCOPE = (SET, IMAGE, BOUNDARY, REST)
 _BOTH = {PAPER: (SET,), CALIBRATED: (SET,)}
@@ -115,22 +120,22 @@ METRICS: dict[str, Metric] = {
     for metric in (
         Metric(key="ECE", title="ECE", unit="%", lower_is_better=True, digits=2,
                reported={PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, compared=(SET, BOUNDARY, REST, IMAGE),
-               from_counts=calibration.expected_calibration_error),
+               from_counts=calibration.expected_calibration_error, bins=EQUAL_WIDTH),
         Metric(key="MCE", title="MCE", unit="%", lower_is_better=True, digits=2,
                reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
-               from_counts=calibration.maximum_calibration_error),
+               from_counts=calibration.maximum_calibration_error, bins=EQUAL_WIDTH),
         Metric(key="CECE", title="CECE", unit="%", lower_is_better=True, digits=2,
                reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
-               from_counts=calibration.class_wise_calibration_error),
+               from_counts=calibration.class_wise_calibration_error, bins=EQUAL_WIDTH),
         Metric(key="OE", title="OE", unit="%", lower_is_better=True, digits=2,
                reported={PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
-               from_counts=calibration.overconfidence_error),
+               from_counts=calibration.overconfidence_error, bins=EQUAL_WIDTH),
         Metric(key="ACC", title="ACC", unit="%", lower_is_better=False, digits=2, reported=_BOTH, compared=(SET,),
                from_counts=_counts(calibration.pixel_accuracy)),
         Metric(key="AECE", title="AECE", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
-               from_counts=_counts(calibration.adaptive_calibration_error)),
+               from_counts=_counts(calibration.adaptive_calibration_error), bins=EQUAL_MASS),
         Metric(key="dECE", title="dECE(l2)", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
-               from_counts=calibration.debiased_calibration_error),
+               from_counts=calibration.debiased_calibration_error, bins=EQUAL_WIDTH),
         Metric(key="NLL", title="NLL", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
                from_counts=_counts(calibration.negative_log_likelihood)),
         Metric(key="Brier", title="Brier", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
@@ -181,6 +186,26 @@ def calibration_metrics(protocol: str, scope: str) -> list[Metric]:
 def sod_metrics(protocol: str) -> list[Metric]:
     """The SOD metrics ``protocol`` reports (over the whole set), in report order."""
     return [m for m in METRICS.values() if m.from_sod is not None and SET in m.scopes(protocol)]
+
+
+def in_table_order(keys: Iterable[str]) -> list[Metric]:
+    """The entries of the metric ``keys``, in report order (a KeyError names a key the table lacks)."""
+    keys = set(keys)
+    unknown = keys - METRICS.keys()
+    if unknown:
+        raise KeyError(f"not in the metric table: {', '.join(sorted(unknown))}")
+    return [m for m in METRICS.values() if m.key in keys]
+
+
+def binning(protocol: str, n_bins: int) -> str:
+    """How the calibration metrics ``protocol`` reports bin the confidences, for a title: metrics of one
+    binning together, "ECE/OE: 10 equal-width bins, AECE: 15 equal-mass bins"."""
+    sizes = {EQUAL_WIDTH: n_bins, EQUAL_MASS: calibration.ADAPTIVE_BINS}
+    grouped: dict[str, list[str]] = {}
+    for metric in calibration_metrics(protocol, SET):
+        if metric.bins is not None:
+            grouped.setdefault(metric.bins, []).append(metric.title)
+    return ", ".join(f"{'/'.join(titles)}: {sizes[bins]} {bins} bins" for bins, titles in grouped.items())
 
 
 def result_key(key: str, scope: str = SET, statistic: str = "mean", probabilities: bool = False) -> str:
