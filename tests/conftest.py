@@ -18,7 +18,8 @@ import pytest
 from data.demo import make_demo_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+SHARED = PROJECT_ROOT.parent / "shared"  # the data and the authors' code beside the project (absent: tests skip)
+SHARED_REFERENCE = SHARED / "reference"
 # The tiny configuration of the end-to-end runs: 32 px, an 8-channel decoder, two epochs.
 TINY = ("--epochs=2", "--start_epoch=1", "--train_size=32", "--test_size=32", "--feat_channel=8", "--batch_size=8",
         "--validation_size=4", "--eval_workers=1", "--log_every=1")

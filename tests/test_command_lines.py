@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 import evaluate.__main__ as evaluate_cli
 import main_ASLP
 from common.configurator import ConfigError
-from tests.conftest import run_cli
-from tests.interrupting import HAS_PROC, REPO, interrupted, slow_import, visible_lines
+from tests.conftest import PROJECT_ROOT, run_cli
+from tests.interrupting import HAS_PROC, interrupted, slow_import, visible_lines
 
-MAIN = REPO / "main_ASLP.py"
+MAIN = PROJECT_ROOT / "main_ASLP.py"
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ODD = ["", " ", "-", "--", "x", "ü ß", "a=b", "1e3", "None", "true"]  # odd strings for any option
 

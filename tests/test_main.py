@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ALL_METHODS, TINY, run_cli
+from tests.conftest import ALL_METHODS, PROJECT_ROOT, TINY, run_cli
 
-MAIN = Path(__file__).resolve().parents[1] / "main_ASLP.py"
+MAIN = PROJECT_ROOT / "main_ASLP.py"
 
 
 def test_demo_trains_tests_and_evaluates(demo_comparison, demo_root):

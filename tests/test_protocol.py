@@ -15,8 +15,8 @@ from evaluate import EvaluationInputError, score_dataset
 from metrics import table
 from metrics.calibration import joint_histogram
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol, mask_thresholded, probability_map
+from tests.conftest import PROJECT_ROOT
 
-PROJECT = Path(__file__).resolve().parents[1]
 PAPER, CALIBRATED = PROTOCOLS["paper"], PROTOCOLS["calibrated"]
 MASK_LEVELS = np.arange(256, dtype=np.uint8)
 
@@ -88,7 +88,7 @@ def test_names_defaults_and_probability_maps() -> None:
     with pytest.raises(ValueError, match="unknown protocol 'papers'; choose one of paper, calibrated"):
         get_protocol("papers")
     with pytest.raises(EvaluationInputError, match="choose one of paper, calibrated"):
-        score_dataset(PROJECT, PROJECT, protocol="papers", workers=1)
+        score_dataset(PROJECT_ROOT, PROJECT_ROOT, protocol="papers", workers=1)
 
 
 def soft_pixels_right(decision, mask):  # noqa: ANN001, ANN201  (numpy arrays or torch tensors)
@@ -131,5 +131,5 @@ def test_the_paper_protocol_never_loads_the_libraries_it_does_not_need(tmp_path:
         "loaded = [m for m in ('py_sod_metrics', 'scipy', 'sklearn', 'matplotlib', 'torch') if m in sys.modules]\n"
         "sys.exit(f'loaded {loaded}' if loaded else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
