@@ -19,7 +19,7 @@ import pytest
 
 import evaluate.runner
 from evaluate.__main__ import INTERRUPTED, INTERRUPTED_STATUS, main
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, write_pairs
 from tests.interrupting import HAS_PROC, interrupted, slow_import
 
 # What --help must not load: the scoring libraries (and never torch).
@@ -44,14 +44,11 @@ def _run(*args: str) -> SimpleNamespace:
 def _write(folder: Path, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     (folder / "Image").mkdir(parents=True)  # the project's layout: images beside GT, never read
-    (folder / "GT").mkdir()
-    (folder / "pred").mkdir()
-    for index in range(n):
-        gt = np.zeros((32, 48), np.uint8)
-        gt[8:24, 10:30] = 255
-        pred = np.clip(cv2.GaussianBlur(gt, (7, 7), 2) + rng.normal(0, 25, gt.shape), 0, 255).astype(np.uint8)
-        cv2.imwrite(str(folder / "GT" / f"{index}.png"), gt)
-        cv2.imwrite(str(folder / "pred" / f"{index}.png"), pred)
+    gt = np.zeros((32, 48), np.uint8)
+    gt[8:24, 10:30] = 255
+    pairs = [(np.clip(cv2.GaussianBlur(gt, (7, 7), 2) + rng.normal(0, 25, gt.shape), 0, 255).astype(np.uint8), gt)
+             for _ in range(n)]
+    write_pairs(folder / "pred", folder / "GT", pairs)
 
 
 def test_single_set(tmp_path: Path) -> None:

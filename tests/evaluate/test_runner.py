@@ -16,6 +16,7 @@ from metrics.calibration import expected_calibration_error
 from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key
 from protocol import PROBABILITY_PROTOCOL, level_counts
 from report.tables import is_report_output
+from tests.conftest import write_pairs
 
 # Every key of the probability maps beside the test maps: the probability protocol's whole-set, per-image,
 # band and rest values.
@@ -36,10 +37,8 @@ REQUIRED_KEYS = [
 def _write_set(pred_dir: Path, gt_dir: Path, n: int, seed: int, empty_masks: bool = False) -> list[tuple]:
     """Soft noisy maps of varying sizes; returns the (pred, gt) arrays written."""
     rng = np.random.default_rng(seed)
-    pred_dir.mkdir(parents=True)
-    gt_dir.mkdir(parents=True)
     pairs = []
-    for index in range(n):
+    for _ in range(n):
         height, width = int(rng.integers(30, 70)), int(rng.integers(30, 70))
         yy, xx = np.mgrid[:height, :width]
         distance = np.hypot((yy - height / 2) / (height / 4), (xx - width / 2) / (width / 3))
@@ -49,9 +48,8 @@ def _write_set(pred_dir: Path, gt_dir: Path, n: int, seed: int, empty_masks: boo
         if empty_masks:
             gt[:] = 0
             pred = (pred * rng.uniform(0.05, 0.4)).astype(np.uint8)
-        cv2.imwrite(str(pred_dir / f"{index:03d}.png"), pred)
-        cv2.imwrite(str(gt_dir / f"{index:03d}.png"), gt)
         pairs.append((pred, gt))
+    write_pairs(pred_dir, gt_dir, pairs, stem="{:03d}")
     return pairs
 
 
