@@ -7,7 +7,7 @@ empty, boundary bands that hold no pixel (or every pixel), constant maps.
 
 from __future__ import annotations
 
-from common.text import joined
+from common.text import joined, plural
 from data.files import abbreviate
 from evaluate.accumulate import DatasetAccumulator
 from evaluate.io import PairedFolders
@@ -32,7 +32,7 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
     if accumulator.n_images_calibration < n_images:
         notes.append(
             f"the calibration metrics and the mean saliency cover {accumulator.n_images_calibration} of {n_images} "
-            f"image{'s' if n_images != 1 else ''} (the SOD metrics cover all)"
+            f"{plural('image', n_images)} (the SOD metrics cover all)"
         )
     if accumulator.n_empty_masks == n_images:
         protocol = accumulator.protocol
@@ -42,8 +42,8 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
             f"saliency is the false-positive mass ({protocol.empty_set_note})"
         )
     elif accumulator.n_empty_masks:
-        notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
-                     f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
+        notes.append(f"{accumulator.n_empty_masks} of {n_images} {plural('mask', n_images)} "
+                     f"{plural('is', accumulator.n_empty_masks, 'are')} empty")
     notes += _undefined_notes(accumulator)
     notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
@@ -52,8 +52,8 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
             "curves cannot rank pixels, so F, E, AP and AUC say nothing about where the objects are"
         )
     elif accumulator.n_constant_maps:
-        notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction map{'s' if n_images != 1 else ''} "
-                     f"{'is' if accumulator.n_constant_maps == 1 else 'are'} constant (a single level)")
+        notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction {plural('map', n_images)} "
+                     f"{plural('is', accumulator.n_constant_maps, 'are')} constant (a single level)")
     return notes
 
 
@@ -72,7 +72,7 @@ def _band_notes(accumulator: DatasetAccumulator) -> list[str]:
             if not pixels.any():
                 keys = [result_key(m.key, scope, probabilities=probabilities)
                         for m in calibration_metrics(maps.scored_by.name, scope)]
-                notes.append(f"{joined(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
+                notes.append(f"{joined(keys)} {plural('is', len(keys), 'are')} n/a: {why}")
     return notes
 
 
@@ -100,7 +100,7 @@ def _undefined_notes(accumulator: DatasetAccumulator) -> list[str]:
         if noted:
             said.setdefault(("include", _images(noted)), []).append(metric.key)
     return [
-        f"{joined(keys)} {verb if len(keys) > 1 else verb + 's'} {text}" for (verb, text), keys in said.items()
+        f"{joined(keys)} {plural(verb + 's', len(keys), verb)} {text}" for (verb, text), keys in said.items()
     ]
 
 

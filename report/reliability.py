@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from common.text import counted
 from metrics.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
 from report.tables import Diagram, combined_figures, combined_plot_name
 
@@ -94,7 +95,7 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
     ece, oe, acc = (expected_calibration_error(counts, n_bins), overconfidence_error(counts, n_bins),
                     pixel_accuracy(counts))
     top.set_title(
-        f"{diagram.dataset}  ({diagram.n_images} image{'s' if diagram.n_images != 1 else ''})\n{diagram.title}\n"
+        f"{diagram.dataset}  ({counted(diagram.n_images, 'image')})\n{diagram.title}\n"
         f"ECE {100 * ece:.2f}%   OE {100 * oe:.2f}%   ACC {100 * acc:.2f}%",
         fontsize=10,
         pad=30,
