@@ -47,9 +47,10 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
     notes += _undefined_notes(accumulator)
     notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
+        curves = joined([m.key for m in sod_metrics(accumulator.protocol.name) if m.from_sod.of_curves])
         notes.append(
             "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
-            "curves cannot rank pixels, so F, E, AP and AUC say nothing about where the objects are"
+            f"curves cannot rank pixels, so {curves} say nothing about where the objects are"
         )
     elif accumulator.n_constant_maps:
         notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction {plural('map', n_images)} "

@@ -53,6 +53,7 @@ class SODFormula:
 
     quantities: tuple[str, ...]
     summary: Callable[..., float]
+    of_curves: bool = False  # whether it summarises threshold curves (which cannot rank the pixels of a constant map)
 
     def __call__(self, sod: ImageAccumulator) -> float:
         return float(self.summary(*(sod.mean(quantity) for quantity in self.quantities)))
@@ -96,11 +97,11 @@ def _counts(formula: Callable[[np.ndarray], float]) -> CountsFormula:
 
 
 def _curve_max(name: str) -> SODFormula:
-    return SODFormula(quantities=(name,), summary=np.max)
+    return SODFormula(quantities=(name,), summary=np.max, of_curves=True)
 
 
 def _curve_mean(name: str) -> SODFormula:
-    return SODFormula(quantities=(name,), summary=np.mean)
+    return SODFormula(quantities=(name,), summary=np.mean, of_curves=True)
 
 
 def _image_mean(name: str) -> SODFormula:
@@ -161,9 +162,9 @@ METRICS: dict[str, Metric] = {
         Metric(key="adpE", title="adpE", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
                from_sod=_image_mean("adaptive_e")),
         Metric(key="AP", title="AP", unit="", lower_is_better=False, digits=3, reported=_BOTH,
-               from_sod=SODFormula(quantities=("precision", "recall"), summary=average_precision)),
+               from_sod=SODFormula(quantities=("precision", "recall"), summary=average_precision, of_curves=True)),
         Metric(key="AUC", title="AUC", unit="", lower_is_better=False, digits=3, reported=_BOTH,
-               from_sod=SODFormula(quantities=("tpr", "fpr"), summary=roc_auc)),
+               from_sod=SODFormula(quantities=("tpr", "fpr"), summary=roc_auc, of_curves=True)),
     )
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,7 @@ import pytest
 from evaluate import EvaluationInputError, evaluate_datasets, run_evaluation, score_dataset
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.calibration import expected_calibration_error
-from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key
+from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key, sod_metrics
 from protocol import PROBABILITY_PROTOCOL, level_counts
 from report.tables import is_report_output
 from tests.conftest import write_pairs
@@ -204,7 +205,11 @@ def test_paper_e_measure_is_na_on_empty_masks_and_constant_maps_get_a_note(tmp_p
     for key in ("maxE", "meanE", "maxF", "S", "AP", "AUC"):
         assert results["T"][key] is None, key
     assert results["T"]["MAE"] == 0 and results["T"]["n_constant_maps"] == 3
-    assert "every prediction map is constant" in (out / "results.md").read_text()
+    notes = (out / "results.md").read_text().splitlines()
+    note = next(line for line in notes if "every prediction map is constant" in line)
+    # The metrics it names are the table's, each that summarises the threshold curves.
+    curves = re.search(r"so (.*) say nothing", note).group(1)
+    assert re.split(r", | and ", curves) == [m.key for m in sod_metrics("paper") if m.from_sod.of_curves]
 
 
 def test_maps_of_levels_0_and_1_are_refused_with_the_way_through(tmp_path: Path) -> None:
