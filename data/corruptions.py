@@ -30,6 +30,7 @@ import importlib
 import os
 import sys
 import types
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -165,7 +166,9 @@ def _numpy_with_float_() -> types.ModuleType:
 @cache
 def imagecorruptions() -> types.ModuleType:
     """The `imagecorruptions` package, mended (see the module docstring)."""
-    with _without_pkg_resources():
+    with _without_pkg_resources(), warnings.catch_warnings():
+        # It imports scipy.ndimage.interpolation, deprecated (SciPy 2.0 will remove it): not the user's to fix.
+        warnings.simplefilter("ignore", DeprecationWarning)
         package = importlib.import_module("imagecorruptions")
     functions = importlib.import_module("imagecorruptions.corruptions")
     functions.gaussian = gaussian_multichannel  # the name its blurs call
