@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from data.corruptions import CORRUPTIONS, FAMILIES, ShiftedSet, describe, parse_shifted
+from common.text import counted
 from metrics.table import column_title, metric_of, result_key
 
 SHIFT_KEYS = ("ECE", "OE", "ACC", "maxF")  # the table's metrics; ECE leads and is drawn with ACC
@@ -125,7 +126,7 @@ def source_markdown(source: str, shifted: list[ShiftedSet], summary: dict[str, d
     severities = sorted({s.severity for s in shifted})
     seeds = max((clean["n"] for m in summary.values() for clean in m["clean"].values() if clean), default=1)
     lines = [f"## {source}", "",
-             f"{source} clean, then at each severity the mean over {len(corruptions)} corruption(s) "
+             f"{source} clean, then at each severity the mean over {counted(len(corruptions), 'corruption')} "
              f"({describe(corruptions)}) with [min–max over the corruptions]"
              + (f"; each corrupted set's value is first the mean over the seeds, the clean cell mean ± std over "
                 f"{seeds} seeds." if seeds > 1 else ".")]

@@ -1,5 +1,6 @@
 """The shift figure (report.shift): per test set, ECE and ACC against severity, clean then 1 to 5, one
-box per method over the corruptions (Ovadia et al., NeurIPS 2019, Fig. 2); the clean box spans the seeds."""
+box per method over the corruptions (Ovadia et al., NeurIPS 2019, Fig. 2); the clean box spans the seeds.
+Whiskers reach the least and greatest value, the spread the table gives; the diamond is the table's mean."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,7 +42,9 @@ def save_shift_figure(summaries: dict[str, dict[str, dict]], by_source: dict[str
                 if not kept:
                     continue
                 boxes = axis.boxplot([g for _, g in kept], positions=[p for p, _ in kept], widths=width * 0.9,
-                                     patch_artist=True, manage_ticks=False, showfliers=False)
+                                     patch_artist=True, manage_ticks=False, whis=(0, 100), showmeans=True,
+                                     meanprops={"marker": "D", "markersize": 3, "markerfacecolor": "white",
+                                                "markeredgecolor": "black"})
                 for box in boxes["boxes"]:
                     box.set(facecolor=colours[i % 10], alpha=0.6)
                 for median in boxes["medians"]:
@@ -51,6 +54,7 @@ def save_shift_figure(summaries: dict[str, dict[str, dict]], by_source: dict[str
             axis.grid(axis="y", alpha=0.3)
         row[0].legend([Patch(facecolor=colours[i % 10], alpha=0.6) for i in range(len(methods))], methods,
                       fontsize=8)
-    figure.suptitle("Calibration under corruption: boxes over the corruptions (clean: over the seeds)", fontsize=10)
+    figure.suptitle("Calibration under corruption: per method a box over the corruptions (clean: over the seeds); "
+                    "box: quartiles, whiskers: min-max (the table's spread), diamond: mean", fontsize=10)
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120)
