@@ -52,12 +52,12 @@ def locate(dtd: Path, name: str) -> Path | None:
 def missing_note(missing: list[str], names: list[str], names_file: Path, dtd: Path) -> str:
     """What of the list `dtd` lacks: the categories wholly missing, those partly held, and the names."""
     wanted, lacking = Counter(map(category, names)), Counter(map(category, missing))
-    whole = [f"{c} ({n})" for c, n in lacking.items() if n == wanted[c]]
-    part = [f"{c} ({n} of {wanted[c]})" for c, n in lacking.items() if n < wanted[c]]
+    whole = [f"{c} ({n})" for c, n in sorted(lacking.items()) if n == wanted[c]]
+    part = [f"{c} ({n} of {wanted[c]})" for c, n in sorted(lacking.items()) if n < wanted[c]]
     groups = [f"all of {counted(len(whole), 'category', 'categories')}: {abbreviate(whole, 10)}"] if whole else []
     groups += [f"part of {counted(len(part), 'category', 'categories')}: {abbreviate(part, 10)}"] if part else []
     return (f"{len(missing)} of the {len(names)} names of {names_file.name} {plural('is', len(missing), 'are')} not "
-            f"in {dtd} ({'; '.join(groups)}): {abbreviate(missing)}")
+            f"in {dtd} ({'; '.join(groups)}): {abbreviate(sorted(missing))}")
 
 
 def from_names(dtd: Path, names_file: Path) -> list[Path]:
