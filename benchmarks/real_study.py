@@ -351,6 +351,11 @@ def main(argv: list[str]) -> int:
     if not settings[-1].run.comparing:
         print("error: a study compares runs: give two or more --methods or --seeds", file=sys.stderr)
         return 2
+    if len(settings) > 1 and any(len(done.run.seeds) == 1 for done in settings):
+        # main_ASLP.py writes a run of one seed to <method>/, of several to seed<s>/<method>/: two runs would mix
+        print("error: with --more-seeds, give --seeds and --more-seeds two or more seeds each (or --more-seeds= "
+              "for none)", file=sys.stderr)
+        return 2
     from data.pascal_s import lay_out
 
     try:  # checks that the source holds every image of the split before it creates anything

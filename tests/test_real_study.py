@@ -282,3 +282,12 @@ def test_the_shared_sod_and_dtd_make_the_studys_shift_sets(tmp_path):
     assert sets == (SET_NAME, "SOD", "DTD_Texture_205")
     assert len(list((tmp_path / "Test" / "SOD" / "Image").iterdir())) == 300
     assert len(list((tmp_path / "Test" / "DTD_Texture_205" / "GT").iterdir())) == 205
+
+
+def test_more_seeds_of_one_seed_are_refused_since_the_runs_would_share_folders(tmp_path, capsys):
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--reduced", "--seeds=1", "--more-seeds=2",
+                            "--experiment=never_laid_out"]) == 2
+    assert "give --seeds and --more-seeds two or more seeds each" in capsys.readouterr().err
+    assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
