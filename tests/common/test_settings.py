@@ -75,7 +75,8 @@ def test_corruptions_and_severities_that_cannot_be_are_refused_before_any_work(a
 def test_corrupted_sets_are_every_test_set_or_those_named_by_corruption_and_severity():
     shift = main_ASLP.configure(["--corruptions=digital,fog", "--severities=5,1"], announce=False).shift
     sets = shift.sets(("A", "B"))
-    assert [s.name for s in sets[:3]] == ["A@fog-1", "A@fog-5", "A@contrast-1"] and len(sets) == 2 * 6 * 2  # 5 digital (saturate too) and fog
+    assert [s.name for s in sets[:3]] == ["A@fog-1", "A@fog-5", "A@contrast-1"]
+    assert len(sets) == 2 * 6 * 2  # the 5 digital ones (saturate too) and fog, at 2 severities, of 2 sets
     named = main_ASLP.configure(["--corruptions=contrast", "--corrupted_sets=SOD", "--severities=3"], announce=False)
     assert [s.name for s in named.shift.sets(named.data.test_datasets)] == ["SOD@contrast-3"]
     assert main_ASLP.configure([], announce=False).shift.sets(("A",)) == []  # the default: no corruption

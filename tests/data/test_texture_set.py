@@ -67,7 +67,8 @@ def authors_images(count_per_category):
 
 
 @pytest.mark.parametrize("layout", ["flat", "images"])
-def test_a_partial_folder_makes_a_set_named_by_its_count_and_says_what_is_missing(script, tmp_path, layout, capsys):
+def test_a_partial_folder_makes_a_set_named_by_its_count_and_says_what_is_missing(script, tmp_path, layout,
+                                                                                   capsys):
     present = authors_images({"blotchy": 3, "woven": 2})
     for name in present:
         folder = tmp_path / "dtd" / ("images/" + name.rsplit("_", 1)[0] if layout == "images" else "")
