@@ -65,7 +65,7 @@ TEST_BATCH_SIZE = 10            # images per inference batch
 N_BINS = 10                     # confidence bins of ECE / OE
 BOUNDARY_WIDTH = 5              # px: ECE / OE also over the pixels this close to the mask's object boundary, and the rest
 EVAL_WORKERS = 0                # evaluation processes (0: all cores)
-# ---- calibration under shift (docs/shift.md) ------------------------------------------------------
+# ---- calibration under shift (docs/shift.md) ----------------------------------------------------
 CORRUPTIONS = ""                # also score the test sets under these corruptions: names, noise/blur/weather/digital, all
 SEVERITIES = "1,2,3,4,5"        # severities of CORRUPTIONS (1 to 5)
 CORRUPTED_SETS = ""             # the test sets to corrupt; "" every one of TEST_DATASETS
