@@ -47,14 +47,14 @@ def save_shift_figure(summaries: dict[str, dict[str, dict]], by_source: dict[str
                                                 "markeredgecolor": "black"})
                 for box in boxes["boxes"]:
                     box.set(facecolor=colours[i % 10], alpha=0.6)
-                for median in boxes["medians"]:
-                    median.set(color="black")
+                for median in boxes["medians"]:  # in the method's colour: a box of equal values is only this line
+                    median.set(color=colours[i % 10], linewidth=2)
             axis.set_xticks(range(len(severities) + 1), ["clean", *map(str, severities)])
             axis.set(xlabel="severity", ylabel=column_title(key, probabilities=keys[key] != key), title=source)
             axis.grid(axis="y", alpha=0.3)
         row[0].legend([Patch(facecolor=colours[i % 10], alpha=0.6) for i in range(len(methods))], methods,
                       fontsize=8)
-    figure.suptitle("Calibration under corruption: per method a box over the corruptions (clean: over the seeds); "
+    figure.suptitle("Calibration under corruption: per method a box over the corruptions (clean: over the seeds)\n"
                     "box: quartiles, whiskers: min-max (the table's spread), diamond: mean", fontsize=10)
     FigureCanvasAgg(figure)
     figure.savefig(path, dpi=120)
