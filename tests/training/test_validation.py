@@ -9,9 +9,12 @@ from torch import nn
 
 from data.loaders import inference_loader
 from evaluate import score_dataset
+from evaluate.accumulate import DatasetAccumulator, Scoring
+from evaluate.io import MapPair
+from metrics.calibration import pixel_accuracy
 from model import build_model
 from predict import predict_maps, write_predictions
-from protocol import get_protocol, probability_map
+from protocol import PROBABILITY_PROTOCOL, get_protocol, probability_map
 from tests.tiny import CPU, PAPER, validation_loader
 from training.log import describe_calibration
 from training.validation import Validation, validate
@@ -86,3 +89,53 @@ def test_validation_without_any_boundary_logs_no_band_ece_and_says_so():
     assert calibration["val_ECE"] > 0 and math.isnan(calibration["val_ECE_boundary"])
     assert describe_calibration(calibration).endswith("boundary ECE n/a")
 
+
+# ---- one counter: the validation pass counts pixels as the scorer does ---------------------------
+
+class Ramp(nn.Module):
+    """A network without weights: its logit is a fixed function of the image, so its maps, and the
+    validation numbers they give, can be pinned."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return 4 * images.mean(dim=1, keepdim=True) + images[:, :1] - images[:, 2:]
+
+
+def test_the_validation_numbers_of_a_fixed_case_stay_what_they_were(demo_root, soft_validation):
+    """Pinned before the validation pass and the scorer shared one counter (metrics.counting): the
+    four validation images of the tiny split with blurred masks, a band of 3 px."""
+    loader = validation_loader(demo_root, sorted(soft_validation[1].iterdir()))
+    paper = validate(Ramp(), loader, CPU, PAPER, boundary_width=3)
+    calibrated = validate(Ramp(), loader, CPU, get_protocol("calibrated"), boundary_width=3)
+    assert (float(paper.accuracy), float(calibrated.accuracy)) == (0.23525354266166687, 0.2878071665763855)
+    assert (int(paper.joint.sum()), int(paper.band_joint.sum())) == (49283, 3347)
+    np.testing.assert_array_equal(paper.joint, calibrated.joint)
+    assert paper.calibration(n_bins=15) == pytest.approx(
+        {"val_ECE": 0.5950489231262579, "val_OE": 0.5692355566141127, "val_ECE_boundary": 0.39053176095654873},
+        rel=1e-12, abs=0)
+    assert paper.calibration() == pytest.approx(
+        {"val_ECE": 0.595048923126258, "val_OE": 0.5677858454539169, "val_ECE_boundary": 0.3881907707809744},
+        rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("name", ["paper", "calibrated"])
+def test_the_validation_counts_are_the_scorers_counts_of_the_same_maps(soft_validation, tmp_path, name):
+    """The test stage's probability maps of the validation images, read back from disk and added up by
+    the scorer (evaluate.accumulate), hold the validation pass's level counts, pixel for pixel: of every
+    pixel and of the boundary band under the calibrated rule, and the accuracy under the run's protocol."""
+    images, masks = soft_validation
+    single = replace(CPU, batch_size=1)
+    loader = inference_loader(sorted(images.iterdir()), 32, 1, 0, False, sorted(masks.iterdir()))
+    protocol = get_protocol(name)
+    validation = validate(Ramp(), loader, single, protocol, boundary_width=3)
+    write_predictions(Ramp(), images, tmp_path / "run", "VAL", get_protocol("calibrated"), single)
+    maps = tmp_path / "run" / "predictions" / "VAL"
+    scorers = {rule: DatasetAccumulator(Scoring(protocol=get_protocol(rule), boundary_width=3))
+               for rule in ("calibrated", name)}
+    for mask in sorted(masks.iterdir()):
+        for scorer in scorers.values():
+            scorer.add(MapPair(mask.stem, maps / mask.name, mask))
+    counts = validation.pixels.level_counts(PROBABILITY_PROTOCOL.correct_table)
+    np.testing.assert_array_equal(counts.pixels, scorers["calibrated"].test_maps.counts)
+    np.testing.assert_array_equal(counts.band, scorers["calibrated"].test_maps.boundary_counts)
+    assert 0 < counts.band.sum() < counts.pixels.sum()
+    assert float(validation.accuracy) == np.float32(pixel_accuracy(scorers[name].test_maps.counts))
