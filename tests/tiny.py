@@ -56,7 +56,8 @@ def tiny_training(demo_root, out_dir, epochs, objective_class=ASLPLoss, resume=F
     objective = objective_class(ASLP, len(pairs), generator, "cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     train(network, objective, loader, ValidationPass(val_loader, PAPER),
-          tiny_run(out_dir, [s for s, _, _ in pairs], generator, resume, run), replace(OPTIMISATION, epochs=epochs), SPEED)
+          tiny_run(out_dir, [s for s, _, _ in pairs], generator, resume, run), replace(OPTIMISATION, epochs=epochs),
+          SPEED)
     return network, objective
 
 

@@ -63,8 +63,9 @@ class Trainer:
         bar = tqdm(loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not is_main_process())
         for step, (images, gts, index) in enumerate(bar, start=1):
             images = images.to(self.device, non_blocking=True, memory_format=memory_format)
-            record = train_step(self.model, self.objective, self.optimizer, images, gts.to(self.device, non_blocking=True),
-                                index.to(self.device, non_blocking=True), epoch, accuracy, self.speed.amp)
+            gts, index = gts.to(self.device, non_blocking=True), index.to(self.device, non_blocking=True)
+            record = train_step(self.model, self.objective, self.optimizer, images, gts, index, epoch, accuracy,
+                                self.speed.amp)
             sums.add(record, images.shape[0])
             first_bad_step.masked_fill_((first_bad_step < 0) & ~torch.isfinite(record.loss), step)
             if step % self.speed.log_every == 0 or step == len(loader):

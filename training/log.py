@@ -101,7 +101,8 @@ def log_epoch(out_dir: Path, result: EpochResult, epochs: int, perturbed_label: 
     perturbed = "" if means.perturbed_labels is None else (
         f", {means.perturbed_labels} of {counted(means.images, 'label')} perturbed (to {perturbed_label})")
     print(f"Epoch {result.epoch}/{epochs}: loss {means.loss:.4f}, clean BCE {means.bce:.4f}{perturbed}, validation "
-          f"accuracy {result.accuracy:.4f} (best {result.best_accuracy:.4f}), {describe_calibration(result.calibration)}")
+          f"accuracy {result.accuracy:.4f} (best {result.best_accuracy:.4f}), "
+          f"{describe_calibration(result.calibration)}")
     if result.diagnostics:
         print(f"  alpha: {describe_alpha(result.diagnostics)}")
         append_row(out_dir / ALPHA_LOG_NAME, {"epoch": result.epoch, **result.diagnostics})

@@ -18,7 +18,9 @@ from loss import Objective
 from predict import Inference
 from training.checkpoint import Checkpoint, Progress, atomic_save, rng_state
 from training.epoch import Trainer, seed_epoch
-from training.log import ALPHA_LOG_NAME, ALPHA_TABLE_NAME, LOG_NAME, EpochResult, log_epoch, perturbation_summary, write_alpha_table
+from training.log import (
+    ALPHA_LOG_NAME, ALPHA_TABLE_NAME, LOG_NAME, EpochResult, log_epoch, perturbation_summary, write_alpha_table,
+)
 from training.plots import ALPHA_PLOT_NAME, CALIBRATION_PLOT_NAME, plot_alpha_history, plot_calibration_history
 from training.step import decay_lr
 from training.validation import ValidationPass
@@ -96,7 +98,9 @@ def _start(trainer: Trainer, run: TrainingRun, epochs: int) -> Progress:
     return Progress(0, 0.0, None)
 
 
-def _finish(network: nn.Module, objective: Objective, run: TrainingRun, epochs: int, validation: ValidationPass) -> Path:
+def _finish(
+    network: nn.Module, objective: Objective, run: TrainingRun, epochs: int, validation: ValidationPass,
+) -> Path:
     """Write the final weights and, on rank 0, the closing line on perturbed labels, the calibration
     plot and, for methods with alpha, the alpha table and plot; returns the final weights' path."""
     out_dir = run.out_dir
