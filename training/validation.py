@@ -34,6 +34,7 @@ class Validation:
 
     @property
     def pixels(self) -> PixelCounts:
+        """The counts as the scorer's counter keeps them (:mod:`metrics.counting`)."""
         return PixelCounts(self.joint, self.band_joint)
 
     def calibration(self, n_bins: int = N_BINS) -> dict[str, float]:
