@@ -2,7 +2,6 @@
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,11 +9,12 @@ import torch
 from common.layout import CHECKPOINT_NAME
 from loss.aslp import ASLPLoss
 from model import build_model
+from tests.conftest import PROJECT_ROOT
 from tests.tiny import CPU, PAPER, read_log, tiny_training, validation_loader
 from training.checkpoint import TrainingError, TrainingInterrupted
 from training.validation import validate
 
-WORKER = Path(__file__).resolve().parents[1] / "ddp_worker.py"
+WORKER = PROJECT_ROOT / "tests" / "ddp_worker.py"
 
 
 class CrashingASLP(ASLPLoss):
