@@ -40,8 +40,10 @@ from report.curves import save_run_curves
 from report.shift import write_shift
 from common.settings import Settings
 from common.text import counted
-from train import TrainingRun, run_record, seed_everything, train
-from train_plots import plot_validation_calibration
+from training.checkpoint import run_record, seed_everything
+from training.loop import TrainingRun, train
+from training.plots import plot_validation_calibration
+from training.validation import ValidationPass
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
 
@@ -284,8 +286,9 @@ def train_network(run: Run, method: str, seed: int) -> None:
     record = run_record({**settings.constants(), "SEED": seed}, method)
     training = TrainingRun(out_dir, run.inference, seed, generator, record, [s for s, _, _ in run.train_pairs],
                            settings.run.resume)
-    weights = train(network, objective, loader, run.val_loader, training, settings.optimisation, settings.speed,
-                    run.protocol, settings.evaluation.n_bins, settings.evaluation.boundary_width)
+    validation = ValidationPass(run.val_loader, run.protocol, settings.evaluation.n_bins,
+                                settings.evaluation.boundary_width)
+    weights = train(network, objective, loader, validation, training, settings.optimisation, settings.speed)
     if context.is_main:
         print(f"Saved {weights}")
 

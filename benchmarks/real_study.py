@@ -247,7 +247,8 @@ def validation_table(folders: dict[str, dict[int, Path]]) -> str:
     reader can see whether a method's final calibration hangs on a few late perturbations."""
     import statistics
 
-    from train_plots import LOG_NAME, read_log
+    from training.log import LOG_NAME
+    from training.plots import read_log
 
     logs = {method: [read_log(folder / LOG_NAME) for folder in per_seed.values() if (folder / LOG_NAME).is_file()]
             for method, per_seed in folders.items()}
