@@ -17,7 +17,7 @@ import csv
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PRO
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
-_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON)
+_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON, "images.csv", "report.html")
 def file_stem(name: str) -> str:
     """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
     digits, '_', '.' and '-' becomes '_'."""
@@ -97,6 +97,7 @@ class DatasetScore:
     probability_dir: Path | None = None
     maps: MapKind | None = None  # what the test maps are (their record's kind, or maps as given)
     probability_maps: MapKind | None = None  # likewise of the probability maps beside them, if any
+    images: list = field(default_factory=list)  # each image's report.rows.ImageRow, in image order
 
 
 Column = tuple[str, str, Metric]  # results.json key, title, the entry that formats it

@@ -1,0 +1,149 @@
+"""What the HTML report shows of each scored image (:mod:`report.rows`), made where the image is scored.
+
+Each image's **row**: its own ECE, OE and boundary-band ECE (from the level counts the scoring keeps of it,
+under the protocol that scores its maps: :mod:`evaluate.accumulate`), its MAE and its F (the highest F of its
+own F-measure curve; both from the protocol's per-image SOD statistics), the ECE values of the probability
+maps beside the test maps where there are some, and its notes (what the reader did to its files, why a metric
+is n/a on it). A value is None (n/a) where the image's scoring has none: under the paper protocol a map of
+another size than its mask leaves the calibration and no boundary band is reported; an empty mask has no F.
+
+Its **pictures**, when the report asks for them (:class:`Pictures`): thumbnails of at most
+:data:`THUMBNAIL_SIDE` px of the photo (when the set's photographs are found), the mask, the map, an error
+map and a confidence map, written once by the scoring worker that has the image in memory, so that the
+report costs no second pass over the set. Both maps judge the pixels of the probability map where one is
+given, else of the test map, thresholded at 128 against the mask thresholded at 128: the error map shows
+false positives and false negatives in two colours over right pixels in greys; the confidence map shows
+wrong pixels whose confidence max(p, 1 - p) >= :data:`report.rows.SURE` apart from wrong pixels the map was
+unsure of, over the right pixels in dark greys (colours: :data:`report.rows.COLOURS`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data.files import DataError, find_photo
+from metrics.measures import ImageStats
+from metrics.table import METRICS
+from report.rows import COLOURS, PICTURES_FOLDER, ROW_COLUMNS, SURE, picture_file
+from report.tables import file_stem
+
+THUMBNAIL_SIDE = 128  # px, the longer side: a row of five stays on one line of a laptop's screen
+PHOTO_FOLDERS = ("Image", "Images", "Imgs", "images")  # beside a mask folder: where its photographs are
+_FALSE_POSITIVE, _FALSE_NEGATIVE, _SURE_WRONG, _UNSURE_WRONG = COLOURS.values()
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """Where one set's thumbnails go, and the folder of its photographs (None: none found)."""
+
+    folder: Path
+    photos: Path | None = None
+
+
+@dataclass(frozen=True)
+class ImageCounts:
+    """The level counts of one image's map: all its pixels, and those of its boundary band (None where the
+    protocol scoring the map reports no band)."""
+
+    counts: np.ndarray
+    band: np.ndarray | None
+
+
+def photo_folder(mask_dir: Path) -> Path | None:
+    """The folder of photographs beside ``mask_dir`` (a set laid out as ``Image/`` and ``GT/``), or None."""
+    return next((folder for name in PHOTO_FOLDERS if (folder := Path(mask_dir).parent / name).is_dir()), None)
+
+
+def set_pictures(out_dir: Path, set_name: str, mask_dir: Path, photos: Path | None = None) -> Pictures:
+    """An empty folder for the thumbnails of ``set_name`` under ``out_dir`` (an earlier run's are removed:
+    they may be of other images), with ``photos`` or the photographs found beside the masks."""
+    folder = Path(out_dir) / PICTURES_FOLDER / file_stem(set_name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return Pictures(folder, photos if photos is not None else photo_folder(mask_dir))
+
+
+def picture_stem(name: str) -> str:
+    """A file stem for the thumbnails of image ``name``: safe in a URL and a zip on any system, and
+    distinct for names that differ only in characters the safe part replaces."""
+    return f"{file_stem(name)[:48]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+
+
+def _calibration(counts: np.ndarray | None, n_bins: int, key: str) -> float | None:
+    if counts is None or counts.sum() == 0:
+        return None
+    return float(METRICS[key].from_counts(counts, n_bins))
+
+
+def image_values(test: ImageCounts | None, probabilities: ImageCounts | None, stats: ImageStats,
+                 n_bins: int) -> dict[str, float | None]:
+    """The row's values of one image (None: n/a on it); ``test`` None: its test map left the calibration."""
+    defined = dict(stats.defined())
+    values = {}
+    for prefix, counted in (("", test), ("probabilities_", probabilities)):
+        values[f"{prefix}ECE"] = _calibration(counted.counts if counted else None, n_bins, "ECE")
+        values[f"{prefix}ECE_boundary"] = _calibration(counted.band if counted else None, n_bins, "ECE")
+    values["OE"] = _calibration(test.counts if test else None, n_bins, "OE")
+    values["MAE"] = float(defined["mae"]) if "mae" in defined else None
+    values["F"] = float(np.max(defined["f_curve"])) if "f_curve" in defined else None
+    return {column.key: values[column.key] for column in ROW_COLUMNS}
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+    scale = THUMBNAIL_SIDE / max(image.shape[:2])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def error_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
+    """RGB: right pixels in greys (object light, background dark), false positives and negatives in colour."""
+    predicted, object_ = map_u8 >= 128, gt_u8 >= 128
+    picture = np.where(object_, np.uint8(200), np.uint8(40))[..., None].repeat(3, axis=2)
+    picture[predicted & ~object_] = _FALSE_POSITIVE
+    picture[~predicted & object_] = _FALSE_NEGATIVE
+    return picture
+
+
+def confidence_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
+    """RGB: wrong pixels with confidence >= SURE in one colour, other wrong pixels in another, right pixels
+    in dark greys (lighter where surer)."""
+    level = map_u8.astype(np.int16)
+    confidence = np.maximum(level, 255 - level)  # max(p, 1 - p) in levels, 128..255
+    wrong = (map_u8 >= 128) != (gt_u8 >= 128)
+    picture = (20 + (confidence - 128) // 2).astype(np.uint8)[..., None].repeat(3, axis=2)  # 20..83
+    sure = confidence >= SURE * 255
+    picture[wrong & sure] = _SURE_WRONG
+    picture[wrong & ~sure] = _UNSURE_WRONG
+    return picture
+
+
+def write_pictures(pictures: Pictures, name: str, stem: str, pred: np.ndarray, gt: np.ndarray,
+                   probability: np.ndarray | None) -> bool:
+    """Write the thumbnails of one image into ``pictures.folder``; returns whether a photo was found."""
+    judged = probability if probability is not None else pred
+    written = {
+        "mask": gt, "map": pred,
+        "error": cv2.cvtColor(error_picture(judged, gt), cv2.COLOR_RGB2BGR),
+        "confidence": cv2.cvtColor(confidence_picture(judged, gt), cv2.COLOR_RGB2BGR),
+    }
+    for picture, image in written.items():
+        cv2.imwrite(str(pictures.folder / picture_file(stem, picture)), _thumbnail(image))
+    if pictures.photos is None:
+        return False
+    try:
+        photo = cv2.imread(str(find_photo(pictures.photos, name)), cv2.IMREAD_COLOR)
+    except DataError:
+        return False
+    if photo is None:  # a file OpenCV cannot decode: the row says "no photo" rather than stop the scoring
+        return False
+    cv2.imwrite(str(pictures.folder / picture_file(stem, "photo")), _thumbnail(photo),
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return True
