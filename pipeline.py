@@ -34,6 +34,7 @@ from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
 from report.curves import save_run_curves
+from report.html import render_run_page, write_comparison_page
 from common.settings import Settings
 from train import TrainingRun, run_record, seed_everything, train
 from train_plots import plot_validation_calibration
@@ -299,6 +300,7 @@ def score_test_maps(run: Run, method: str, seed: int) -> None:
     if curves_file.is_file():  # only sets with foreground have curves
         run.curves.setdefault(method, {})[seed] = json.loads(curves_file.read_text())
         save_run_curves(out_dir, method)
+        render_run_page(out_dir)  # report.html again, with the curves just drawn
 
 
 def finish(run: Run) -> None:
@@ -311,6 +313,8 @@ def finish(run: Run) -> None:
         print(f"\nComparison ({table_dir / 'comparison.md'})\n")
         ordered = {method: run.results[method] for method in settings.methods if method in run.results}
         print(write_comparison(ordered, table_dir, run.protocol, run.curves))
+        first_runs = {method: run.folder(method, min(seeds)) for method, seeds in ordered.items()}
+        print(f"Every image, the methods side by side: {write_comparison_page(table_dir, first_runs)}")
     if settings.comparing:  # every trained run's validation calibration over its epochs, side by side
         folders = {method: {seed: run.folder(method, seed) for seed in settings.seeds}
                    for method in settings.methods if post_hoc(method) is None}
@@ -324,7 +328,8 @@ def finish(run: Run) -> None:
 def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
     """Where the run's files are: the network, maps, results and plots in each output folder."""
     kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("prob. maps", "probabilities/*"),
-             ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"))
+             ("results", "results.md"), ("page", "report.html"), ("plots", "*.png"), ("alpha", "alpha.json"),
+             ("comparison", "comparison.md"))
     lines = ["Outputs:"]
     for folder in [*out_dirs, *([table_dir] if table_dir else [])]:
         for label, pattern in kinds:

@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.files import DataError, find_photo
+from data.files import DataError, find_photo, require_folder
 from metrics.measures import ImageStats
 from metrics.table import METRICS
 from report.rows import COLOURS, PICTURES_FOLDER, ROW_COLUMNS, SURE, picture_file
@@ -63,6 +63,8 @@ def photo_folder(mask_dir: Path) -> Path | None:
 def set_pictures(out_dir: Path, set_name: str, mask_dir: Path, photos: Path | None = None) -> Pictures:
     """An empty folder for the thumbnails of ``set_name`` under ``out_dir`` (an earlier run's are removed:
     they may be of other images), with ``photos`` or the photographs found beside the masks."""
+    if photos is not None:
+        require_folder(Path(photos), "photo")
     folder = Path(out_dir) / PICTURES_FOLDER / file_stem(set_name)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

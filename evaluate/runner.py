@@ -453,7 +453,8 @@ def run_evaluation(
     with as_evaluation_error():
         require_writable_folder(out_dir)
     photo_dirs = photo_dirs or {}
-    pictures = {name: set_pictures(out_dir, name, folders.gt_dir, photo_dirs.get(name)) for name, folders in paired}
+    with as_evaluation_error():
+        pictures = {name: set_pictures(out_dir, name, folders.gt_dir, photo_dirs.get(name)) for name, folders in paired}
     scores = _score_paired(paired, scoring, pictures)
     print(format_tables(scores, scoring.n_bins, scoring.protocol))
     write_reports(out_dir, scores, scoring.n_bins, scoring.protocol)

@@ -30,7 +30,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from metrics.calibration import ADAPTIVE_BINS
-from metrics.table import COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key
+from metrics.table import (
+    COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key,
+)
 from protocol import AS_GIVEN, PROTOCOLS, Protocol, get_protocol
 from report.rows import COLOURS, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, worst_first, write_images_csv
 from report.tables import REPORT_JSON, DatasetScore, file_stem
@@ -93,8 +95,8 @@ def _summary(results: dict[str, dict]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for key in keys:
         title, metric = titles.get(key, (key.replace("_", " "), None))
-        cells = [(m.get(key), metric.format(m.get(key)) if metric else ("n/a" if m.get(key) is None else str(m.get(key))))
-                 for m in results.values()]
+        values = [metrics.get(key) for metrics in results.values()]
+        cells = [(v, metric.format(v) if metric else "n/a" if v is None else str(v)) for v in values]
         groups.setdefault(_group(key, metric), []).append(
             {"key": key, "title": title, "cells": [{"value": json.dumps(v), "text": t} for v, t in cells]})
     return groups
