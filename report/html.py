@@ -136,6 +136,7 @@ def _render(out_dir: Path, title: str, intro: list[str], results: dict[str, dict
         title=title, intro=intro, sets=list(results), summary=_summary(results), notes=notes, figures=figures,
         colours={name: "#%02x%02x%02x" % rgb for name, rgb in COLOURS.items()}, n_rows=len(rows),
         pictures=pictures, columns=columns, comparison=differences is not None, payload=payload)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     path = Path(out_dir) / PAGE
     path.write_text(html, encoding="utf-8")
     return path
