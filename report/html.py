@@ -125,9 +125,11 @@ def _rows_json(rows: list[dict], keys: list[str]) -> list[dict]:
 
 
 def _render(out_dir: Path, title: str, intro: list[str], results: dict[str, dict], notes: list[str],
-            pictures: list[PictureColumn], columns: list[dict], rows: list[dict], figures: list[str],
+            pictures: list[PictureColumn], columns: list[dict], sets: list[str], rows: list[dict], figures: list[str],
             differences: list[int] | None = None) -> Path:
-    data = {"sets": list(results), "per_page": ROWS_PER_PAGE, "columns": columns,
+    """Write the page: the summary of ``results`` (by column of the summary), the ``rows`` of the images of
+    ``sets`` (each row's ``set``: an index into it) with their ``pictures`` and value ``columns``."""
+    data = {"sets": sets, "per_page": ROWS_PER_PAGE, "columns": columns,
             "pictures": [vars(p) for p in pictures], "differences": differences or [],
             "rows": _rows_json(rows, [column["key"] for column in columns])}
     # In a <script> the JSON is read as raw text: only "<" could end it early, so it is escaped.
@@ -193,7 +195,8 @@ def render_run_page(out_dir: Path) -> Path:
     # A column n/a on every image (the probability maps' where none were given) is left out; ECE never is.
     columns = [column for index, column in enumerate(_value_columns())
                if index == 0 or any(row["values"][column["key"]] is not None for row in rows)]
-    return _render(out_dir, title, intro, results, notes, pictures, columns, rows, _figures(out_dir, RUN_FIGURES))
+    return _render(out_dir, title, intro, results, notes, pictures, columns, sets, rows,
+                   _figures(out_dir, RUN_FIGURES))
 
 
 def write_comparison_page(out_dir: Path, runs: dict[str, Path]) -> Path:
@@ -234,5 +237,5 @@ def write_comparison_page(out_dir: Path, runs: dict[str, Path]) -> Path:
                     + ", ".join(os.path.relpath(folder, out_dir) for folder in runs.values()) + ".")
     notes = [f"{method}: {name}: {note}" for method, page in pages.items() for name, entry in page["sets"].items()
              for note in entry["notes"]]
-    return _render(out_dir, "Comparison: " + title, intro, results, notes, pictures, columns, rows,
+    return _render(out_dir, "Comparison: " + title, intro, results, notes, pictures, columns, sets, rows,
                    _figures(out_dir, COMPARISON_FIGURES), differences=list(range(len(columns))))
