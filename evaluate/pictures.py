@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from data.files import DataError, find_photo, require_folder
+from data.files import DataError, find_photo, read_photo, require_folder
 from metrics.measures import ImageStats
 from metrics.table import METRICS
 from report.rows import COLOURS, PICTURES_FOLDER, ROW_COLUMNS, SURE, picture_file
@@ -105,26 +106,37 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def _table(colour: Callable[[int, bool], tuple[int, int, int]]) -> np.ndarray:
+    """The RGB colour of every (map level, mask object or not) pair: a picture is one lookup per pixel."""
+    return np.array([[colour(level, bool(object_)) for object_ in (0, 1)] for level in range(256)], np.uint8)
+
+
+def _error_colour(level: int, object_: bool) -> tuple[int, int, int]:
+    predicted = level >= 128
+    if predicted != object_:
+        return _FALSE_POSITIVE if predicted else _FALSE_NEGATIVE
+    return (200,) * 3 if object_ else (40,) * 3  # right: object light, background dark
+
+
+def _confidence_colour(level: int, object_: bool) -> tuple[int, int, int]:
+    confidence = max(level, 255 - level)  # max(p, 1 - p) in levels, 128..255
+    if (level >= 128) != object_:
+        return _SURE_WRONG if confidence >= SURE * 255 else _UNSURE_WRONG
+    return (20 + (confidence - 128) // 2,) * 3  # right: dark greys, lighter where surer
+
+
+_ERROR_TABLE, _CONFIDENCE_TABLE = _table(_error_colour), _table(_confidence_colour)
+
+
 def error_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """RGB: right pixels in greys (object light, background dark), false positives and negatives in colour."""
-    predicted, object_ = map_u8 >= 128, gt_u8 >= 128
-    picture = np.where(object_, np.uint8(200), np.uint8(40))[..., None].repeat(3, axis=2)
-    picture[predicted & ~object_] = _FALSE_POSITIVE
-    picture[~predicted & object_] = _FALSE_NEGATIVE
-    return picture
+    return _ERROR_TABLE[map_u8, (gt_u8 >= 128).view(np.uint8)]
 
 
 def confidence_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """RGB: wrong pixels with confidence >= SURE in one colour, other wrong pixels in another, right pixels
     in dark greys (lighter where surer)."""
-    level = map_u8.astype(np.int16)
-    confidence = np.maximum(level, 255 - level)  # max(p, 1 - p) in levels, 128..255
-    wrong = (map_u8 >= 128) != (gt_u8 >= 128)
-    picture = (20 + (confidence - 128) // 2).astype(np.uint8)[..., None].repeat(3, axis=2)  # 20..83
-    sure = confidence >= SURE * 255
-    picture[wrong & sure] = _SURE_WRONG
-    picture[wrong & ~sure] = _UNSURE_WRONG
-    return picture
+    return _CONFIDENCE_TABLE[map_u8, (gt_u8 >= 128).view(np.uint8)]
 
 
 def write_pictures(pictures: Pictures, name: str, stem: str, pred: np.ndarray, gt: np.ndarray,
@@ -136,16 +148,15 @@ def write_pictures(pictures: Pictures, name: str, stem: str, pred: np.ndarray, g
         "error": cv2.cvtColor(error_picture(judged, gt), cv2.COLOR_RGB2BGR),
         "confidence": cv2.cvtColor(confidence_picture(judged, gt), cv2.COLOR_RGB2BGR),
     }
-    for picture, image in written.items():
-        cv2.imwrite(str(pictures.folder / picture_file(stem, picture)), _thumbnail(image))
+    for picture, image in written.items():  # fast PNG compression: small pictures, written once per image
+        cv2.imwrite(str(pictures.folder / picture_file(stem, picture)), _thumbnail(image),
+                    [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if pictures.photos is None:
         return False
     try:
-        photo = cv2.imread(str(find_photo(pictures.photos, name)), cv2.IMREAD_COLOR)
-    except DataError:
+        photo = read_photo(find_photo(pictures.photos, name), at_least=THUMBNAIL_SIDE)
+    except DataError:  # none, or one that cannot be read: the row says "no photo" rather than stop the scoring
         return False
-    if photo is None:  # a file OpenCV cannot decode: the row says "no photo" rather than stop the scoring
-        return False
-    cv2.imwrite(str(pictures.folder / picture_file(stem, "photo")), _thumbnail(photo),
-                [cv2.IMWRITE_JPEG_QUALITY, 85])
+    photo.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    photo.save(pictures.folder / picture_file(stem, "photo"), quality=85)
     return True

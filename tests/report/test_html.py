@@ -17,6 +17,7 @@ from protocol import get_protocol
 from report.html import PAGE, PAGE_DATA, ROWS_PER_PAGE, write_comparison_page, write_run_page
 from report.rows import IMAGES_CSV, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, ImageRow, picture_file
 from report.tables import DatasetScore, is_report_output
+from tests.conftest import ALL_METHODS
 from tests.report.scored_sets import NAMES, score_set, write_set
 
 
@@ -133,3 +134,16 @@ def test_a_comparison_shows_one_map_and_one_ece_column_per_method(tmp_path: Path
 
 def test_the_report_files_are_outputs_of_the_evaluator():
     assert is_report_output(PAGE) and is_report_output(IMAGES_CSV)
+
+
+def test_the_demo_writes_a_page_per_run_and_one_for_the_comparison(demo_comparison):
+    out, result = demo_comparison
+    run = _payload(out / "ASLP_MC")
+    assert len(run["rows"]) == 10 and all(row["p"] for row in run["rows"])  # 6 + 4 test images, with photos
+    assert "curves/pr_DEMO-SOD.png" in (out / "ASLP_MC" / PAGE).read_text(encoding="utf-8")  # drawn after scoring
+    compared = _payload(out)
+    assert [p["title"] for p in compared["pictures"]][2:] == [f"map: {method}" for method in ALL_METHODS]
+    for row in compared["rows"]:
+        for picture in compared["pictures"]:
+            assert (out / picture["folders"][row["s"]] / picture_file(row["k"], picture["picture"])).is_file()
+    assert str(Path("experiments") / "demo" / PAGE) in result.out
