@@ -1,8 +1,8 @@
 """What the HTML report adds to scoring: thumbnails written by the scoring workers, and the page.
 
 On the 300 images of SOD (../shared/data/SOD: photographs in Image/, masks in GT/) with synthetic maps
-(each mask blurred by a random amount, shifted a few pixels and noised, written once as PNG into a temporary
-folder), times under the calibrated protocol, each the best of ``--repeats`` runs:
+(each mask shifted a few pixels, blurred by a random amount, noised and sharpened or softened by a random
+temperature, written once as PNG into a temporary folder), times under the calibrated protocol, each the best of ``--repeats`` runs:
 
 (a) scoring alone: the engine's ``_score_paired`` over the set (what every entry point does);
 (b) the same scoring writing each image's thumbnails in its worker (``Scoring.pictures``);
@@ -41,8 +41,10 @@ def write_maps(masks: Path, out: Path, seed: int = 0) -> int:
     for path in paths:
         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).astype(np.float32)
         shifted = np.roll(mask, tuple(rng.integers(-4, 5, 2)), axis=(0, 1))
-        soft = cv2.GaussianBlur(shifted, (0, 0), float(rng.uniform(1, 6)))
-        cv2.imwrite(str(out / path.name), np.clip(soft + rng.normal(0, 12, mask.shape), 0, 255).astype(np.uint8))
+        soft = cv2.GaussianBlur(shifted, (0, 0), float(rng.uniform(1, 6))) + rng.normal(0, 12, mask.shape)
+        # A random temperature: some maps over-confident (sure where they are wrong), some under-confident.
+        probability = 1 / (1 + np.exp(-(soft - 127.5) / rng.uniform(4, 40)))
+        cv2.imwrite(str(out / path.name), np.round(255 * probability).astype(np.uint8))
     return len(paths)
 
 
@@ -71,7 +73,7 @@ def main() -> None:
         out = temporary / "out"
         alone, _ = _best(args.repeats, lambda: _score_paired(paired, scoring))
         with_pictures, scores = _best(args.repeats, lambda: _score_paired(
-            paired, scoring, {SET: set_pictures(out, SET, args.source / "GT")}))
+            paired, scoring, set_pictures(out, {SET: args.source / "GT"}, None)))
         write_reports(out, scores, scoring.n_bins, scoring.protocol)
         page, _ = _best(args.repeats, lambda: write_run_page(out, scores, scoring.n_bins, scoring.protocol))
         size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())

@@ -61,15 +61,20 @@ def photo_folder(mask_dir: Path) -> Path | None:
     return next((folder for name in PHOTO_FOLDERS if (folder := Path(mask_dir).parent / name).is_dir()), None)
 
 
-def set_pictures(out_dir: Path, set_name: str, mask_dir: Path, photos: Path | None = None) -> Pictures:
-    """An empty folder for the thumbnails of ``set_name`` under ``out_dir`` (an earlier run's are removed:
-    they may be of other images), with ``photos`` or the photographs found beside the masks."""
-    if photos is not None:
-        require_folder(Path(photos), "photo")
-    folder = Path(out_dir) / PICTURES_FOLDER / file_stem(set_name)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return Pictures(folder, photos if photos is not None else photo_folder(mask_dir))
+def set_pictures(out_dir: Path, mask_dirs: dict[str, Path], photo_dirs: dict[str, Path] | None) -> dict[str, Pictures]:
+    """Per set (by name: its mask folder), an empty folder for its thumbnails under ``out_dir`` (an earlier
+    run's are removed: they may be of other images), and its photographs: its folder in ``photo_dirs`` (which
+    must exist), else the one found beside its masks (:func:`photo_folder`)."""
+    pictures = {}
+    for name, mask_dir in mask_dirs.items():
+        photos = (photo_dirs or {}).get(name)
+        if photos is not None:
+            require_folder(Path(photos), "photo")
+        folder = Path(out_dir) / PICTURES_FOLDER / file_stem(name)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        pictures[name] = Pictures(folder, Path(photos) if photos is not None else photo_folder(mask_dir))
+    return pictures
 
 
 def picture_stem(name: str) -> str:

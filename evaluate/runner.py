@@ -440,21 +440,18 @@ def run_evaluation(
     photo_dirs: dict[str, Path] | None = None, **options: Any
 ) -> dict[str, dict[str, float | int | str | None]]:
     """Score ``(name, pred_dir, gt_dir)`` jobs, print the tables and write reports, curves and plots, and
-    the HTML report of every image (``report.html``, ``images.csv``, thumbnails in ``report_files/``).
+    ``report.html`` (:mod:`report.html`).
 
-    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none);
-    ``photo_dirs`` to the folders of their photographs (sets not named: the ``Image/`` folder beside the
-    masks, if any: :func:`evaluate.pictures.photo_folder`); ``options`` as for :func:`score_dataset`.
-    Every input folder and the output folder are checked before any image is scored.
+    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none),
+    ``photo_dirs`` to their photographs (:func:`evaluate.pictures.set_pictures`); ``options`` as for
+    :func:`score_dataset`. Every input folder and the output folder are checked before any image is scored.
     """
     scoring = scoring_of(**options)
     paired = _pair_all(list(jobs), probability_dirs, scoring.protocol)
     out_dir = Path(out_dir)
     with as_evaluation_error():
         require_writable_folder(out_dir)
-    photo_dirs = photo_dirs or {}
-    with as_evaluation_error():
-        pictures = {name: set_pictures(out_dir, name, folders.gt_dir, photo_dirs.get(name)) for name, folders in paired}
+        pictures = set_pictures(out_dir, {name: folders.gt_dir for name, folders in paired}, photo_dirs)
     scores = _score_paired(paired, scoring, pictures)
     print(format_tables(scores, scoring.n_bins, scoring.protocol))
     write_reports(out_dir, scores, scoring.n_bins, scoring.protocol)

@@ -149,8 +149,7 @@ def _describe(protocol: Protocol, n_bins: int, results: dict[str, dict]) -> tupl
     as_given = [name for name, metrics in results.items() if metrics.get("maps") == AS_GIVEN.word]
     title = ("Maps as given: " if as_given else "") + f"evaluation report ({protocol.name} protocol)"
     intro = [f"Protocol: {protocol.name}: {protocol.description}",
-             f"Calibration: {protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS)}",
-             f"SOD metrics: {protocol.sod_title}"]
+             protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS), protocol.sod_title]
     if as_given:
         intro.insert(0, f"Maps as given ({', '.join(as_given)}): no maps.json says what they are, so they are scored "
                         f"as the {protocol.name} protocol's {protocol.test_maps.title}.")
