@@ -147,3 +147,18 @@ def test_the_demo_writes_a_page_per_run_and_one_for_the_comparison(demo_comparis
         for picture in compared["pictures"]:
             assert (out / picture["folders"][row["s"]] / picture_file(row["k"], picture["picture"])).is_file()
     assert str(Path("experiments") / "demo" / PAGE) in result.out
+
+
+def test_the_command_line_takes_the_photographs_from_photos_and_refuses_a_missing_folder(tmp_path: Path, capsys):
+    from evaluate.__main__ import main
+
+    root = write_set(tmp_path / "set", NAMES[:2])
+    (root / "Image").rename(tmp_path / "elsewhere")  # not beside the masks: found only through --photos
+    arguments = [f"--pred={root / 'pred'}", f"--gt={root / 'GT'}", "--workers=1", f"--out={tmp_path / 'out'}"]
+    assert main([*arguments, f"--photos={tmp_path / 'elsewhere'}"]) == 0
+    assert all(row["p"] for row in _payload(tmp_path / "out")["rows"])
+    assert main(arguments) == 0
+    assert not any(row["p"] for row in _payload(tmp_path / "out")["rows"])
+    capsys.readouterr()
+    assert main([*arguments, f"--photos={tmp_path / 'nowhere'}"]) == 2
+    assert f"photo folder not found: {tmp_path / 'nowhere'}" in capsys.readouterr().err
