@@ -33,7 +33,7 @@ from metrics.calibration import ADAPTIVE_BINS
 from metrics.table import (
     COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key,
 )
-from protocol import AS_GIVEN, PROTOCOLS, Protocol, get_protocol
+from protocol import AS_GIVEN, Protocol, get_protocol
 from report.rows import COLOURS, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, worst_first, write_images_csv
 from report.tables import REPORT_JSON, DatasetScore, file_stem
 
@@ -124,24 +124,39 @@ def _rows_json(rows: list[dict], keys: list[str]) -> list[dict]:
             for row in rows]
 
 
-def _render(out_dir: Path, title: str, intro: list[str], results: dict[str, dict], notes: list[str],
-            pictures: list[PictureColumn], columns: list[dict], sets: list[str], rows: list[dict], figures: list[str],
-            differences: list[int] | None = None) -> Path:
-    """Write the page: the summary of ``results`` (by column of the summary), the ``rows`` of the images of
-    ``sets`` (each row's ``set``: an index into it) with their ``pictures`` and value ``columns``."""
-    data = {"sets": sets, "per_page": ROWS_PER_PAGE, "columns": columns,
-            "pictures": [vars(p) for p in pictures], "differences": differences or [],
-            "rows": _rows_json(rows, [column["key"] for column in columns])}
-    # In a <script> the JSON is read as raw text: only "<" could end it early, so it is escaped.
-    payload = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
-    html = _TEMPLATES.get_template("report.html.j2").render(
-        title=title, intro=intro, sets=list(results), summary=_summary(results), notes=notes, figures=figures,
-        colours={name: "#%02x%02x%02x" % rgb for name, rgb in COLOURS.items()}, n_rows=len(rows),
-        pictures=pictures, columns=columns, comparison=differences is not None, payload=payload)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    path = Path(out_dir) / PAGE
-    path.write_text(html, encoding="utf-8")
-    return path
+@dataclass
+class Page:
+    """What one page shows: its title and opening lines, the ``results`` (results.json content, by summary
+    column) under ``protocol``, the notes and figures, and the ``rows`` of the images of ``sets`` (each row's
+    ``set``: an index into ``sets``) with their ``pictures`` and value ``columns``; ``differences``: the value
+    columns whose differences the page sorts by (a comparison), None for none."""
+
+    title: str
+    intro: list[str]
+    protocol: str
+    results: dict[str, dict]
+    notes: list[str]
+    pictures: list[PictureColumn]
+    columns: list[dict]
+    sets: list[str]
+    rows: list[dict]
+    figures: list[str]
+    differences: list[int] | None = None
+
+    def write(self, out_dir: Path) -> Path:
+        """Write ``report.html`` into ``out_dir``."""
+        data = {"sets": self.sets, "per_page": ROWS_PER_PAGE, "columns": self.columns,
+                "pictures": [vars(p) for p in self.pictures], "differences": self.differences or [],
+                "rows": _rows_json(self.rows, [column["key"] for column in self.columns])}
+        # In a <script> the JSON is read as raw text: only "<" could end it early, so it is escaped.
+        payload = json.dumps(data, ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
+        html = _TEMPLATES.get_template("report.html.j2").render(
+            page=self, summary_sets=list(self.results), summary=_summary(self.results), n_rows=len(self.rows),
+            colours={name: "#%02x%02x%02x" % rgb for name, rgb in COLOURS.items()}, payload=payload)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        path = Path(out_dir) / PAGE
+        path.write_text(html, encoding="utf-8")
+        return path
 
 
 def _describe(protocol: Protocol, n_bins: int, results: dict[str, dict]) -> tuple[str, list[str]]:
@@ -194,47 +209,56 @@ def render_run_page(out_dir: Path) -> Path:
     # A column n/a on every image (the probability maps' where none were given) is left out; ECE never is.
     columns = [column for index, column in enumerate(_value_columns())
                if index == 0 or any(row["values"][column["key"]] is not None for row in rows)]
-    return _render(out_dir, title, intro, results, notes, pictures, columns, sets, rows,
-                   _figures(out_dir, RUN_FIGURES))
+    return Page(title, intro, protocol.name, results, notes, pictures, columns, sets, rows,
+                _figures(out_dir, RUN_FIGURES)).write(out_dir)
+
+
+def _side_by_side(pages: dict[str, dict], sets: list[str]) -> list[dict]:
+    """One row per image of ``sets`` that any method's page holds, with each method's ECE (the value columns'
+    ``ECE:<method>``), worst first by the first method's; ``absent``: the picture columns (photo, mask, then
+    one map per method) of the methods without the image (the photo and mask are the first method's)."""
+    key = ROW_COLUMNS[0].key
+    first = next(iter(pages))
+    joined: dict[tuple[int, str], dict] = {}
+    for index, name in enumerate(sets):
+        for number, (method, page) in enumerate(pages.items()):
+            for row in page["sets"].get(name, {}).get("rows", []):
+                entry = joined.setdefault((index, row["name"]), {
+                    "set": index, "name": row["name"], "stem": row["stem"], "photo": False, "values": {},
+                    "notes": [], "absent": [2 + m for m in range(len(pages))]})
+                entry["values"][f"{key}:{method}"] = row["values"][key]
+                entry["photo"] |= method == first and row["photo"]
+                entry["notes"] += [f"{method}: {note}" for note in row["notes"]]
+                entry["absent"].remove(2 + number)
+    for entry in joined.values():
+        entry["absent"] += [0, 1] if 2 in entry["absent"] else []
+    ranked = f"{key}:{first}"
+    return sorted(joined.values(), key=lambda row: (row["values"].get(ranked) is None,
+                                                    -(row["values"].get(ranked) or 0.0), row["name"]))
 
 
 def write_comparison_page(out_dir: Path, runs: dict[str, Path]) -> Path:
     """``report.html`` of a comparison into ``out_dir``: the images of every set side by side, one map and one
-    ECE column per method. ``runs`` maps each method to one scored run folder (a page is written there)."""
+    ECE column per method. ``runs`` maps each method to one of its scored run folders (their pages' data)."""
     out_dir = Path(out_dir)
     pages = {method: _page_data(folder) for method, folder in runs.items()}
     results = {f"{method}: {name}": metrics for method, folder in runs.items()
                for name, metrics in json.loads((Path(folder) / REPORT_JSON).read_text()).items()}
-    protocol = get_protocol(next(iter(pages.values()))["protocol"]) if pages else PROTOCOLS["paper"]
+    first = next(iter(pages.values()))
     sets = list(dict.fromkeys(name for page in pages.values() for name in page["sets"]))
-    first = next(iter(runs))
 
     def folders(method: str) -> list[str]:
         return [os.path.relpath(Path(runs[method]) / pages[method]["sets"].get(name, {}).get("folder", ""), out_dir)
                 .replace(os.sep, "/") for name in sets]
 
-    pictures = [PictureColumn(picture, folders(first), picture) for picture in ("photo", "mask")]
+    pictures = [PictureColumn(picture, folders(next(iter(runs))), picture) for picture in ("photo", "mask")]
     pictures += [PictureColumn(f"map: {method}", folders(method), "map") for method in runs]
-    columns = [column for method in runs for column in _value_columns(f":{method}")[:1]]
-    by_image: dict[tuple[int, str], dict] = {}
-    for index, name in enumerate(sets):
-        for number, method in enumerate(runs):
-            for row in pages[method]["sets"].get(name, {}).get("rows", []):
-                entry = by_image.setdefault((index, row["name"]), {
-                    "set": index, "name": row["name"], "stem": row["stem"], "photo": False, "values": {},
-                    "notes": [], "absent": [2 + m for m in range(len(runs))]})
-                entry["values"][f"{ROW_COLUMNS[0].key}:{method}"] = row["values"][ROW_COLUMNS[0].key]
-                entry["photo"] |= method == first and row["photo"]
-                entry["notes"] += [f"{method}: {note}" for note in row["notes"]]
-                entry["absent"].remove(2 + number)
-    for entry in by_image.values():  # the first method's photo and mask: absent where it lacks the image
-        entry["absent"] += [0, 1] if 2 in entry["absent"] else []
-    rows = sorted(by_image.values(), key=lambda row: (
-        row["values"].get(columns[0]["key"]) is None, -(row["values"].get(columns[0]["key"]) or 0), row["name"]))
-    title, intro = _describe(protocol, next(iter(pages.values()))["n_bins"], results)
+    columns = [_value_columns(f":{method}")[0] for method in runs]
+    title, intro = _describe(get_protocol(first["protocol"]), first["n_bins"], results)
     intro.insert(0, f"Comparison of {', '.join(runs)}: each method's run in "
                     + ", ".join(os.path.relpath(folder, out_dir) for folder in runs.values()) + ".")
     notes = [f"{method}: {name}: {note}" for method, page in pages.items() for name, entry in page["sets"].items()
              for note in entry["notes"]]
-    return _render(out_dir, "Comparison: " + title, intro, results, notes, pictures, columns, sets, rows,
-                   _figures(out_dir, COMPARISON_FIGURES), differences=list(range(len(columns))))
+    return Page("Comparison: " + title, intro, first["protocol"], results, notes, pictures, columns, sets,
+                _side_by_side(pages, sets), _figures(out_dir, COMPARISON_FIGURES),
+                differences=list(range(len(columns)))).write(out_dir)
