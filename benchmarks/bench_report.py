@@ -2,7 +2,7 @@
 
 On the 300 images of SOD (../shared/data/SOD: photographs in Image/, masks in GT/) with synthetic maps
 (each mask shifted a few pixels, blurred by a random amount, noised and sharpened or softened by a random
-temperature, written once as PNG into a temporary folder), times under the calibrated protocol, each the best of ``--repeats`` runs:
+temperature, written once as PNG into a temporary folder), times under the calibrated protocol, each the best of ``--repeats`` runs, (a), (b) and (c) taking turns:
 
 (a) scoring alone: the engine's ``_score_paired`` over the set (what every entry point does);
 (b) the same scoring writing each image's thumbnails in its worker (``Scoring.pictures``);
@@ -48,13 +48,10 @@ def write_maps(masks: Path, out: Path, seed: int = 0) -> int:
     return len(paths)
 
 
-def _best(repeats: int, work) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+def _timed(work) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = work()
+    return time.perf_counter() - start, result
 
 
 def main() -> None:
@@ -71,11 +68,15 @@ def main() -> None:
         scoring = scoring_of(protocol="calibrated", workers=args.workers)
         paired = _pair_all([(SET, temporary / "maps", args.source / "GT")], None, scoring.protocol)
         out = temporary / "out"
-        alone, _ = _best(args.repeats, lambda: _score_paired(paired, scoring))
-        with_pictures, scores = _best(args.repeats, lambda: _score_paired(
-            paired, scoring, set_pictures(out, {SET: args.source / "GT"}, None)))
-        write_reports(out, scores, scoring.n_bins, scoring.protocol)
-        page, _ = _best(args.repeats, lambda: write_run_page(out, scores, scoring.n_bins, scoring.protocol))
+        alone, with_pictures, page = [], [], []
+        for _ in range(args.repeats):  # interleaved, so that a change in the machine's load touches both alike
+            alone.append(_timed(lambda: _score_paired(paired, scoring))[0])
+            seconds, scores = _timed(lambda: _score_paired(paired, scoring,
+                                                           set_pictures(out, {SET: args.source / "GT"}, None)))
+            with_pictures.append(seconds)
+            write_reports(out, scores, scoring.n_bins, scoring.protocol)
+            page.append(_timed(lambda: write_run_page(out, scores, scoring.n_bins, scoring.protocol))[0])
+        alone, with_pictures, page = min(alone), min(with_pictures), min(page)
         size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     cost = with_pictures - alone + page
     print(f"{n} images, {args.workers} worker(s), best of {args.repeats}:")

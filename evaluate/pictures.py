@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,37 +110,43 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _table(colour: Callable[[int, bool], tuple[int, int, int]]) -> np.ndarray:
-    """The RGB colour of every (map level, mask object or not) pair: a picture is one lookup per pixel."""
-    return np.array([[colour(level, bool(object_)) for object_ in (0, 1)] for level in range(256)], np.uint8)
+def _error_colour(key: int) -> tuple[int, int, int]:
+    # key: 1 where the map says object (level >= 128), plus 3 where the mask does (error_picture).
+    return {0: (40,) * 3, 1: _FALSE_POSITIVE, 3: _FALSE_NEGATIVE, 4: (200,) * 3}.get(key, (0, 0, 0))
 
 
-def _error_colour(level: int, object_: bool) -> tuple[int, int, int]:
-    predicted = level >= 128
-    if predicted != object_:
-        return _FALSE_POSITIVE if predicted else _FALSE_NEGATIVE
-    return (200,) * 3 if object_ else (40,) * 3  # right: object light, background dark
-
-
-def _confidence_colour(level: int, object_: bool) -> tuple[int, int, int]:
-    confidence = max(level, 255 - level)  # max(p, 1 - p) in levels, 128..255
-    if (level >= 128) != object_:
+def _confidence_colour(key: int) -> tuple[int, int, int]:
+    # key: the map's level on the background, 255 - level on the object (both read alike from there on).
+    confidence = max(key, 255 - key)  # max(p, 1 - p) in levels, 128..255
+    if key >= 128:  # wrong: object said on the background, or background said on the object
         return _SURE_WRONG if confidence >= SURE * 255 else _UNSURE_WRONG
     return (20 + (confidence - 128) // 2,) * 3  # right: dark greys, lighter where surer
 
 
-_ERROR_TABLE, _CONFIDENCE_TABLE = _table(_error_colour), _table(_confidence_colour)
+# Each picture is one OpenCV table lookup per pixel, from an 8-bit key of the map level and the mask.
+_ERROR_TABLE, _CONFIDENCE_TABLE = (np.array([[colour(key)] for key in range(256)], np.uint8)
+                                   for colour in (_error_colour, _confidence_colour))
+
+
+def _lookup(key: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return cv2.LUT(cv2.cvtColor(key, cv2.COLOR_GRAY2RGB), table)
+
+
+def _object(gt_u8: np.ndarray) -> np.ndarray:
+    """255 where the mask, thresholded at 128, marks the object; else 0."""
+    return cv2.threshold(gt_u8, 127, 255, cv2.THRESH_BINARY)[1]
 
 
 def error_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """RGB: right pixels in greys (object light, background dark), false positives and negatives in colour."""
-    return _ERROR_TABLE[map_u8, (gt_u8 >= 128).view(np.uint8)]
+    said = cv2.threshold(map_u8, 127, 1, cv2.THRESH_BINARY)[1]
+    return _lookup(cv2.scaleAdd(_object(gt_u8), 3 / 255, said), _ERROR_TABLE)
 
 
 def confidence_picture(map_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
     """RGB: wrong pixels with confidence >= SURE in one colour, other wrong pixels in another, right pixels
     in dark greys (lighter where surer)."""
-    return _CONFIDENCE_TABLE[map_u8, (gt_u8 >= 128).view(np.uint8)]
+    return _lookup(cv2.bitwise_xor(map_u8, _object(gt_u8)), _CONFIDENCE_TABLE)
 
 
 def write_pictures(pictures: Pictures, name: str, stem: str, pred: np.ndarray, gt: np.ndarray,
