@@ -34,10 +34,9 @@ from metrics.table import (
     COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key,
 )
 from protocol import AS_GIVEN, Protocol, get_protocol
-from report.rows import COLOURS, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, worst_first, write_images_csv
+from report.rows import COLOURS, PAGE, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, worst_first, write_images_csv
 from report.tables import REPORT_JSON, DatasetScore, file_stem
 
-PAGE = "report.html"
 PAGE_DATA = "page.json"  # in report_files/: what the page shows that results.json does not hold
 ROWS_PER_PAGE = 50
 RUN_FIGURES = ("reliability_*.png", "curves/*.png")

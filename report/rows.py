@@ -15,7 +15,8 @@ from pathlib import Path
 
 from metrics.table import BOUNDARY, METRICS, SET, column_title, result_key
 
-PICTURES_FOLDER = "report_files"  # beside results.md: the thumbnails (one folder per set) and the page's data
+PAGE = "report.html"  # beside results.md (report.html)
+PICTURES_FOLDER = "report_files"  # beside it: the thumbnails (one folder per set) and the page's data
 IMAGES_CSV = "images.csv"
 PICTURES = ("photo", "mask", "map", "error", "confidence")  # an image's thumbnails, in the order shown
 SURE = 0.9  # a wrong pixel at least this confident is wrong and sure (the confidence map)

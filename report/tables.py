@@ -28,10 +28,11 @@ from metrics.table import (
     result_key, sod_metrics,
 )
 from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
+from report.rows import IMAGES_CSV, PAGE, PICTURES_FOLDER
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
-_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON, "images.csv", "report.html")
+_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON, IMAGES_CSV, PAGE, PICTURES_FOLDER)
 def file_stem(name: str) -> str:
     """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
     digits, '_', '.' and '-' becomes '_'."""
@@ -49,7 +50,8 @@ def combined_plot_name(maps: MapKind) -> str:
 
 
 def is_report_output(name: str) -> bool:
-    """Whether a file name is one this module or the reliability diagrams write."""
+    """Whether a file name is one this module, the reliability diagrams or the HTML report write (its
+    folder of thumbnails included)."""
     return name in _REPORT_FILES or re.fullmatch(r"reliability_.*\.png", name) is not None
 
 
