@@ -102,6 +102,7 @@ def test_five_thousand_images_are_paged_and_the_page_stays_small(tmp_path: Path)
     rng = np.random.default_rng(0)
     rows = [ImageRow(f"image {index:04d}", {c.key: float(rng.random()) for c in ROW_COLUMNS}, ["a note"],
                      f"stem{index}") for index in range(5000)]
+    rows[0].name = "</script><b>not markup</b>"  # a name the page's data must carry as text, not HTML
     (tmp_path / "results.json").write_text(json.dumps({"DUTS-TE": {"protocol": "calibrated", "maps": "as_given",
                                                                    "ECE": 0.1, "n_images": 5000}}))
     write_run_page(tmp_path, [_score_of("DUTS-TE", rows)], 10, get_protocol("calibrated"))
@@ -110,6 +111,7 @@ def test_five_thousand_images_are_paged_and_the_page_stays_small(tmp_path: Path)
     assert payload["per_page"] == ROWS_PER_PAGE <= 100 and len(payload["rows"]) == 5000
     assert len(html.encode()) < 5000 * 300  # ~1.5 MB at most: rows as data, drawn a page at a time
     assert html.count("<img") <= 10  # only the figures are written as <img>; the script draws the rows' images
+    assert rows[0].name in {row["n"] for row in payload["rows"]} and "<b>not" not in html
     assert [row["n"] for row in payload["rows"][:3]] == [r.name for r in sorted(
         rows, key=lambda r: -r.values["ECE"])[:3]]
 
