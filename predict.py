@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.errors import OneLineParser
 from common.interrupts import INTERRUPTED_STATUS
+from common.text import counted
 
 
 def _integer(text: str) -> int:
@@ -216,7 +217,7 @@ def main(options: argparse.Namespace) -> int:
     where = f"the {protocol.name} protocol's test maps in {test_dir}"
     if probability_dir != test_dir:
         where += f" and the probability maps round(255 p) in {probability_dir}"
-    print(f"Wrote {count} map{'s' if count != 1 else ''} of the photos in {options.images}: {where}")
+    print(f"Wrote {counted(count, 'map')} of the photos in {options.images}: {where}")
     return 0
 
 

@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from common.errors import UserFacingError
+from common.text import plural
 
 CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
@@ -143,7 +144,8 @@ def require_writable_folder(path: Path) -> None:
 def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
     """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
     (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
-    maps, hold, their = ("map", "holds", "its") if len(names) == 1 else ("maps", "hold", "their")
+    count = len(names)
+    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
     return DataError(
         f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
         f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.text import counted
 from data.files import DataError, abbreviate, find_mask, find_photo, list_files, list_stems, require_folder
 from data.split import read_stems, split_list_names
 
@@ -33,7 +34,7 @@ def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
     stems = list_stems(require_folder(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
-        raise DataError(f"{source}/Image holds {len(stems)} image{'s' if len(stems) != 1 else ''}; the PASCAL-S "
+        raise DataError(f"{source}/Image holds {counted(len(stems), 'image')}; the PASCAL-S "
                         "split needs "
                         f"{sum(SPLIT_SIZES.values())}")
     order = np.random.default_rng(seed).permutation(len(stems))
@@ -107,3 +108,14 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
     (root / train_names).write_text("\n".join(parts["Train"]) + "\n")
     (root / validation_names).write_text("\n".join(parts["Validation"]) + "\n")
     return root
+
+
+def link_test_set(source: Path, folder: Path) -> Path:
+    """`folder`/Image and `folder`/GT as links to the photos and masks of `source` (a test set kept
+    elsewhere, e.g. SOD beside PASCAL-S), each photo with its mask; returns `folder`."""
+    for sub, kind in (("Image", "photo"), ("GT", "mask")):
+        files = list_files(source / sub, kind).files
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for path in files.values():
+            _link(path, folder / sub / path.name)
+    return folder

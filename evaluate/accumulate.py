@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, ZERO_ONE_NOTES, MapPair, load_pair
-from evaluate.pictures import ImageCounts, Pictures, image_values, picture_stem, write_pictures
+from evaluate.pictures import Pictures, image_values, picture_stem, write_pictures
 from metrics import calibration
-from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from metrics.boundary import BOUNDARY_WIDTH
+from metrics.counting import LevelCounts, count_pixels
 from metrics.measures import ImageAccumulator
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibration_metrics, result_key
 from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
@@ -63,19 +64,17 @@ class MapCounts:
         name = self.scored_by.name
         return bool(calibration_metrics(name, BOUNDARY) or calibration_metrics(name, REST))
 
-    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> ImageCounts:
+    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> LevelCounts:
         """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``; returns the
         image's own counts (the report's row shows its values)."""
-        counts = self.scored_by.counts_from_joint(joint)
-        band_counts = None
-        self.counts += counts
+        pixels = count_pixels(pred, gt, scoring.boundary_width if self.has_band else None, joint)
+        counts = pixels.level_counts(self.scored_by.correct_table)
+        self.counts += counts.pixels
         for metric in calibration_metrics(self.scored_by.name, IMAGE):
-            self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts, scoring.n_bins))
-        if self.has_band:
-            band = boundary_band(gt, scoring.boundary_width)
-            band_counts = self.scored_by.counts_from_joint(calibration.joint_histogram(pred[band], gt[band]))
-            self.boundary_counts += band_counts
-        return ImageCounts(counts, band_counts)
+            self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts.pixels, scoring.n_bins))
+        if counts.band is not None:
+            self.boundary_counts += counts.band
+        return counts
 
     def merge(self, other: MapCounts) -> None:
         """Append the images of ``other`` (which come after this one's images)."""

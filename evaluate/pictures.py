@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from data.files import DataError, find_photo, read_photo, require_folder
+from metrics.counting import LevelCounts
 from metrics.measures import ImageStats
 from metrics.table import METRICS
 from report.rows import COLOURS, PICTURES_FOLDER, ROW_COLUMNS, SURE, picture_file
@@ -44,15 +45,6 @@ class Pictures:
 
     folder: Path
     photos: Path | None = None
-
-
-@dataclass(frozen=True)
-class ImageCounts:
-    """The level counts of one image's map: all its pixels, and those of its boundary band (None where the
-    protocol scoring the map reports no band)."""
-
-    counts: np.ndarray
-    band: np.ndarray | None
 
 
 def photo_folder(mask_dir: Path) -> Path | None:
@@ -88,15 +80,15 @@ def _calibration(counts: np.ndarray | None, n_bins: int, key: str) -> float | No
     return float(METRICS[key].from_counts(counts, n_bins))
 
 
-def image_values(test: ImageCounts | None, probabilities: ImageCounts | None, stats: ImageStats,
+def image_values(test: LevelCounts | None, probabilities: LevelCounts | None, stats: ImageStats,
                  n_bins: int) -> dict[str, float | None]:
     """The row's values of one image (None: n/a on it); ``test`` None: its test map left the calibration."""
     defined = dict(stats.defined())
     values = {}
     for prefix, counted in (("", test), ("probabilities_", probabilities)):
-        values[f"{prefix}ECE"] = _calibration(counted.counts if counted else None, n_bins, "ECE")
+        values[f"{prefix}ECE"] = _calibration(counted.pixels if counted else None, n_bins, "ECE")
         values[f"{prefix}ECE_boundary"] = _calibration(counted.band if counted else None, n_bins, "ECE")
-    values["OE"] = _calibration(test.counts if test else None, n_bins, "OE")
+    values["OE"] = _calibration(test.pixels if test else None, n_bins, "OE")
     values["MAE"] = float(defined["mae"]) if "mae" in defined else None
     values["F"] = float(np.max(defined["f_curve"])) if "f_curve" in defined else None
     return {column.key: values[column.key] for column in ROW_COLUMNS}

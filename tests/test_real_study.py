@@ -10,27 +10,22 @@ from benchmarks import real_study
 from data import pascal_s
 from data.pascal_s import SET_NAME
 from protocol import get_protocol
+from tests.conftest import write_maps
 
 PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 
 
-def write_maps(folder, levels=(200, 150)):
+def write_levels(folder, levels=(200, 150)):
     """One 8x8 map per level, named 0.png, 1.png, ..."""
-    folder.mkdir(parents=True)
-    for index, level in enumerate(levels):
-        cv2.imwrite(str(folder / f"{index}.png"), np.full((8, 8), level, np.uint8))
+    write_maps(folder, [np.full((8, 8), level, np.uint8) for level in levels])
 
 
 @pytest.fixture
 def gt_dir(tmp_path):
     """Masks whose top half is foreground: a map predicting foreground everywhere is right on half."""
-    folder = tmp_path / "GT"
-    folder.mkdir()
     mask = np.zeros((8, 8), np.uint8)
     mask[:4] = 255
-    for index in range(2):
-        cv2.imwrite(str(folder / f"{index}.png"), mask)
-    return folder
+    return write_maps(tmp_path / "GT", [mask, mask])
 
 
 def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
@@ -38,7 +33,7 @@ def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
     study = tmp_path / "experiments" / "exp"
     assert folders == {"BCE": {1: study / "BCE"}, "ASLP": {1: study / "ASLP_MC"}}
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+        write_levels(per_seed[1] / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == []
     for axis in figure.axes:
@@ -57,7 +52,7 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     assert folders["ASLP"][2] == study / "seed2" / "ASLP_MC"
     for per_seed in folders.values():
         for folder in per_seed.values():
-            write_maps(folder / "probabilities" / SET_NAME)
+            write_levels(folder / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
@@ -66,7 +61,7 @@ def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
     methods = ["BCE", "ASLP", "SVLS", "NACL", "TS", "LTS"]
     folders = real_study.run_folders(tmp_path, "exp", methods, [1], "MC")
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+        write_levels(per_seed[1] / "probabilities" / SET_NAME)
     figure, _ = real_study.reliability_figure(folders, gt_dir, PAPER)
     shown = [axis for axis in figure.axes if axis.axison]
     assert [axis.get_title() for axis in shown] == methods
@@ -78,7 +73,7 @@ def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
 def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, gt_dir, capsys):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
     for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
-        write_maps(folder / "probabilities" / SET_NAME)
+        write_levels(folder / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     panel_texts = [[text.get_text() for text in axis.texts] for axis in figure.axes]
     assert panel_texts == [[], ["no probability maps for seed 2"], ["no probability maps found"]]
@@ -135,7 +130,7 @@ def test_the_study_names_the_set_as_the_layout_does():
 def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tmp_path, gt_dir):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
+        write_levels(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
     figure, missing = real_study.reliability_figure(folders, gt_dir, CALIBRATED)
     assert missing == [] and np.allclose(figure.axes[0].lines[0].get_ydata(), [0.5, 0.5])
     assert len(real_study.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/
@@ -203,3 +198,91 @@ def test_the_validation_table_sets_swings_after_perturbations_against_the_others
     assert set(rows) == {"Method", "ASLP", "BCE"} and "12.00 ± 2.83" in rows["ASLP"] and "4.00 |" in rows["BCE"]
     assert "ASLP: in the 2 run-epochs that drew perturbed labels the validation ECE moved 8.00 points" in table
     assert "in the 2 others 1.00" in table and "- BCE" not in table
+
+
+def test_the_reduced_study_gives_the_rows_the_shift_question_turns_on_five_seeds_and_the_others_three():
+    args = real_study.argparse.Namespace(**real_study.REDUCED)
+    seeds = {}
+    for methods_, seeds_ in real_study.plans(args):
+        for method in methods_.split(","):
+            seeds.setdefault(method, set()).update(int(s) for s in seeds_.split(","))
+    assert {method for method, s in seeds.items() if len(s) == 5} == {"BCE", "ASLP", "TS", "ASLP+TS"}
+    assert all(len(s) >= 3 for s in seeds.values()) and set(seeds) == set(args.methods.split(","))
+
+
+def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per_family(tmp_path):
+    from data.corruptions import CORRUPTIONS, FAMILIES
+
+    args = real_study.argparse.Namespace(**real_study.REDUCED, experiment="exp", lr=5e-4, num_workers=0)
+    sets = (SET_NAME, "SOD", "DTD_Texture_205")
+    for methods_, seeds_ in real_study.plans(args):
+        command = real_study.study_command(args, tmp_path, [], sets, methods_, seeds_)
+        settings = main_ASLP.configure(command[2:], announce=False)
+        assert settings.run.resume and settings.data.test_datasets == sets
+        shifted = settings.shift.sets(settings.data.test_datasets)
+        assert {s.source for s in shifted} == {SET_NAME} and {s.severity for s in shifted} == {1, 2, 3, 4, 5}
+        assert sorted(CORRUPTIONS[name].family for name in settings.shift.names) == sorted(FAMILIES)
+        assert not any(CORRUPTIONS[name].slow for name in settings.shift.names)
+
+
+def fake_sod_and_dtd(tmp_path):
+    sod = fake_source(tmp_path / "SOD", images=("1", "2"), masks=("1", "2"))
+    names = real_study.texture_script().AUTHORS_NAMES.read_text().split()[:2]
+    (tmp_path / "DTD").mkdir()
+    for name in names:
+        cv2.imwrite(str(tmp_path / "DTD" / name), np.zeros((40, 40, 3), np.uint8))
+    return sod, tmp_path / "DTD", names
+
+
+def test_sod_is_linked_and_the_texture_set_built_from_what_the_folders_hold(tmp_path, capsys):
+    sod, dtd, names = fake_sod_and_dtd(tmp_path)
+    root = tmp_path / "root"
+    assert real_study.lay_out_test_sets(root, sod, dtd) == (SET_NAME, "SOD", "DTD_Texture_2")
+    assert sorted(p.name for p in (root / "Test" / "SOD" / "GT").iterdir()) == ["1.png", "2.png"]
+    assert (root / "Test" / "SOD" / "Image" / "1.jpg").resolve() == (sod / "Image" / "1.jpg").resolve()
+    assert sorted(p.name for p in (root / "Test" / "DTD_Texture_2" / "Image").iterdir()) == sorted(names)
+    assert "498 of the 500 names" in capsys.readouterr().out
+    assert real_study.lay_out_test_sets(root, sod, dtd) == (SET_NAME, "SOD", "DTD_Texture_2")  # a second sitting
+    assert real_study.lay_out_test_sets(tmp_path / "r2", tmp_path / "no", tmp_path / "none") == (SET_NAME,)
+    said = capsys.readouterr().out
+    assert "runs without its cross-dataset set; set --sod=PATH" in said and "set --dtd=PATH" in said
+
+
+def test_the_study_tabulates_every_plans_runs_together(tmp_path):
+    import json
+
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "TS"], [1, 2, 3], "MC")
+    folders["BCE"].update(real_study.run_folders(tmp_path, "exp", ["BCE"], [4, 5], "MC")["BCE"])
+    for method, per_seed in folders.items():
+        for seed, folder in per_seed.items():
+            folder.mkdir(parents=True)
+            results = {name: {"ECE": 0.01 * seed, "ACC": 0.9, "maxF": 0.8, "OE": 0.0}
+                       for name in (SET_NAME, "SOD", f"{SET_NAME}@fog-1", f"{SET_NAME}@fog-5")}
+            (folder / "results.json").write_text(json.dumps(results))
+    study = tmp_path / "experiments" / "exp"
+    written = real_study.study_tables(study, folders, PAPER)
+    assert written == [study / "comparison.md", study / "shift.md", study / "shift.png"]
+    compared = json.loads((study / "comparison.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in compared["runs"])[:5] == [("BCE", s) for s in range(1, 6)]
+    assert not any("@" in group for r in compared["runs"] for group in r["metrics"])
+    assert "| BCE | 3.00 ± 1.58 |" in (study / "shift.md").read_text()  # clean ECE over the five seeds
+
+
+SHARED = real_study.PROJECT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "SOD").is_dir() or not (SHARED / "DTD").is_dir(), reason=f"{SHARED} absent")
+def test_the_shared_sod_and_dtd_make_the_studys_shift_sets(tmp_path):
+    sets = real_study.lay_out_test_sets(tmp_path, real_study.DEFAULT_SOD, real_study.DEFAULT_DTD)
+    assert sets == (SET_NAME, "SOD", "DTD_Texture_205")
+    assert len(list((tmp_path / "Test" / "SOD" / "Image").iterdir())) == 300
+    assert len(list((tmp_path / "Test" / "DTD_Texture_205" / "GT").iterdir())) == 205
+
+
+def test_more_seeds_of_one_seed_are_refused_since_the_runs_would_share_folders(tmp_path, capsys):
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--reduced", "--seeds=1", "--more-seeds=2",
+                            "--experiment=never_laid_out"]) == 2
+    assert "give --seeds and --more-seeds two or more seeds each" in capsys.readouterr().err
+    assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
