@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, ZERO_ONE_NOTES, MapPair, load_pair
-from evaluate.pictures import Pictures, image_values, picture_stem, write_pictures
+from evaluate.pictures import Pictures, image_values, write_pictures
 from metrics import calibration
 from metrics.boundary import BOUNDARY_WIDTH
 from metrics.counting import LevelCounts, count_pixels
 from metrics.measures import ImageAccumulator
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibration_metrics, result_key
 from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
+from report.names import picture_stem
 from report.rows import ImageRow
 
 EXAMPLES_KEPT = 5  # file names kept per note, to show where it applies

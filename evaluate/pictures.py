@@ -19,7 +19,6 @@ unsure of, over the right pixels in dark greys (colours: :data:`report.rows.COLO
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,8 @@ from data.files import DataError, find_photo, read_photo, require_folder
 from metrics.counting import LevelCounts
 from metrics.measures import ImageStats
 from metrics.table import METRICS
-from report.rows import COLOURS, PICTURES_FOLDER, ROW_COLUMNS, SURE, picture_file
-from report.tables import file_stem
+from report.names import picture_file, pictures_folder
+from report.rows import COLOURS, ROW_COLUMNS, SURE
 
 THUMBNAIL_SIDE = 128  # px, the longer side: a row of five stays on one line of a laptop's screen
 PHOTO_FOLDERS = ("Image", "Images", "Imgs", "images")  # beside a mask folder: where its photographs are
@@ -61,17 +60,11 @@ def set_pictures(out_dir: Path, mask_dirs: dict[str, Path], photo_dirs: dict[str
         photos = (photo_dirs or {}).get(name)
         if photos is not None:
             require_folder(Path(photos), "photo")
-        folder = Path(out_dir) / PICTURES_FOLDER / file_stem(name)
+        folder = Path(out_dir) / pictures_folder(name)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         pictures[name] = Pictures(folder, Path(photos) if photos is not None else photo_folder(mask_dir))
     return pictures
-
-
-def picture_stem(name: str) -> str:
-    """A file stem for the thumbnails of image ``name``: safe in a URL and a zip on any system, and
-    distinct for names that differ only in characters the safe part replaces."""
-    return f"{file_stem(name)[:48]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 def _calibration(counts: np.ndarray | None, n_bins: int, key: str) -> float | None:

@@ -29,13 +29,13 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from metrics.calibration import ADAPTIVE_BINS
 from metrics.table import (
     COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key,
 )
 from protocol import AS_GIVEN, Protocol, get_protocol
-from report.rows import COLOURS, PAGE, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, worst_first, write_images_csv
-from report.tables import REPORT_JSON, DatasetScore, file_stem
+from report.names import PAGE, PICTURES_FOLDER, pictures_folder
+from report.rows import COLOURS, PICTURES, ROW_COLUMNS, worst_first, write_images_csv
+from report.tables import REPORT_JSON, DatasetScore, calibration_title, sod_title
 
 PAGE_DATA = "page.json"  # in report_files/: what the page shows that results.json does not hold
 ROWS_PER_PAGE = 50
@@ -163,7 +163,7 @@ def _describe(protocol: Protocol, n_bins: int, results: dict[str, dict]) -> tupl
     as_given = [name for name, metrics in results.items() if metrics.get("maps") == AS_GIVEN.word]
     title = ("Maps as given: " if as_given else "") + f"evaluation report ({protocol.name} protocol)"
     intro = [f"Protocol: {protocol.name}: {protocol.description}",
-             protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS), protocol.sod_title]
+             calibration_title(protocol, n_bins), sod_title(protocol)]
     if as_given:
         intro.insert(0, f"Maps as given ({', '.join(as_given)}): no maps.json says what they are, so they are scored "
                         f"as the {protocol.name} protocol's {protocol.test_maps.title}.")
@@ -177,7 +177,7 @@ def write_run_page(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int, p
     out_dir = Path(out_dir)
     write_images_csv(out_dir, {score.name: score.images for score in scores})
     data = {"protocol": protocol.name, "n_bins": n_bins,
-            "sets": {score.name: {"notes": score.notes, "folder": f"{PICTURES_FOLDER}/{file_stem(score.name)}",
+            "sets": {score.name: {"notes": score.notes, "folder": pictures_folder(score.name),
                                   "rows": [row.as_dict() for row in worst_first(score.images)]}
                      for score in scores}}
     (out_dir / PICTURES_FOLDER).mkdir(exist_ok=True)

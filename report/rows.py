@@ -14,10 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from metrics.table import BOUNDARY, METRICS, SET, column_title, result_key
+from report.names import IMAGES_CSV
 
-PAGE = "report.html"  # beside results.md (report.html)
-PICTURES_FOLDER = "report_files"  # beside it: the thumbnails (one folder per set) and the page's data
-IMAGES_CSV = "images.csv"
 PICTURES = ("photo", "mask", "map", "error", "confidence")  # an image's thumbnails, in the order shown
 SURE = 0.9  # a wrong pixel at least this confident is wrong and sure (the confidence map)
 COLOURS = {  # RGB; orange and blue stay apart for the common colour blindnesses (Okabe and Ito)
@@ -62,11 +60,6 @@ class ImageRow:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def picture_file(stem: str, picture: str) -> str:
-    """The file name of one thumbnail (``picture`` one of :data:`PICTURES`): the photo JPEG, the others PNG."""
-    return f"{stem}_{picture}.{'jpg' if picture == 'photo' else 'png'}"
 
 
 def worst_first(rows: Sequence[ImageRow], key: str = SORT_KEY) -> list[ImageRow]:

@@ -28,15 +28,11 @@ from metrics.table import (
     column_title, in_table_order, result_key, sod_metrics,
 )
 from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
-from report.rows import IMAGES_CSV, PAGE, PICTURES_FOLDER
+from report.names import IMAGES_CSV, PAGE, PICTURES_FOLDER, file_stem
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
 _REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON, IMAGES_CSV, PAGE, PICTURES_FOLDER)
-def file_stem(name: str) -> str:
-    """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
-    digits, '_', '.' and '-' becomes '_'."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
 def reliability_plot_name(dataset: str, maps: MapKind) -> str:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluate.pictures import confidence_picture, error_picture, picture_stem
+from evaluate.pictures import confidence_picture, error_picture
+from report.names import picture_stem
 from report.rows import COLOURS
 
 FALSE_POSITIVE, FALSE_NEGATIVE, SURE_WRONG, UNSURE_WRONG = (np.array(c) for c in COLOURS.values())

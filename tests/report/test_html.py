@@ -15,7 +15,8 @@ import pytest
 from metrics.table import result_key
 from protocol import get_protocol
 from report.html import PAGE, PAGE_DATA, ROWS_PER_PAGE, write_comparison_page, write_run_page
-from report.rows import IMAGES_CSV, PICTURES, PICTURES_FOLDER, ROW_COLUMNS, ImageRow, picture_file
+from report.names import IMAGES_CSV, PICTURES_FOLDER, picture_file
+from report.rows import PICTURES, ROW_COLUMNS, ImageRow
 from report.tables import DatasetScore, is_report_output
 from tests.conftest import ALL_METHODS
 from tests.report.scored_sets import NAMES, score_set, write_set

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from report.html import PAGE, write_comparison_page
-from report.rows import IMAGES_CSV
+from report.names import IMAGES_CSV
 from tests.report.scored_sets import NAMES, score_set, write_set
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
