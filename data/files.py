@@ -276,10 +276,14 @@ def find_photo(image_dir: Path, stem: str) -> Path:
     return find_file(image_dir, stem, "photo")
 
 
-def read_photo(path: Path) -> Image.Image:
-    """``path`` as an RGB image (grey, RGBA and palette files converted), as the network reads it."""
+def read_photo(path: Path, at_least: int | None = None) -> Image.Image:
+    """``path`` as an RGB image (grey, RGBA and palette files converted), as the network reads it; with
+    ``at_least`` (a thumbnail's side), a JPEG is decoded at the smallest of its reduced scales (1/2, 1/4,
+    1/8) whose sides stay at least that large, in a fraction of the time."""
     try:
         with Image.open(path) as image:
+            if at_least is not None:
+                image.draft("RGB", (at_least, at_least))
             return image.convert("RGB")
     except FileNotFoundError as error:
         raise DataError(f"file not found: {path}") from error
