@@ -1,5 +1,5 @@
 """Every stage on a CUDA GPU in a few minutes: run it whenever a GPU machine is at hand, and put the
-figures it prints in the README.
+figures it prints in docs/testing.md ("On a GPU").
 
     python benchmarks/gpu_check.py                        # on a machine with CUDA (about 5 minutes)
     python benchmarks/gpu_check.py --device=cpu --quick   # the same steps, tiny, to check this script
