@@ -87,6 +87,13 @@ class ImageStats:
     undefined_when: ClassVar[Mapping[str, frozenset[str]]]  # quantity -> conditions it is undefined on
     noted_when: ClassVar[Mapping[str, frozenset[str]]]  # quantity -> conditions its kept value is noted on
     conditions: frozenset[str]
+    # The curves both protocols compute, per threshold; each protocol's module adds its per-image values.
+    f_curve: np.ndarray
+    e_curve: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    tpr: np.ndarray
+    fpr: np.ndarray
 
     def defined(self) -> Iterator[tuple[str, np.ndarray | float]]:
         """(name, value) of each quantity defined on this image."""

@@ -102,12 +102,6 @@ class PaperImageStats(ImageStats):
         "f_curve": _RECALL, "precision": _RECALL, "recall": _RECALL, "tpr": _RECALL, "fpr": frozenset({ALL_255}),
         "e_curve": frozenset({ONE_LEVEL, E_ABOVE_ONE}),
     }  # fmt: skip
-    f_curve: np.ndarray
-    e_curve: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    tpr: np.ndarray
-    fpr: np.ndarray
     mae: float
     s_measure: float
 

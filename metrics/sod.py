@@ -105,12 +105,6 @@ class SODImageStats(ImageStats):
     noted_when: ClassVar[Mapping[str, frozenset[str]]] = {
         "e_curve": frozenset({E_ABOVE_ONE}), "adaptive_e": frozenset({E_ABOVE_ONE}),
     }  # fmt: skip
-    f_curve: np.ndarray
-    e_curve: np.ndarray
-    precision: np.ndarray
-    recall: np.ndarray
-    tpr: np.ndarray
-    fpr: np.ndarray
     adaptive_f: float
     adaptive_e: float
     weighted_f: float
