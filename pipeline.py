@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +26,9 @@ from data.loaders import inference_loader, training_loader, usable_workers
 from data.split import read_or_draw_split, save_split
 from common.distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
-from common.layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
+from common.layout import (VALIDATION_PLOT, comparison_dir, experiment_dir, experiment_root, final_weights_name,
+                           map_folders, previous_run)
+from common.lock import folder_lock
 from loss import build_objective, inert_reason, training_note
 from common.methods import network_method, post_hoc
 from model import build_model, load_weights
@@ -154,16 +156,20 @@ def _check_fresh_outputs(run: Run, out_dirs: list[Path]) -> None:
 
 @contextmanager
 def prepared(settings: Settings) -> Iterator[Run]:
-    """`prepare` the run, and leave torchrun's process group when it ends, however it ends."""
+    """`prepare` the run, holding its experiment folders' locks until it ends, and leave torchrun's
+    process group when it ends, however it ends."""
     try:
-        yield prepare(settings)
+        with ExitStack() as locks:
+            yield prepare(settings, locks)
     finally:
         teardown()
 
 
-def prepare(settings: Settings) -> Run:
+def prepare(settings: Settings, locks: ExitStack) -> Run:
     """Check every input and output, pick the device (joining torchrun's process group) and split the
-    training set, before any epoch; returns the run the other stages share."""
+    training set, before any epoch; returns the run the other stages share. The first process takes the
+    lock of each experiment folder the run writes into (`common.lock`), held by `locks`, before it reads
+    or writes any of them: a second run into the same folder stops at once."""
     stages, methods = settings.run.stages, settings.run.methods
     training = "train" in stages and not settings.run.weights
     trained = [m for m in methods if post_hoc(m) is None] if training else []
@@ -183,6 +189,9 @@ def prepare(settings: Settings) -> Run:
     _check_perturbation(settings, run.trained)
     _check_networks(run)
     out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in run.order]
+    if context.is_main:
+        for root in dict.fromkeys(experiment_root(out_dir) for out_dir in out_dirs):
+            locks.enter_context(folder_lock(root))
     _check_fresh_outputs(run, out_dirs)
     if settings.run.demo and context.is_main:
         make_demo_dataset(run.root, seed=settings.run.seeds[0])
