@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import OneLineParser
-from common.interrupts import INTERRUPTED_STATUS
+from common.interrupts import command_main, exiting_on_interrupt, run_command, start_command
+
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
 
 
 def _integer(text: str) -> int:
@@ -83,6 +86,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from common import atomic
 from data.datasets import list_images
 from data.loaders import inference_loader
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
@@ -153,7 +157,7 @@ def write_maps_record(
                      "resized back to the image's size (bilinear) before the sigmoid",
         "images": count, "written_by": "aslp predict.write_predictions",
     }
-    (folder / MAPS_RECORD).write_text(json.dumps(record, indent=1, default=str) + "\n")
+    atomic.write_text(folder / MAPS_RECORD, json.dumps(record, indent=1, default=str) + "\n")
 
 
 def write_predictions(
@@ -188,11 +192,12 @@ def write_predictions(
 def main(options: argparse.Namespace) -> int:
     """Write the maps of every photograph in `options.images` with `options.weights` (see
     `command_line`), say where, and return 0; bad input is a UserFacingError naming the option."""
-    from data.files import require_writable_folder
-    from common.distributed import select_device
-    from model import build_model
-    from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
-    from protocol import get_protocol
+    with exiting_on_interrupt("interrupted"):  # Ctrl-C in an extension's import would be an ImportError
+        from common.distributed import select_device
+        from data.files import require_writable_folder
+        from model import build_model
+        from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
+        from protocol import get_protocol
 
     list_images(options.images)  # a DataError names a missing folder or one without photographs
     problem = weights_file_problem(options.weights)
@@ -222,18 +227,9 @@ def main(options: argparse.Namespace) -> int:
 
 def cli(argv: list[str]) -> int:
     """`main` as a command: exit 0; one `error:` line and 2 for what the user can fix; 130 on Ctrl-C."""
-    from common.errors import UserFacingError
-
     options = command_line().parse_args(argv)
-    try:
-        return main(options)
-    except UserFacingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: the maps written so far are in {options.out}", file=sys.stderr)
-        return INTERRUPTED_STATUS
+    return run_command(lambda: main(options), interrupted=f"interrupted: the maps written so far are in {options.out}")
 
 
 if __name__ == "__main__":
-    sys.exit(cli(sys.argv[1:]))
+    command_main(lambda: cli(sys.argv[1:]))

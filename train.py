@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from common import atomic
 from common.configurator import format_value
 from common.distributed import all_reduce, broadcast_buffers, gather_objects, is_distributed, is_main_process
 from common.errors import UserFacingError
@@ -29,7 +29,7 @@ from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.calibration import (
     N_BINS, N_LEVELS, expected_calibration_error, joint_histogram, overconfidence_error, pixel_accuracy,
 )
-from model.checkpoint import check_state_dict
+from model.checkpoint import check_state_dict, read_checkpoint
 from predict import Inference, predict_maps
 from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
 from common.settings import OptimisationSettings, SpeedSettings
@@ -179,21 +179,13 @@ def train_step(
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
-    a crash or a full disk mid-write leaves the previous file intact."""
-    temporary = path.with_name(path.name + ".tmp")
+    """torch.save `obj` whole or not at all (`common.atomic`): a crash or a full disk mid-write leaves the
+    previous file intact."""
     try:
-        with open(temporary, "wb") as handle:
+        with atomic.opened(path, "wb") as handle:
             torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, (OSError, RuntimeError)):  # torch.save reports a full disk as RuntimeError
-            kept = "the previous version is intact" if path.exists() else "no earlier version exists"
-            raise TrainingError(f"could not write {path} ({error}); {kept}") from error
-        raise
+    except atomic.WriteError as error:
+        raise TrainingError(str(error)) from error
 
 
 def rng_state(generator: torch.Generator | None) -> dict:
@@ -253,14 +245,12 @@ def append_row(path: Path, row: dict[str, float | int | str]) -> None:
         if header != columns:
             _, rows = read_rows(path)
             columns += [name for name in header if name not in columns]
-            temporary = path.with_name(path.name + ".tmp")
-            with open(temporary, "w", newline="") as handle:
+            with atomic.opened(path, "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(rows)
-            os.replace(temporary, path)
     new = not path.exists()
-    with open(path, "a", newline="") as handle:
+    with atomic.appending(path, newline="") as handle:  # a row is cut off again when it cannot be written whole
         writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
@@ -293,7 +283,7 @@ def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None
     """Image name -> alpha, highest first: the images the model found most ambiguous lead."""
     values = alpha.tolist()
     order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
-    path.write_text(json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")
+    atomic.write_text(path, json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")
 
 
 @dataclass(frozen=True)
@@ -341,7 +331,8 @@ def train(
     first_epoch, best_accuracy, accuracy = 1, 0.0, None
     checkpoint_path = out_dir / CHECKPOINT_NAME
     if run.resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        state = read_checkpoint(checkpoint_path, device, f"--resume cannot continue from it: delete it to train "
+                                "afresh, or put back a good copy")
         check_resumable(checkpoint_path, state, run.record, epochs)
         network.load_state_dict(check_state_dict(network, state["model"], source=str(checkpoint_path)))
         optimizer.load_state_dict(state["optimizer"])

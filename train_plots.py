@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from metrics.boundary import BOUNDARY_WIDTH
 from metrics.calibration import N_BINS
+from common import atomic
 
 LOG_NAME = "log.csv"
 # log.csv's validation calibration columns (fractions) and what the plots call them.
@@ -52,7 +53,8 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
     bottom.legend(fontsize=8)
     bottom.grid(alpha=0.3)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
 
 
 def read_log(log_csv: Path) -> dict[str, list[float]]:
@@ -106,7 +108,8 @@ def plot_calibration_history(
     axes.legend(handles=handles, fontsize=8)
     axes.grid(alpha=0.3)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
     return figure
 
 
@@ -150,5 +153,6 @@ def plot_validation_calibration(
     figure.suptitle("Validation calibration per epoch, one line per method and seed (dots: epochs with perturbed "
                     f"labels)\n{_calibration_subtitle(n_bins, boundary_width)}", fontsize=10)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
     return figure

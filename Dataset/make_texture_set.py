@@ -17,9 +17,15 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's common/, run from anywhere
+from common.interrupts import command_main, run_command, start_command  # noqa: E402
+
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 DEFAULT_COUNT = 500
 AUTHORS_NAMES = Path(__file__).resolve().parent / "Texture_Image_Names.txt"
@@ -87,4 +93,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    command_main(lambda: run_command(lambda: main(sys.argv[1:]), interrupted=(
+        "interrupted: the set is incomplete; run the same command again to write it whole")))

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,9 +42,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 # Light modules only at the top, so that --help answers at once; the plotting and reading ones are
 # imported where they are used.
+from common.interrupts import command_main, run_child, run_command, start_command  # noqa: E402
+
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+
 import main_ASLP  # noqa: E402
-from common.configurator import ConfigError  # noqa: E402
-from common.errors import UserFacingError  # noqa: E402
+from common import atomic  # noqa: E402
 from common.layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
 from common.methods import POST_HOC, TRAINED  # noqa: E402
 from protocol import Protocol, get_protocol  # noqa: E402
@@ -207,10 +210,11 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
                          f"{', '.join(str(f) for per_seed in folders.values() for f in per_seed.values())}); "
                          "did main_ASLP.py run its test stage?")
     FigureCanvasAgg(figure)
-    figure.savefig(study_dir / PLOT, dpi=120)
+    with atomic.replacing(study_dir / PLOT) as temporary:
+        figure.savefig(temporary, dpi=120)
     table = validation_table(folders)
     if table:
-        (study_dir / VALIDATION_TABLE).write_text(table)
+        atomic.write_text(study_dir / VALIDATION_TABLE, table)
     outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT, VALIDATION_PLOT,
                                              VALIDATION_TABLE)]
     runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
@@ -218,6 +222,13 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
 
 
 def main(argv: list[str]) -> int:
+    """The study as a command (common/interrupts.py): one `error:` line, one Ctrl-C line (the training
+    child's, when it runs), or none for a closed pipe."""
+    return run_command(lambda: study(argv), interrupted="interrupted: run the same command again to continue the "
+                                                        "study (finished runs are kept)")
+
+
+def study(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reduced", action="store_true",
                         help="the CPU study: " + ", ".join(f"{k}={v}" for k, v in REDUCED.items()))
@@ -246,26 +257,18 @@ def main(argv: list[str]) -> int:
     study_dir = PROJECT / EXPERIMENTS / args.experiment
     root = study_dir / "data"
     command = study_command(args, root.relative_to(PROJECT), extra)
-    try:  # main_ASLP.py's own check of the command line, before the data is laid out
-        settings = main_ASLP.configure(command[2:], announce=False)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    settings = main_ASLP.configure(command[2:], announce=False)  # main_ASLP.py's check, before the data is laid out
     methods, seeds = settings.run.methods, settings.run.seeds
     if not settings.run.comparing:
         print("error: a study compares runs: give two or more --methods or --seeds", file=sys.stderr)
         return 2
     from data.pascal_s import lay_out
 
-    try:  # checks that the source holds every image of the split before it creates anything
-        lay_out(args.source, root)
-    except UserFacingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    lay_out(args.source, root)  # checks that the source holds every image of the split before it creates anything
     print("Running:", shlex.join(command[1:]),
           f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
     started = time.monotonic()
-    status = subprocess.call(command, cwd=PROJECT)
+    status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
     if status != 0:
         return status
     folders = run_folders(PROJECT, settings.run.experiment, methods, seeds, settings.aslp.aslp_mode)
@@ -280,4 +283,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    command_main(lambda: main(sys.argv[1:]))

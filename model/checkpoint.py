@@ -38,18 +38,26 @@ def _reason(error: Exception) -> str:
     return " ".join(text.split()) or type(error).__name__
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", way_on: str = "") -> object:
+    """What `path` holds (torch.load, weights only): the one reader of every checkpoint, so that a file
+    that is missing, truncated (a copy cut short) or no checkpoint at all is one CheckpointError naming it,
+    and `way_on` (what to do instead) when given."""
     path = Path(path)
+    way_on = way_on or "pass a .pth file written by this project or the authors' Model_30_Gen.pth"
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     if not _looks_like_torch_save(path):
         raise CheckpointError(f"{path} is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle); "
-                              f"pass a .pth file written by this project or the authors' Model_30_Gen.pth")
+                              f"{way_on}")
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for files that are not checkpoints
-        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_reason(error)})") from error
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_reason(error)}); {way_on}") from error
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
+    content = read_checkpoint(path)
     if isinstance(content, dict) and isinstance(content.get("model"), dict):
         content = content["model"]
     if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):

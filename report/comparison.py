@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from metrics.table import BOUNDARY, IMAGE, METRICS, PROBABILITIES, REST, SET, Metric, column_title, result_key
 from report.curves import CURVES_FOLDER, save_sod_curves
+from common import atomic
 
 if TYPE_CHECKING:
     from protocol import Protocol
@@ -380,7 +381,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + mark_notes + curve_notes) + "\n"
     if location_present:
         markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
-    (out_dir / "comparison.md").write_text(markdown)
+    atomic.write_text(out_dir / "comparison.md", markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
     latex = ("% The comparison tables (report/comparison.py); needs \\usepackage{booktabs} and \\usepackage{float}. "
              f"Each is cut into parts at most {PAGE_WIDTH_PT:g} pt wide (the article class's \\textwidth at 10 pt), "
@@ -389,20 +390,20 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     latex += _latex(rows, present, notes + [underline_note] + mark_notes)
     if location_present:
         latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + mark_notes)
-    (out_dir / "comparison.tex").write_text(latex)
+    atomic.write_text(out_dir / "comparison.tex", latex)
 
     datasets, ood = _groups(runs)
     every = present + location_present
     per_run = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
                for method, per_seed in runs.items()}
-    with open(out_dir / "comparison.csv", "w", newline="") as handle:
+    with atomic.opened(out_dir / "comparison.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["method", "seed", "protocol"] + [f"{g} {c.key}" for g, c in every])
         for method, per_seed in per_run.items():
             for seed, row in per_seed.items():
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c.key] is None else f"{row[g][c.key]:.6g}"
                                                                  for g, c in every])
-    (out_dir / "comparison.json").write_text(json.dumps(
+    atomic.write_text(out_dir / "comparison.json", json.dumps(
         {"protocol": protocol.name, "seeds": seeds, "summary": table, "same_as_" + REFERENCE: same,
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},

@@ -30,6 +30,7 @@ from matplotlib.ticker import FuncFormatter
 
 from metrics.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
 from report.tables import Diagram, combined_figures, combined_plot_name
+from common import atomic
 
 PANELS_PER_ROW = 4
 _PANEL_SIZE = (4.2, 5.0)
@@ -113,7 +114,8 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=_DPI)  # the constrained layout already fits the legends and titles
+    with atomic.replacing(path) as temporary:
+        fig.savefig(temporary, dpi=_DPI)  # the constrained layout already fits the legends and titles
     return path
 
 

@@ -1,0 +1,80 @@
+"""A write that fails (full disk, quota, read-only folder, file-size limit) while scoring: one line naming the
+file and the cause, no traceback, and no half-written file; the next run, with room, writes them all."""
+from __future__ import annotations
+
+import errno
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common import atomic
+from tests.interrupting import REPO, visible_lines
+
+OUTPUTS = ("results.json", "curves.json", "results.csv", "results.md")
+
+
+def _maps_and_masks(root: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    pred, gt = root / "pred", root / "GT"
+    for folder in (pred, gt):
+        folder.mkdir(parents=True)
+    for index in range(3):
+        mask = np.zeros((24, 24), np.uint8)
+        mask[6:18, 6:18] = 255
+        Image.fromarray(mask).save(gt / f"{index}.png")
+        Image.fromarray(rng.integers(0, 256, (24, 24), dtype=np.uint8)).save(pred / f"{index}.png")
+    return pred, gt
+
+
+def _evaluate(pred: Path, gt: Path, out: Path) -> int:
+    from evaluate.__main__ import main
+
+    return main([f"--pred={pred}", f"--gt={gt}", f"--out={out}", "--workers=1"])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_the_kth_write_failing_ends_in_one_line_and_leaves_no_half_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], k: int) -> None:
+    pred, gt = _maps_and_masks(tmp_path)
+    out = tmp_path / "out"
+    real = atomic.os.replace
+    count = 0
+
+    def failing(source: str, target: str) -> None:
+        nonlocal count
+        count += 1
+        if count == k:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", failing)
+    assert _evaluate(pred, gt, out) == 2
+    lines = visible_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and lines[0].startswith("evaluate: error: could not write ") and "ENOSPC" in lines[0], lines
+    assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]  # no temporary left behind
+    monkeypatch.undo()
+    assert _evaluate(pred, gt, out) == 0  # the next run, with room, writes every file
+    assert all((out / name).is_file() for name in OUTPUTS)
+
+
+def test_a_file_size_limit_while_python_m_evaluate_writes_is_one_line(tmp_path: Path) -> None:
+    pred, gt = _maps_and_masks(tmp_path)
+    out = tmp_path / "out"
+
+    def limit() -> None:  # in the child: files larger than 2 kB cannot be written (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    result = subprocess.run([sys.executable, "-m", "evaluate", f"--pred={pred}", f"--gt={gt}", f"--out={out}",
+                             "--workers=1"], cwd=REPO, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    lines = visible_lines(result.stderr)
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "could not write" in lines[0] and "EFBIG" in lines[0]
+    for name in OUTPUTS:  # each there whole, or not at all
+        path = out / name
+        assert not path.exists() or path.stat().st_size <= 2048
+    assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]
