@@ -87,6 +87,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from common import atomic
+from common.digests import DIGEST, file_digest
 from data.datasets import list_images
 from data.loaders import inference_loader
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
@@ -149,13 +150,15 @@ def write_maps_record(
     folder: Path, maps: MapKind, protocol: Protocol, inference: Inference, count: int, origin: Mapping[str, object],
 ) -> None:
     """`folder`/maps.json: what the maps in `folder` are (their kind, the protocol that wrote them), where
-    they came from (`origin`: the network's weights, a post-hoc calibrator) and how (the size rule), so
-    that scoring never takes one kind of map for another."""
+    they came from (`origin`: the network's weights, a post-hoc calibrator), how (the size rule) and the
+    digest of each map's file, so that scoring never takes one kind of map for another, nor maps changed
+    since for the ones written here (evaluate/records.py)."""
+    digests = {path.name: file_digest(path) for path in sorted(folder.glob("*.png"))}
     record = {
         "maps": maps.word, "description": maps.title, "protocol": protocol.name, **origin,
         "size_rule": f"each image resized to {inference.size} x {inference.size} for the network; its logits "
                      "resized back to the image's size (bilinear) before the sigmoid",
-        "images": count, "written_by": "aslp predict.write_predictions",
+        "images": count, "written_by": "aslp predict.write_predictions", "digest": DIGEST, "digests": digests,
     }
     atomic.write_text(folder / MAPS_RECORD, json.dumps(record, indent=1, default=str) + "\n")
 

@@ -217,7 +217,7 @@ def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> li
     elif accumulator.n_empty_masks:
         notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
                      f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
-    notes += _undefined_notes(accumulator)
+    notes += paired.record_notes + _undefined_notes(accumulator)
     notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
         notes.append(
