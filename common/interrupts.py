@@ -31,14 +31,11 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
-
-from common.errors import UserFacingError
 
 INTERRUPTED_STATUS = 130  # 128 + SIGINT, as shells report it
 PIPE_CLOSED_STATUS = 141  # 128 + SIGPIPE
@@ -152,6 +149,8 @@ def run_command(body: Callable[[], int | None], *, prefix: str = "",
     """`body()` as a command: its status (0 for None); `{prefix}error: ...` and 2 for a UserFacingError;
     one line (`interrupted`, or what it makes of the interruption) and 130 for Ctrl-C; quiet and 141 when
     the reader of stdout went away."""
+    from common.errors import UserFacingError  # here, not above: nothing loads before the Ctrl-C handler
+
     try:
         status = body()
         sys.stdout.flush()
@@ -180,6 +179,8 @@ def run_child(command: list[str], **kwargs: object) -> int:
     same SIGINT) and return its status; this process ignores SIGINT meanwhile, so that the child's line is
     the only one. After it, an interrupted child's 130 stops this command without a word more."""
     # A handler that does nothing, not SIG_IGN: a child inherits an ignored SIGINT, but not a handler.
+    import subprocess  # here, not above: nothing loads before the Ctrl-C handler
+
     previous = signal.signal(signal.SIGINT, lambda signum, frame: None) if _can_set_handlers() else None
     try:
         return subprocess.call(command, **kwargs)
