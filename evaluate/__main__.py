@@ -128,6 +128,10 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
         )
     if single and (args.pred is None or args.gt is None):
         parser.error("--pred and --gt go together")
+    for maps, masks in ((args.pred, args.gt), (args.pred_root, args.gt_root), (args.probabilities, args.gt)):
+        if maps is not None and masks is not None and maps.resolve() == masks.resolve():
+            parser.error(f"the maps and the masks are one folder ({maps.resolve()}): every map would be scored against "
+                         "itself, a perfect score that says nothing; point --gt/--gt-root at the masks")
     if multi and (args.pred_root is None or args.gt_root is None or not args.datasets):
         parser.error("--pred-root, --gt-root and --datasets go together")
     if multi and args.name is not None:

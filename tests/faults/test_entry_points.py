@@ -69,3 +69,16 @@ def test_a_truncated_checkpoint_given_to_resume_is_one_line_naming_it(demo_root:
     lines = visible_lines(result.err)
     assert result.code == 2 and len(lines) == 1, result.err
     assert "checkpoint.pth cannot be read as a checkpoint" in lines[0] and "--resume cannot continue" in lines[0]
+
+
+@pytest.mark.parametrize("options", [("--pred={d}", "--gt={d}"), ("--pred-root={d}", "--gt-root={d}", "--datasets=S"),
+                                     ("--pred={d}/x/..", "--gt={d}")])
+def test_maps_and_masks_from_one_folder_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    options: tuple[str, ...]) -> None:
+    from evaluate.__main__ import main
+
+    (tmp_path / "x").mkdir()
+    with pytest.raises(SystemExit) as stopped:
+        main([option.format(d=tmp_path) for option in options])
+    lines = visible_lines(capsys.readouterr().err)
+    assert stopped.value.code == 2 and len(lines) == 1 and "the maps and the masks are one folder" in lines[0]
