@@ -88,7 +88,7 @@ from tqdm import tqdm
 
 from common import atomic
 from common.digests import DIGEST, file_digest
-from data.datasets import list_images
+from data.datasets import check_photos, list_images
 from data.loaders import inference_loader
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
@@ -202,7 +202,8 @@ def main(options: argparse.Namespace) -> int:
         from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
         from protocol import get_protocol
 
-    list_images(options.images)  # a DataError names a missing folder or one without photographs
+    # Every photo is decoded before any work: all that cannot be read are named at once, no folder is made.
+    check_photos(list_images(options.images))  # a DataError names a missing folder or one without photographs
     problem = weights_file_problem(options.weights)
     if problem:
         raise CheckpointError(problem)

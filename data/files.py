@@ -20,7 +20,8 @@ file by itself and says what it did in notes (the callers count them and say the
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
   using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255); any other colour
   palette, like any colour file whose channels differ, is a photograph: refused;
-- alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy.
+- alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
+- an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
 
 Every problem is a :class:`DataError` naming the file or folder and the fix. This module must not import torch:
 the evaluator, which never loads the model, reads files through it too.
@@ -37,9 +38,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common.errors import UserFacingError
+from data.orientation import ORIENTED_NOTE, file_orientation, upright
 
 CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
@@ -275,10 +277,11 @@ def find_photo(image_dir: Path, stem: str) -> Path:
 
 
 def read_photo(path: Path) -> Image.Image:
-    """``path`` as an RGB image (grey, RGBA and palette files converted), as the network reads it."""
+    """``path`` as an RGB image (grey, RGBA and palette files converted), turned upright by its EXIF
+    orientation (:mod:`data.orientation`), as the network reads it."""
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return ImageOps.exif_transpose(image).convert("RGB")
     except FileNotFoundError as error:
         raise DataError(f"file not found: {path}") from error
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
@@ -349,6 +352,8 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
     except OSError as error:
         raise DataError(f"cannot read {path}: {error}") from error
     image, notes = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    if (turn := file_orientation(buffer)) != 1:
+        image, notes = upright(image, turn), [*notes, ORIENTED_NOTE]
     highest = int(image.max())
     if highest == 1 and kind == "mask":
         image, notes = (image * 255).astype(np.uint8), [*notes, MASK_ZERO_ONE_NOTE]
