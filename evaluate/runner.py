@@ -48,7 +48,8 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import abbreviate, require_writable_folder, zero_one_maps_error
+from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, abbreviate, require_writable_folder,
+                        sixteen_bit_maps_error, zero_one_maps_error)
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
 from common.interrupts import sigint_held
@@ -258,6 +259,9 @@ def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> Non
         names = accumulator.zero_one_maps.get(role)
         if names and not accumulator.scoring.trust_map_levels and record is None:
             raise zero_one_maps_error(folder, names, accumulator.n_images)
+        low, plain = (f"{role}: {note}" for note in (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE))
+        if accumulator.note_counts[low] and not accumulator.note_counts[plain]:
+            raise sixteen_bit_maps_error(folder, accumulator.note_examples[low], accumulator.note_counts[low])
 
 
 def _map_kinds(paired: PairedFolders) -> tuple[MapKind, MapKind]:
