@@ -9,6 +9,7 @@ every process trains; only the first tests, scores and writes the tables.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -283,7 +284,8 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
         temperature = fit_calibrator(calibrator, network, loader, inference, settings.post_hoc, seed, out_dir, weights)
     for name in settings.data.test_datasets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
-                                  inference, temperature, {"network": str(weights), "calibrator": calibrator})
+                                  inference, temperature, {"network": str(weights), "calibrator": calibrator,
+                                                           "command": ["python", *sys.argv]})
         print(f"Wrote {count} map{'s' if count != 1 else ''} of {name} to {out_dir}")
 
 

@@ -11,6 +11,7 @@ record predates digests), since nothing says their maps changed; only the stretc
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,3 +59,18 @@ def check_record(folder: Path, record: dict | None, maps: dict[str, Path]) -> Ch
                 f"{counted(len(flat), 'map')} of {folder} recorded as stretched (min-max per image) reach not both "
                 f"0 and 255, so are not stretched: scored as maps as given"])
     return CheckedRecord(record, notes)
+
+
+# The options a command that writes another protocol's maps from the same network sets anew.
+_RESET = ("stages", "protocol", "resume")
+
+
+def rewrite_command(record: dict, protocol: str) -> str:
+    """The command that writes `protocol`'s maps from the network `record` names: the recorded command of
+    the run that wrote them (every option kept, so the same experiment, data and network), with the test and
+    eval stages and `protocol`; without one, main_ASLP.py with the recorded weights."""
+    command = record.get("command")
+    if not isinstance(command, list) or len(command) < 2:
+        command = ["python", "main_ASLP.py", f"--weights={record.get('network') or 'WEIGHTS'}"]
+    kept = [a for a in command if a.lstrip("-").partition("=")[0].replace("-", "_").lower() not in _RESET]
+    return shlex.join([*kept, "--stages=test,eval", f"--protocol={protocol}"])

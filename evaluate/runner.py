@@ -52,6 +52,7 @@ from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, abbreviate, requ
                         sixteen_bit_maps_error, zero_one_maps_error)
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from evaluate.records import rewrite_command
 from common.interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.calibration import MAX_BINS, MAX_BINS_REASON
@@ -283,8 +284,7 @@ def _check_kinds(paired: PairedFolders, protocol: Protocol) -> None:
             f"{folder} holds {held.title} (its {MAPS_RECORD} says so: written under the {record['protocol']} "
             f"protocol), but the {protocol.name} protocol scores {expected.title} there: score them as what they are "
             f"with --protocol={as_they_are}, or write the {protocol.name} protocol's maps from the same network: "
-            f"python main_ASLP.py --weights={record.get('network') or 'WEIGHTS'} --stages=test,eval "
-            f"--protocol={protocol.name}"
+            f"{rewrite_command(record, protocol.name)}"
         )
 
 

@@ -70,3 +70,15 @@ def test_an_old_record_of_stretched_maps_that_are_not_is_set_aside(tmp_path: Pat
     assert metrics["maps"] == "as_given"
     assert "1 map of" in _notes(metrics) and "not stretched" in _notes(metrics)
     assert "predates map digests" in _notes(metrics)
+
+
+def test_the_suggested_command_keeps_every_option_of_the_run() -> None:
+    from evaluate.records import rewrite_command
+
+    run = ["python", "main_ASLP.py", "--demo", "--experiment=x", "--stages=train,test,eval", "--protocol=paper",
+           "--resume", "--dataset_root=my data", "--compare=BCE,TS"]
+    assert rewrite_command({"command": run}, "calibrated") == (
+        "python main_ASLP.py --demo --experiment=x '--dataset_root=my data' --compare=BCE,TS --stages=test,eval "
+        "--protocol=calibrated")
+    assert rewrite_command({"network": "run/M.pth"}, "paper") == (  # a record without the command (older)
+        "python main_ASLP.py --weights=run/M.pth --stages=test,eval --protocol=paper")
