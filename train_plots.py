@@ -134,11 +134,16 @@ def plot_validation_calibration(
     figure = Figure(figsize=(5 * len(CALIBRATION_COLUMNS), 4.5), layout="constrained")
     panels = figure.subplots(1, len(CALIBRATION_COLUMNS), sharex=True)
     for axes, (column, words) in zip(panels, CALIBRATION_COLUMNS.items()):
+        drawn: dict[tuple, str] = {}  # the values of each line drawn -> its label
         for (method, seed), log in logs.items():
             color = f"C{methods.index(method) % 10}"
             values = [100 * value for value in log.get(column, [math.nan] * len(log["epoch"]))]
+            label = f"{method} seed {seed}"
+            twin = drawn.setdefault((tuple(log["epoch"]), *(tuple(log.get(c, ())) for c in CALIBRATION_COLUMNS)), label)
+            # A run identical to one drawn would hide under it: crosses on its epochs, and the legend says so.
+            same = {"marker": "x", "markersize": 6, "linewidth": 0.8} if twin != label else {}
             axes.plot(log["epoch"], values, color=color, linestyle=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)],
-                      label=f"{method} seed {seed}")
+                      label=label if twin == label else f"{label} (same values as {twin})", **same)
             perturbed = set(_perturbed_epochs(log))
             marked = [(epoch, value) for epoch, value in zip(log["epoch"], values) if epoch in perturbed]
             if marked:

@@ -46,6 +46,9 @@ class Column:
     probabilities: bool
 
 
+BOLD_NOTE = "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."
+
+
 def table_columns(scopes: tuple[str, ...]) -> tuple[Column, ...]:
     """The columns the metric table marks for comparison (``Metric.compared``) in ``scopes``: those of the
     test maps, then those of the probability maps beside them (a column no run has is left out later)."""
@@ -359,7 +362,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
-             "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."]
+             BOLD_NOTE]
     mark_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
                   f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
                   ] if several and REFERENCE in runs else []
@@ -380,7 +383,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                       "resolution), of the rest, and the images' own values (metrics/boundary.py, metrics/table.py).")
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + mark_notes + curve_notes) + "\n"
     if location_present:
-        markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
+        markdown += "\n" + location_title + " " + BOLD_NOTE + "\n\n" + "\n".join(location_lines) + "\n"
     atomic.write_text(out_dir / "comparison.md", markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
     latex = ("% The comparison tables (report/comparison.py); needs \\usepackage{booktabs} and \\usepackage{float}. "
@@ -389,7 +392,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
              "of floats).\n")
     latex += _latex(rows, present, notes + [underline_note] + mark_notes)
     if location_present:
-        latex += "\n" + _latex(location_rows, location_present, [location_title, underline_note] + mark_notes)
+        latex += "\n" + _latex(location_rows, location_present, [location_title, BOLD_NOTE, underline_note] + mark_notes)
     atomic.write_text(out_dir / "comparison.tex", latex)
 
     datasets, ood = _groups(runs)
