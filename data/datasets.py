@@ -130,7 +130,8 @@ def check_photos(photos: Sequence[Path], report: bool = True) -> None:
     """Decode every photo before any work: stop naming all that cannot be read (not one after minutes of
     work), and with `report` say how many are turned upright by their EXIF orientation."""
     refused, turned = [], []
-    for path in tqdm(photos, desc="Checking photos", unit="photo", leave=False, disable=not report):
+    # A bar only where the check takes a while.
+    for path in tqdm(photos, desc="Checking photos", unit="photo", leave=False, disable=not report or len(photos) < 200):
         try:
             with Image.open(path) as image:
                 image.load()

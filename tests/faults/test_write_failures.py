@@ -78,3 +78,29 @@ def test_a_file_size_limit_while_python_m_evaluate_writes_is_one_line(tmp_path: 
         path = out / name
         assert not path.exists() or path.stat().st_size <= 2048
     assert not [p.name for p in out.rglob("*") if ".tmp" in p.name]
+
+
+def test_convert_masks_stopped_by_a_full_disk_says_so_and_the_next_run_refuses_to_mix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from data.convert_masks import main
+
+    src, dst = tmp_path / "jpg", tmp_path / "png"
+    src.mkdir()
+    for index in range(3):
+        Image.fromarray(np.full((8, 8), 250, np.uint8)).save(src / f"{index}.jpg")
+    real, count = atomic.os.replace, [0]
+
+    def second_fails(source: str, target: str) -> None:
+        count[0] += 1
+        if count[0] == 2:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        real(source, target)
+
+    monkeypatch.setattr(atomic.os, "replace", second_fails)
+    assert main([str(src), str(dst)]) == 2
+    lines = visible_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and lines[0].startswith("convert_masks: error: could not write") and "EDQUOT" in lines[0]
+    assert sorted(p.name for p in dst.iterdir()) == ["0.png"]  # the one written is whole; no temporary left
+    monkeypatch.undo()
+    assert main([str(src), str(dst)]) == 2  # the next run refuses to mix its masks with those
+    assert "exist already" in capsys.readouterr().err
