@@ -13,6 +13,7 @@ from torch import nn
 
 from data.files import abbreviate
 from common.errors import UserFacingError
+from common.layout import CHECKPOINT_NAME
 
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."
@@ -97,3 +98,20 @@ def load_weights(network: nn.Module, path: str | Path) -> nn.Module:
     state = check_state_dict(network, read_state_dict(path), source=str(path))
     network.load_state_dict(state)
     return network
+
+
+def recorded_method(weights: str | Path) -> tuple[str, Path] | None:
+    """The METHOD a network was trained as, and the file that records it: `weights` itself when it is a
+    training checkpoint, else the checkpoint.pth of the run that wrote it, beside it; None for weights
+    without a record (the authors' release, a copied file)."""
+    weights = Path(weights)
+    for source in (weights, weights.parent / CHECKPOINT_NAME):
+        if not source.is_file():
+            continue
+        try:
+            content = read_checkpoint(source)
+        except CheckpointError:  # another file's fault than the one asked about: no record, then
+            continue
+        if isinstance(content, dict) and isinstance(content.get("run"), dict) and content["run"].get("METHOD"):
+            return str(content["run"]["METHOD"]), source
+    return None
