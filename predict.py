@@ -7,18 +7,19 @@ the run's folders (`layout`).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-
-from common.errors import OneLineParser
 from common.interrupts import command_main, exiting_on_interrupt, run_command, start_command
 
 if __name__ == "__main__":
-    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+    start_command("interrupted")  # Ctrl-C from here on, while the modules load too: one line, status 130
+
+import argparse  # noqa: E402  (after the handler)
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Iterator, Mapping  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from common.errors import OneLineParser  # noqa: E402
 
 
 def _integer(text: str) -> int:
@@ -182,9 +183,12 @@ def write_predictions(
     for name, logit, _ in predict_maps(network, loader, inference, desc=f"Testing {set_name}",
                                        temperature=temperature):
         probability = torch.sigmoid(logit).cpu().numpy()
-        Image.fromarray(protocol.test_map(probability)).save(test_dir / f"{name}.png")
+        # Whole or not at all, as every output: a map cut short by a kill would be read as a map.
+        with atomic.replacing(test_dir / f"{name}.png", sync=False) as temporary:
+            Image.fromarray(protocol.test_map(probability)).save(temporary)
         if probability_dir != test_dir:
-            Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
+            with atomic.replacing(probability_dir / f"{name}.png", sync=False) as temporary:
+                Image.fromarray(probability_map(probability)).save(temporary)
     origin = origin or {}
     write_maps_record(test_dir, protocol.test_maps, protocol, inference, len(images), origin)
     if probability_dir != test_dir:

@@ -29,23 +29,23 @@ the test maps and the scores are redone. Arguments this script does not know go 
 """
 from __future__ import annotations
 
-import argparse
-import platform
-import shlex
 import sys
-import time
 from pathlib import Path
-
-from typing import TYPE_CHECKING
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-# Light modules only at the top, so that --help answers at once; the plotting and reading ones are
-# imported where they are used.
 from common.interrupts import command_main, run_child, run_command, start_command  # noqa: E402
 
 if __name__ == "__main__":
     start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+
+# Light modules only at the top, so that --help answers at once; the plotting and reading ones are
+# imported where they are used.
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import time  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 import main_ASLP  # noqa: E402
 from common import atomic  # noqa: E402

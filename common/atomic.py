@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,16 @@ from common.errors import UserFacingError
 
 # torch.save reports a full disk as a RuntimeError ("file write failed"): taken as a write error too.
 _WRITE_ERRORS = (OSError, RuntimeError)
+
+
+# `.<stem>.<pid>.tmp<suffix>`: the temporary name of a file being written; one left by a killed process is
+# never taken for the file itself (`is_temporary`).
+_TEMPORARY = re.compile(r"\..+\.\d+\.tmp(\.[^.]*)?")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether the file name `name` is a temporary one of `replacing` (left by a process killed mid-write)."""
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 class WriteError(UserFacingError, OSError):

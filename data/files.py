@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common import atomic
 from common.errors import UserFacingError
 from common.text import counted
 from data.orientation import ORIENTED_NOTE, file_orientation, upright
@@ -225,6 +226,8 @@ def list_files(
             ignored_folders.append(str(path))
         elif skip is not None and skip(path.name):
             continue
+        elif atomic.is_temporary(path.name):  # half a file, left by a process killed while writing it
+            ignored_files.append(str(path))
         elif path.is_file() and path.suffix.lower() in spec.suffixes:
             if path.stem in files:
                 raise DataError(

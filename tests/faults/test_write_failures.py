@@ -104,3 +104,12 @@ def test_convert_masks_stopped_by_a_full_disk_says_so_and_the_next_run_refuses_t
     monkeypatch.undo()
     assert main([str(src), str(dst)]) == 2  # the next run refuses to mix its masks with those
     assert "exist already" in capsys.readouterr().err
+
+
+def test_half_a_map_left_by_a_killed_write_is_never_scored_as_a_map(tmp_path: Path) -> None:
+    from evaluate import score_dataset
+
+    pred, gt = _maps_and_masks(tmp_path)
+    (pred / ".0.4242.tmp.png").write_bytes((pred / "0.png").read_bytes()[:40])  # a kill -9 mid-write left it
+    metrics = score_dataset(pred, gt, workers=1)
+    assert metrics["n_images"] == 3 and metrics["n_ignored_files"] == 1
