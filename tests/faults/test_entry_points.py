@@ -82,3 +82,15 @@ def test_maps_and_masks_from_one_folder_are_refused(tmp_path: Path, capsys: pyte
         main([option.format(d=tmp_path) for option in options])
     lines = visible_lines(capsys.readouterr().err)
     assert stopped.value.code == 2 and len(lines) == 1 and "the maps and the masks are one folder" in lines[0]
+
+
+@pytest.mark.parametrize(("entry", "imported", "line"), [
+    ("data.convert_masks", "cv2", "convert_masks: interrupted"),
+    (str(REPO / "benchmarks" / "real_study.py"), "main_ASLP", "interrupted"),
+    (str(REPO / "predict.py"), "argparse", "interrupted"),
+])
+def test_ctrl_c_while_other_commands_load_their_modules_is_one_line(tmp_path: Path, entry: str, imported: str,
+                                                                    line: str) -> None:
+    command = slow_import(entry, imported, str(tmp_path / "a"), str(tmp_path / "b"))
+    status, lines, stderr = interrupted(command, REPO, line=f"importing {imported}")
+    assert (status, lines) == (130, [line]), stderr
