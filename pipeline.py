@@ -208,6 +208,7 @@ def prepare(settings: Settings, locks: ExitStack) -> Run:
     out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in run.order]
     if context.is_main:
         for root in dict.fromkeys(experiment_root(out_dir) for out_dir in out_dirs):
+            require_writable_folder(root)  # a file in the way, a read-only disk: one line naming it
             locks.enter_context(folder_lock(root))
     _check_fresh_outputs(run, out_dirs)
     if settings.run.demo and context.is_main:
