@@ -62,8 +62,8 @@ SEL_CONTEXT = 5                 # SEL-context: side of the logit patch its detec
 # ---- test and evaluation ------------------------------------------------------------------------
 PROTOCOL = "paper"              # "paper": the authors' maps, validation accuracy and metrics; "calibrated": probability maps
 TEST_BATCH_SIZE = 10            # images per inference batch
-N_BINS = 10                     # confidence bins of ECE / OE
-BOUNDARY_WIDTH = 5              # px: ECE / OE also over the pixels this close to the mask's object boundary, and the rest
+N_BINS = 10                     # equal-width confidence bins of the binned calibration metrics (metrics/table.py)
+BOUNDARY_WIDTH = 5              # px: calibration metrics also within this of a mask's object boundary, and in the rest
 EVAL_WORKERS = 0                # evaluation processes (0: all cores)
 # ---- speed --------------------------------------------------------------------------------------
 AMP = False                     # bfloat16 autocast (off: the authors' float32 recipe)

@@ -32,6 +32,7 @@ from common.layout import (VALIDATION_PLOT, comparison_dir, experiment_dir, expe
 from common.lock import folder_lock
 from loss import build_objective, inert_reason, training_note
 from common.methods import network_method, post_hoc
+from common.text import counted
 from model import build_model, load_weights
 from model.checkpoint import recorded_method
 from predict import Inference, write_predictions
@@ -273,8 +274,8 @@ def train_network(run: Run, method: str, seed: int) -> None:
     if context.is_main:
         batch = settings.optimisation.batch_size
         epochs, images = settings.optimisation.epochs, len(run.train_pairs)
-        print(f"Training {method} (seed {seed}) on {images} image{'s' if images != 1 else ''} ({len(run.val_pairs)} "
-              f"for validation), {epochs} epoch{'s' if epochs != 1 else ''} at {settings.data.train_size}px on "
+        print(f"Training {method} (seed {seed}) on {counted(images, 'image')} ({len(run.val_pairs)} "
+              f"for validation), {counted(epochs, 'epoch')} at {settings.data.train_size}px on "
               f"{context.world_size} x {device.type}: batch {batch} per process, {batch * context.world_size} "
               f"effective -> {out_dir}")
     record = run_record({**settings.constants(), "SEED": seed}, method)
@@ -303,7 +304,7 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
                                   inference, temperature, {"network": str(weights), "calibrator": calibrator,
                                                            "command": ["python", *sys.argv]})
-        print(f"Wrote {count} map{'s' if count != 1 else ''} of {name} to {out_dir}")
+        print(f"Wrote {counted(count, 'map')} of {name} to {out_dir}")
 
 
 def score_test_maps(run: Run, method: str, seed: int) -> None:

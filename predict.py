@@ -20,6 +20,7 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from common.errors import OneLineParser  # noqa: E402
+from common.text import counted  # noqa: E402
 
 
 def _integer(text: str) -> int:
@@ -229,7 +230,7 @@ def main(options: argparse.Namespace) -> int:
     where = f"the {protocol.name} protocol's test maps in {test_dir}"
     if probability_dir != test_dir:
         where += f" and the probability maps round(255 p) in {probability_dir}"
-    print(f"Wrote {count} map{'s' if count != 1 else ''} of the photos in {options.images}: {where}")
+    print(f"Wrote {counted(count, 'map')} of the photos in {options.images}: {where}")
     return 0
 
 

@@ -125,8 +125,9 @@ class Protocol:
     worker_preload: tuple[str, ...]  # modules the scoring workers' server imports once, before forking
     needs_foreground: frozenset[str]  # metrics that are n/a when every mask of a set is empty
     empty_set_note: str  # what else to know about a set whose masks are all empty
-    calibration_title: str  # title of the calibration table ({n_bins} and {adaptive_bins} are filled in)
-    sod_title: str  # title of the SOD table
+    # The tables' titles; the metrics they name are filled in from the metric table (report.tables):
+    calibration_title: str  # {bins}: each binned metric's bins; {per_image}: the metrics also per image
+    sod_title: str  # {needs_foreground}: the metrics n/a on a set of empty masks
     sod_definitions: str  # where the SOD metrics are defined
 
     @property
@@ -176,16 +177,16 @@ PROTOCOLS: dict[str, Protocol] = {
             resize_with_pil=True,
             resized_maps_in_calibration=False,
             resize_note="paper protocol: resized with PIL's bilinear filter for the SOD metrics and left out of "
-            "ECE/OE/ACC and the mean saliency, as the authors' loader and ECE_EW do",
+            "the calibration metrics and the mean saliency, as the authors' loader and ECE_EW do",
             image_stats=_paper_image_stats,
             worker_preload=(),
             needs_foreground=frozenset({"maxF", "meanF", "S", "maxE", "meanE", "AP", "AUC"}),
             empty_set_note="the authors' tool would report F, AP and AUC 0, E 0.25 and S = 1 - mean stretched map",
             calibration_title="Calibration, paper protocol (the authors' ECE_EW on the maps as written, normally "
             "stretched per image; prediction >= 128 compared with the mask level, so soft mask pixels count as "
-            "wrong; {n_bins} equal-width bins)",
+            "wrong; {bins})",
             sod_title="Saliency metrics, paper protocol (the authors' SOD_Evaluation_Tool: soft masks, maps min-max "
-            "stretched except for MAE, 255 thresholds; F, E, S, AP and AUC n/a on sets whose masks are all empty)",
+            "stretched except for MAE, 255 thresholds; {needs_foreground} n/a on sets whose masks are all empty)",
             sod_definitions="metrics/paper.py (the authors' SOD_Evaluation_Tool)",
         ),
         Protocol(
@@ -203,10 +204,9 @@ PROTOCOLS: dict[str, Protocol] = {
             empty_set_note="MAE and E-measure, as in PySODMetrics, use each map min-max stretched, which inflates "
             "faint false positives",
             calibration_title="Calibration, calibrated protocol (probability maps, masks thresholded at 128, pixels "
-            "pooled per set; ECE/OE/dECE: {n_bins} equal-width bins, AECE: {adaptive_bins} equal-mass bins; img ECE: "
-            "distribution of per-image ECE)",
+            "pooled per set; {bins}; {per_image})",
             sod_title="Saliency metrics, calibrated protocol (PySODMetrics definitions, binary masks gt > 128; AP and "
-            "AUC from the same 256-threshold curves; n/a on sets whose masks are all empty)",
+            "AUC from the same 256-threshold curves; {needs_foreground} n/a on sets whose masks are all empty)",
             sod_definitions="metrics/sod.py (PySODMetrics)",
         ),
     )

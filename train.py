@@ -33,6 +33,7 @@ from model.checkpoint import check_state_dict, read_checkpoint
 from predict import Inference, predict_maps
 from protocol import PROBABILITY_PROTOCOL, Protocol, probability_map
 from common.settings import OptimisationSettings, SpeedSettings
+from common.text import counted, plural
 from train_plots import plot_alpha_history, plot_calibration_history
 
 ALPHA_LOG_NAME = "alpha_log.csv"
@@ -271,11 +272,11 @@ def perturbation_summary(log_path: Path, perturbed_label: str) -> str:
     # Rows of a log begun before perturbed_labels was logged have only the share.
     uncounted = [row["epoch"] for row in rows
                  if float(row.get("perturbed_share") or 0) and not row.get("perturbed_labels")]
-    epochs = f"epoch{'s' if len(listed) != 1 else ''} {', '.join(listed)}" if listed else "no counted epoch"
-    also = (f"; also in epoch{'s' if len(uncounted) != 1 else ''} {', '.join(uncounted)}, logged before the count "
+    epochs = f"{plural('epoch', len(listed))} {', '.join(listed)}" if listed else "no counted epoch"
+    also = (f"; also in {plural('epoch', len(uncounted))} {', '.join(uncounted)}, logged before the count "
             "was" if uncounted else "")
     total = sum(counts.values())
-    return (f"Labels perturbed ({perturbed_label}): {total} image-step{'s' if total != 1 else ''} in all, in "
+    return (f"Labels perturbed ({perturbed_label}): {counted(total, 'image-step')} in all, in "
             f"{epochs}{also} ({log_path}, perturbed_labels)")
 
 
@@ -347,7 +348,7 @@ def train(
         accuracy = None if state["accuracy"] is None else torch.tensor(state["accuracy"], device=device)
         if main_process:
             print(f"Resuming from {checkpoint_path} after epoch {state['epoch']}"
-                  + (f" (it was started for {state['epochs']} epoch{'s' if state['epochs'] != 1 else ''}, now {epochs})"
+                  + (f" (it was started for {counted(state['epochs'], 'epoch')}, now {epochs})"
                      if state.get("epochs", epochs) != epochs else ""))
     elif run.resume and main_process:
         print(f"RESUME is set but {checkpoint_path} does not exist: starting from epoch 1")
@@ -413,7 +414,7 @@ def train(
             rng_states = gather_objects(rng_state(generator))
             if main_process:
                 perturbed = "" if perturbed_count is None else (
-                    f", {int(totals[4])} of {int(seen)} label{'s' if int(seen) != 1 else ''} perturbed (to "
+                    f", {int(totals[4])} of {counted(int(seen), 'label')} perturbed (to "
                     f"{objective.perturbed_label()})")
                 print(f"Epoch {epoch}/{epochs}: loss {means[0]:.4f}, clean BCE {means[1]:.4f}{perturbed}, validation "
                       f"accuracy {float(accuracy):.4f} (best {best_accuracy:.4f}), {describe_calibration(calibration)}")

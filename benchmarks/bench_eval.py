@@ -177,6 +177,7 @@ def main() -> None:
 
     sys.path.insert(0, str(PROJECT))
     from evaluate import score_dataset  # needs the repository root on sys.path
+    from common.text import counted
     from evaluate.runner import available_cores
 
     args.workers = args.workers or available_cores()
@@ -201,7 +202,7 @@ def main() -> None:
     print(f"{args.images} maps of {args.height} x {args.width}, {available_cores()} cores available")
     print(f"(a) evaluate, 1 worker, calibration + all SOD metrics: {per_image['a']:7.2f} ms/image")
     print(f"(b) PySODMetrics alone (F, wF, MAE, S, E):             {per_image['b']:7.2f} ms/image")
-    workers = f"{args.workers} worker{'s' if args.workers != 1 else ''}:"
+    workers = f"{counted(args.workers, 'worker')}:"
     print(f"(c) evaluate, {workers:<41}{per_image['c']:7.2f} ms/image")
     print(f"    (first parallel call, incl. starting the worker server: {time_c_first:.2f} s in all)")
     print(f"(d) evaluate, 1 worker, paper protocol + probabilities: {per_image['d']:6.2f} ms/image")

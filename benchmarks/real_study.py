@@ -51,6 +51,7 @@ import main_ASLP  # noqa: E402
 from common import atomic  # noqa: E402
 from common.layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
 from common.methods import POST_HOC, TRAINED  # noqa: E402
+from common.text import plural  # noqa: E402
 from protocol import Protocol, get_protocol  # noqa: E402
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
         axis.set_ylabel("accuracy")
     seeds = sorted({seed for per_seed in folders.values() for seed in per_seed})
     figure.suptitle(f"{SET_NAME} test images, probability maps (random-init backbone, {len(seeds)} "
-                    f"seed{'s' if len(seeds) > 1 else ''})", fontsize=9)
+                    f"{plural('seed', len(seeds))})", fontsize=9)
     return figure, missing
 
 

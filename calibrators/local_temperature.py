@@ -17,6 +17,7 @@ from torch import nn
 
 from calibrators.checks import check_fit_inputs
 from calibrators.temperature import T_MAX, T_MIN, pixel_nll
+from common.text import counted, plural
 
 LTS_PATIENCE = 5  # epochs without a better held-out NLL before the fit stops
 LTS_BATCH_SIZE = 8  # images per step
@@ -82,13 +83,13 @@ class LocalTemperatureFit:
         if not self.converged:
             held_out = self.held_out_images
             none = "the one epoch did not" if self.epochs_run == 1 else f"none of the {self.epochs_run} epochs"
-            return (f"{none} beat T = 1 on the {held_out} held-out validation image{'s' if held_out != 1 else ''} "
+            return (f"{none} beat T = 1 on the {held_out} held-out validation {plural('image', held_out)} "
                     f"(NLL {self.nll_before:.4f}), so LTS keeps the identity, T = 1 everywhere, and its maps "
                     "equal the uncalibrated ones (more validation images may help)")
         low, high = self.temperature_range
         fitting, held_out = self.fitting_images, self.held_out_images
-        line = (f"fitted on {fitting} validation image{'s' if fitting != 1 else ''}; held-out NLL on {held_out} "
-                f"image{'s' if held_out != 1 else ''} {self.nll_before:.4f} at T = 1 -> {self.nll_after:.4f}, "
+        line = (f"fitted on {counted(fitting, 'validation image')}; held-out NLL on {held_out} "
+                f"{plural('image', held_out)} {self.nll_before:.4f} at T = 1 -> {self.nll_after:.4f}, "
                 f"T from {low:.3f} to {high:.3f} "
                 f"(epoch {self.best_epoch} of {self.epochs_run})")
         if self.best_epoch == self.epochs_run:

@@ -31,6 +31,7 @@ from torch import nn
 from calibrators.checks import check_fit_inputs
 from calibrators.local_temperature import LOGIT_SCALE
 from calibrators.temperature import T_MAX, pixel_nll
+from common.text import plural
 
 SEL_EPOCHS = 30  # most passes over the fitting images; early stopping usually ends sooner
 SEL_PATIENCE = 5  # epochs without a lower held-out detector loss before training stops
@@ -118,7 +119,7 @@ class SelectiveScalingFit:
     def describe(self) -> str:
         """One line for the log: the fit, and plainly when it keeps the identity and why."""
         def images(count: int, kind: str) -> str:
-            return f"{count} {kind}image{'s' if count != 1 else ''}"
+            return f"{count} {kind}{plural('image', count)}"
 
         held_out = len(self.held_out_indices)
         if self.best_epoch == 0:

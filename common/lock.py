@@ -17,6 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from common import atomic
 from common.errors import UserFacingError
 
 LOCK_NAME = ".lock"
@@ -64,7 +65,7 @@ def folder_lock(folder: Path) -> Iterator[None]:
             print(f"Note: {folder} was locked by PID {left[0]} ({left[1]}), which is no longer running (killed?): "
                   "taking the lock over")
         command = shlex.join([sys.executable, *sys.argv])
-        (folder / OWNER_NAME).write_text(f"{os.getpid()} {command}\n")
+        atomic.write_text(folder / OWNER_NAME, f"{os.getpid()} {command}\n")
         yield
     finally:
         (folder / OWNER_NAME).unlink(missing_ok=True)

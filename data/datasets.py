@@ -87,13 +87,13 @@ def pair_files(
             pairs.append((stem, image_path, mask_path))
     if report:
         if mismatched:
-            print(f"Skipped {len(mismatched)} image/mask pair{'s' if len(mismatched) != 1 else ''} of different "
+            print(f"Skipped {counted(len(mismatched), 'image/mask pair')} of different "
                   f"sizes in {image_dir.parent}: "
                   f"{abbreviate(mismatched, 10)}")
         orphans = sorted(set(list_stems(mask_dir, "mask")) - set(list_stems(image_dir, "photo")))
         if orphans:
-            print(f"Ignored {len(orphans)} mask{'s' if len(orphans) != 1 else ''} in {mask_dir} that "
-                  f"{'has' if len(orphans) == 1 else 'have'} no image: {abbreviate(orphans, 10)}")
+            print(f"Ignored {counted(len(orphans), 'mask')} in {mask_dir} that "
+                  f"{plural('has', len(orphans), 'have')} no image: {abbreviate(orphans, 10)}")
     if not pairs:
         raise DataError(f"no usable image/mask pairs in {image_dir} and {mask_dir}")
     check_masks([mask for _, _, mask in pairs], report)

@@ -43,7 +43,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common import atomic
 from common.errors import UserFacingError
-from common.text import counted
+from common.text import counted, plural
 from data.orientation import ORIENTED_NOTE, file_orientation, upright
 
 CONVERT_COMMAND = "python -m data.convert_masks"
@@ -151,7 +151,8 @@ def require_writable_folder(path: Path) -> None:
 def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
     """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
     (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
-    maps, hold, their = ("map", "holds", "its") if len(names) == 1 else ("maps", "hold", "their")
+    count = len(names)
+    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
     return DataError(
         f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
         f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.text import counted
 from data.files import DataError, abbreviate, find_mask, find_photo, list_files, list_stems, require_folder
 from data.split import read_stems, split_list_names
 from common import atomic
@@ -34,7 +35,7 @@ def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """A seeded 600 / 100 / 150 split of the 850 stems of `source`/Image, each part sorted."""
     stems = list_stems(require_folder(Path(source) / "Image"), "photo")
     if len(stems) != sum(SPLIT_SIZES.values()):
-        raise DataError(f"{source}/Image holds {len(stems)} image{'s' if len(stems) != 1 else ''}; the PASCAL-S "
+        raise DataError(f"{source}/Image holds {counted(len(stems), 'image')}; the PASCAL-S "
                         "split needs "
                         f"{sum(SPLIT_SIZES.values())}")
     order = np.random.default_rng(seed).permutation(len(stems))

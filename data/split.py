@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.text import counted
 from data.files import DataError, file_kind, list_stems
 from common import atomic
 
@@ -55,7 +56,7 @@ def read_or_draw_split(
     stems = list_stems(image_dir, "photo")
     if len(stems) <= validation_size:
         raise DataError(
-            f"{image_dir} has {len(stems)} image{'s' if len(stems) != 1 else ''}, too few for "
+            f"{image_dir} has {counted(len(stems), 'image')}, too few for "
             f"VALIDATION_SIZE={validation_size}"
         )
     order = np.random.default_rng(seed).permutation(len(stems))

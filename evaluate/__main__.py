@@ -99,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         "--boundary-width",
         type=_positive_int,
         default=BOUNDARY_WIDTH,
-        help=f"mask pixels: ECE / OE are also reported within this distance of the object boundary, and over the rest "
-        f"(default {BOUNDARY_WIDTH})",
+        help=f"mask pixels: the calibration metrics the protocol reports per band (metrics/table.py) are also "
+        f"reported within this distance of the object boundary, and over the rest (default {BOUNDARY_WIDTH})",
     )
     parser.add_argument(
         "--out", type=Path, help="output folder (default: <--pred or --pred-root>_eval, beside that folder)"

@@ -14,7 +14,8 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 * with probability maps beside the test maps (protocols whose test maps are not probabilities), every
   calibration value of those under the probability protocol (the ``probabilities_`` keys);
 * counts of what was skipped, converted or resized, of empty masks (``n_empty_masks``: no pixel >= 128)
-  and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes.
+  and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes
+  (worded in :mod:`evaluate.notes`).
 
 Each file is judged by itself (:mod:`data.files`): a mask stored as 0/1 is read as 0/255, with a note. A map
 holding only the levels 0 and 1 is a binary map stored as 0/1 or a confident model's probability map: it is
@@ -48,17 +49,18 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, abbreviate, require_writable_folder,
-                        sixteen_bit_maps_error, zero_one_maps_error)
+from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder, sixteen_bit_maps_error,
+                        zero_one_maps_error)
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from evaluate.notes import dataset_notes, empty_set_na
 from evaluate.records import rewrite_command
 from common.interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.calibration import MAX_BINS, MAX_BINS_REASON
 from metrics.measures import mean_curves
 from metrics.table import (
-    BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, REST, SCOPES, calibration_metrics, result_key, sod_metrics,
+    BOUNDARY, IMAGE, IMAGE_STATISTICS, METRICS, SCOPES, result_key, sod_metrics,
 )
 from common.layout import MAPS_RECORD
 from protocol import (
@@ -190,67 +192,6 @@ def _accumulate(pairs: Sequence, pool: Pool | None, workers: int, scoring: Scori
     return accumulator
 
 
-def _dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> list[str]:
-    notes = []
-    for label, names in (
-        (f"prediction(s) in {paired.pred_dir} without a mask", paired.pred_without_gt),
-        (f"mask(s) in {paired.gt_dir} without a prediction", paired.gt_without_pred),
-        (f"probability map(s) in {paired.probability_dir} without a scored prediction", paired.probability_unused),
-        ("file(s) ignored (not a map or mask file)", paired.ignored_files),
-        ("subfolder(s) ignored", paired.ignored_folders),
-    ):
-        if names:
-            notes.append(f"{len(names)} {label}: {abbreviate(names)}")
-    for note, count in accumulator.note_counts.items():
-        notes.append(f"{note}: {count} image(s): {abbreviate(accumulator.note_examples[note], total=count)}")
-    n_images = accumulator.n_images
-    if accumulator.n_images_calibration < n_images:
-        notes.append(
-            f"the calibration metrics and the mean saliency cover {accumulator.n_images_calibration} of {n_images} "
-            f"image{'s' if n_images != 1 else ''} (the SOD metrics cover all)"
-        )
-    if accumulator.n_empty_masks == n_images:
-        protocol = accumulator.protocol
-        needs_foreground = ", ".join(m.key for m in sod_metrics(protocol.name) if m.key in protocol.needs_foreground)
-        notes.append(
-            f"every mask is empty (out-of-distribution set): {needs_foreground} are n/a; the mean predicted "
-            f"saliency is the false-positive mass ({protocol.empty_set_note})"
-        )
-    elif accumulator.n_empty_masks:
-        notes.append(f"{accumulator.n_empty_masks} of {n_images} mask{'s' if n_images != 1 else ''} "
-                     f"{'is' if accumulator.n_empty_masks == 1 else 'are'} empty")
-    notes += paired.record_notes + _undefined_notes(accumulator)
-    notes += _band_notes(accumulator)
-    if accumulator.n_constant_maps == n_images:
-        notes.append(
-            "every prediction map is constant (one level over the whole map, e.g. all 0 or all 255): the threshold "
-            "curves cannot rank pixels, so F, E, AP and AUC say nothing about where the objects are"
-        )
-    elif accumulator.n_constant_maps:
-        notes.append(f"{accumulator.n_constant_maps} of {n_images} prediction map{'s' if n_images != 1 else ''} "
-                     f"{'is' if accumulator.n_constant_maps == 1 else 'are'} constant (a single level)")
-    return notes
-
-
-def _band_notes(accumulator: DatasetAccumulator) -> list[str]:
-    """Why the values in the boundary band or in the rest are n/a where their maps were counted: the band
-    holds no pixel (no mask has a boundary), or every pixel (each lies near one)."""
-    width = accumulator.scoring.boundary_width
-    notes = []
-    for maps, probabilities in ((accumulator.test_maps, False), (accumulator.probability_maps, True)):
-        if not maps.has_band or not maps.counts.any():
-            continue  # no band reported, or no pixel counted (said by the note on what the calibration covers)
-        no_band = "no mask has both object and background pixels, so none has a boundary"
-        no_rest = f"every pixel lies within {width} px of a mask's object boundary"
-        for scope, pixels, why in ((BOUNDARY, maps.boundary_counts, no_band),
-                                   (REST, maps.counts - maps.boundary_counts, no_rest)):
-            if not pixels.any():
-                keys = [result_key(m.key, scope, probabilities=probabilities)
-                        for m in calibration_metrics(maps.scored_by.name, scope)]
-                notes.append(f"{_join(keys)} {'are' if len(keys) > 1 else 'is'} n/a: {why}")
-    return notes
-
-
 def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> None:
     """Unless the maps are trusted, refuse those holding only the levels 0 and 1 where their mask marks an
     object: each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object. Maps with
@@ -288,51 +229,14 @@ def _check_kinds(paired: PairedFolders, protocol: Protocol) -> None:
         )
 
 
-def _empty_set_na(accumulator: DatasetAccumulator) -> frozenset[str]:
-    """The SOD metrics n/a because every mask of the set is empty (the protocol's ``needs_foreground``)."""
-    if accumulator.n_empty_masks < accumulator.n_images:
-        return frozenset()
-    return accumulator.protocol.needs_foreground
-
-
 def _sod_values(accumulator: DatasetAccumulator) -> dict[str, float | None]:
     # A metric that covers no image (each is undefined on it: metrics.measures) is n/a, as on an empty set.
-    na = _empty_set_na(accumulator)
+    na = empty_set_na(accumulator)
     values: dict[str, float | None] = {}
     for metric in sod_metrics(accumulator.protocol.name):
         defined = metric.key not in na and metric.from_sod.covered(accumulator.sod) > 0
         values[metric.key] = metric.from_sod(accumulator.sod) if defined else None
     return values
-
-
-def _undefined_notes(accumulator: DatasetAccumulator) -> list[str]:
-    """Per SOD metric, the images it leaves out (undefined there) and the images whose kept value the
-    protocol notes, with why (:mod:`metrics.measures`); metrics alike are said together."""
-    sod, n_images = accumulator.sod, accumulator.n_images
-    na = _empty_set_na(accumulator)  # said by the note on empty sets
-    said: dict[tuple[str, str], list[str]] = {}
-    for metric in sod_metrics(accumulator.protocol.name):
-        if metric.key in na:
-            continue
-        quantities = metric.from_sod.quantities
-        left_out, noted = sod.left_out(quantities), sod.noted(quantities)
-        if left_out:
-            covered = f"{metric.from_sod.covered(sod)} of {n_images} images, leaving out {_images(left_out)}"
-            said.setdefault(("cover", covered), []).append(metric.key)
-        if noted:
-            said.setdefault(("include", _images(noted)), []).append(metric.key)
-    return [
-        f"{_join(keys)} {verb if len(keys) > 1 else verb + 's'} {text}" for (verb, text), keys in said.items()
-    ]
-
-
-def _images(conditions: dict[str, list[str]]) -> str:
-    return "; ".join(f"{len(names)} image(s) whose {condition}: {abbreviate(names)}"
-                     for condition, names in conditions.items())
-
-
-def _join(keys: list[str]) -> str:
-    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} and {keys[-1]}"
 
 
 def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator) -> DatasetScore:
@@ -374,7 +278,7 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         metrics=metrics,
         diagrams=diagrams,
         curves=mean_curves(accumulator.sod) if metrics["maxF"] is not None else None,
-        notes=_dataset_notes(paired, accumulator),
+        notes=dataset_notes(paired, accumulator),
         pred_dir=paired.pred_dir,
         gt_dir=paired.gt_dir,
         probability_dir=paired.probability_dir,

@@ -20,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
+from common.text import counted
+
 PROBABILITY_FLOOR = 1e-7
 CLAMP_MARGIN = 0.01
 MODES = ("MC", "CS")
@@ -125,7 +127,7 @@ class AdaptiveAlpha:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if state["alpha"].shape != self.alpha.shape:
             raise ValueError(
-                f"alpha table has {state['alpha'].numel()} entr{'y' if state['alpha'].numel() == 1 else 'ies'}, "
+                f"alpha table has {counted(state['alpha'].numel(), 'entry', 'entries')}, "
                 f"the training split {self.alpha.numel()}"
             )
         self.alpha.copy_(state["alpha"])

@@ -2,9 +2,10 @@
 
 An entry says what the number is called in results.json and the CSV files (its key), how tables,
 plots and the LaTeX file title it (title and unit), which way is better, which protocols report it
-and where (its scopes), which scopes the comparison of several runs shows, and the function that
-computes it from what the scoring accumulates. Adding a metric is one entry here, its formula in
-the module that defines it, and its test; every table, file and plot takes its name from here.
+and where (its scopes), which scopes the comparison of several runs shows, the function that
+computes it from what the scoring accumulates, and how that function bins the confidences. Adding a
+metric is one entry here, its formula in the module that defines it, and its test; every table, file
+and plot takes its name from here, and every title that lists metrics lists them from here.
 
 Scopes (where a metric is computed):
 
@@ -28,7 +29,7 @@ Values are fractions in results.json; a unit of "%" shows them times 100 in tabl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +45,7 @@ PROBABILITIES = "probabilities"
 CountsFormula = Callable[[np.ndarray, int], float]  # (level counts (256, 2), equal-width bins) -> value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SODFormula:
     """A SOD metric from the set's per-image statistics: ``summary`` of the per-image ``quantities`` (curves
     or values), each averaged over the images it is defined on. A metric's quantities are defined on the
@@ -52,6 +53,7 @@ class SODFormula:
 
     quantities: tuple[str, ...]
     summary: Callable[..., float]
+    of_curves: bool = False  # whether it summarises threshold curves (which cannot rank the pixels of a constant map)
 
     def __call__(self, sod: ImageAccumulator) -> float:
         return float(self.summary(*(sod.mean(quantity) for quantity in self.quantities)))
@@ -61,9 +63,9 @@ class SODFormula:
         return sod.covered(self.quantities[0])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
-    """One reported number (see the module docstring)."""
+    """One reported number (see the module docstring); its fields are named wherever it is written."""
 
     key: str
     title: str
@@ -73,6 +75,7 @@ class Metric:
     reported: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # protocol name -> scopes
     compared: tuple[str, ...] = ()  # scopes the comparison of several runs shows
     from_counts: CountsFormula | None = None
+    bins: str | None = None  # how from_counts bins the confidences: EQUAL_WIDTH or EQUAL_MASS (None: no bins)
     from_sod: SODFormula | None = None
 
     def scopes(self, protocol: str) -> tuple[str, ...]:
@@ -94,16 +97,19 @@ def _counts(formula: Callable[[np.ndarray], float]) -> CountsFormula:
 
 
 def _curve_max(name: str) -> SODFormula:
-    return SODFormula((name,), np.max)
+    return SODFormula(quantities=(name,), summary=np.max, of_curves=True)
 
 
 def _curve_mean(name: str) -> SODFormula:
-    return SODFormula((name,), np.mean)
+    return SODFormula(quantities=(name,), summary=np.mean, of_curves=True)
 
 
 def _image_mean(name: str) -> SODFormula:
-    return SODFormula((name,), float)
+    return SODFormula(quantities=(name,), summary=float)
 
+
+# The bins of a calibration metric: the scoring's n_bins of equal width, or ADAPTIVE_BINS of equal mass.
+EQUAL_WIDTH, EQUAL_MASS = "equal-width", "equal-mass"
 
 PAPER, CALIBRATED = "paper", "calibrated"
 _EVERY_SCOPE = (SET, IMAGE, BOUNDARY, REST)
@@ -113,33 +119,52 @@ _BOTH = {PAPER: (SET,), CALIBRATED: (SET,)}
 METRICS: dict[str, Metric] = {
     metric.key: metric
     for metric in (
-        Metric("ECE", "ECE", "%", True, 2, {PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, (SET, BOUNDARY, REST, IMAGE),
-               from_counts=calibration.expected_calibration_error),
-        Metric("MCE", "MCE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
-               from_counts=calibration.maximum_calibration_error),
-        Metric("CECE", "CECE", "%", True, 2, {CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
-               from_counts=calibration.class_wise_calibration_error),
-        Metric("OE", "OE", "%", True, 2, {PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, (SET, BOUNDARY, REST),
-               from_counts=calibration.overconfidence_error),
-        Metric("ACC", "ACC", "%", False, 2, _BOTH, (SET,), from_counts=_counts(calibration.pixel_accuracy)),
-        Metric("AECE", "AECE", "%", True, 2, {CALIBRATED: (SET,)},
-               from_counts=_counts(calibration.adaptive_calibration_error)),
-        Metric("dECE", "dECE(l2)", "%", True, 2, {CALIBRATED: (SET,)},
-               from_counts=calibration.debiased_calibration_error),
-        Metric("NLL", "NLL", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.negative_log_likelihood)),
-        Metric("Brier", "Brier", "", True, 4, {CALIBRATED: (SET,)}, from_counts=_counts(calibration.brier_score)),
-        Metric("mean_saliency", "mean saliency", "", None, 3, _BOTH, from_counts=_counts(calibration.mean_prediction)),
-        Metric("maxF", "maxF", "", False, 3, _BOTH, (SET,), from_sod=_curve_max("f_curve")),
-        Metric("meanF", "meanF", "", False, 3, _BOTH, from_sod=_curve_mean("f_curve")),
-        Metric("adpF", "adpF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_f")),
-        Metric("wF", "wF", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("weighted_f")),
-        Metric("MAE", "MAE", "", True, 3, _BOTH, from_sod=_image_mean("mae")),
-        Metric("S", "S", "", False, 3, _BOTH, from_sod=_image_mean("s_measure")),
-        Metric("maxE", "maxE", "", False, 3, _BOTH, from_sod=_curve_max("e_curve")),
-        Metric("meanE", "meanE", "", False, 3, _BOTH, from_sod=_curve_mean("e_curve")),
-        Metric("adpE", "adpE", "", False, 3, {CALIBRATED: (SET,)}, from_sod=_image_mean("adaptive_e")),
-        Metric("AP", "AP", "", False, 3, _BOTH, from_sod=SODFormula(("precision", "recall"), average_precision)),
-        Metric("AUC", "AUC", "", False, 3, _BOTH, from_sod=SODFormula(("tpr", "fpr"), roc_auc)),
+        Metric(key="ECE", title="ECE", unit="%", lower_is_better=True, digits=2,
+               reported={PAPER: (SET,), CALIBRATED: _EVERY_SCOPE}, compared=(SET, BOUNDARY, REST, IMAGE),
+               from_counts=calibration.expected_calibration_error, bins=EQUAL_WIDTH),
+        Metric(key="MCE", title="MCE", unit="%", lower_is_better=True, digits=2,
+               reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
+               from_counts=calibration.maximum_calibration_error, bins=EQUAL_WIDTH),
+        Metric(key="CECE", title="CECE", unit="%", lower_is_better=True, digits=2,
+               reported={CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
+               from_counts=calibration.class_wise_calibration_error, bins=EQUAL_WIDTH),
+        Metric(key="OE", title="OE", unit="%", lower_is_better=True, digits=2,
+               reported={PAPER: (SET,), CALIBRATED: (SET, BOUNDARY, REST)}, compared=(SET, BOUNDARY, REST),
+               from_counts=calibration.overconfidence_error, bins=EQUAL_WIDTH),
+        Metric(key="ACC", title="ACC", unit="%", lower_is_better=False, digits=2, reported=_BOTH, compared=(SET,),
+               from_counts=_counts(calibration.pixel_accuracy)),
+        Metric(key="AECE", title="AECE", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.adaptive_calibration_error), bins=EQUAL_MASS),
+        Metric(key="dECE", title="dECE(l2)", unit="%", lower_is_better=True, digits=2, reported={CALIBRATED: (SET,)},
+               from_counts=calibration.debiased_calibration_error, bins=EQUAL_WIDTH),
+        Metric(key="NLL", title="NLL", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.negative_log_likelihood)),
+        Metric(key="Brier", title="Brier", unit="", lower_is_better=True, digits=4, reported={CALIBRATED: (SET,)},
+               from_counts=_counts(calibration.brier_score)),
+        Metric(key="mean_saliency", title="mean saliency", unit="", lower_is_better=None, digits=3, reported=_BOTH,
+               from_counts=_counts(calibration.mean_prediction)),
+        Metric(key="maxF", title="maxF", unit="", lower_is_better=False, digits=3, reported=_BOTH, compared=(SET,),
+               from_sod=_curve_max("f_curve")),
+        Metric(key="meanF", title="meanF", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_mean("f_curve")),
+        Metric(key="adpF", title="adpF", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("adaptive_f")),
+        Metric(key="wF", title="wF", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("weighted_f")),
+        Metric(key="MAE", title="MAE", unit="", lower_is_better=True, digits=3, reported=_BOTH,
+               from_sod=_image_mean("mae")),
+        Metric(key="S", title="S", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_image_mean("s_measure")),
+        Metric(key="maxE", title="maxE", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_max("e_curve")),
+        Metric(key="meanE", title="meanE", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=_curve_mean("e_curve")),
+        Metric(key="adpE", title="adpE", unit="", lower_is_better=False, digits=3, reported={CALIBRATED: (SET,)},
+               from_sod=_image_mean("adaptive_e")),
+        Metric(key="AP", title="AP", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=SODFormula(quantities=("precision", "recall"), summary=average_precision, of_curves=True)),
+        Metric(key="AUC", title="AUC", unit="", lower_is_better=False, digits=3, reported=_BOTH,
+               from_sod=SODFormula(quantities=("tpr", "fpr"), summary=roc_auc, of_curves=True)),
     )
 }
 
@@ -147,9 +172,9 @@ METRICS: dict[str, Metric] = {
 COUNTS: dict[str, Metric] = {
     metric.key: metric
     for metric in (
-        Metric("n_images", "images", "", None, 0),
-        Metric("n_images_calibration", "images", "", None, 0),
-        Metric("boundary_fraction", "boundary pixels", "%", None, 2),
+        Metric(key="n_images", title="images", unit="", lower_is_better=None, digits=0),
+        Metric(key="n_images_calibration", title="images", unit="", lower_is_better=None, digits=0),
+        Metric(key="boundary_fraction", title="boundary pixels", unit="%", lower_is_better=None, digits=2),
     )
 }
 
@@ -162,6 +187,26 @@ def calibration_metrics(protocol: str, scope: str) -> list[Metric]:
 def sod_metrics(protocol: str) -> list[Metric]:
     """The SOD metrics ``protocol`` reports (over the whole set), in report order."""
     return [m for m in METRICS.values() if m.from_sod is not None and SET in m.scopes(protocol)]
+
+
+def in_table_order(keys: Iterable[str]) -> list[Metric]:
+    """The entries of the metric ``keys``, in report order (a KeyError names a key the table lacks)."""
+    keys = set(keys)
+    unknown = keys - METRICS.keys()
+    if unknown:
+        raise KeyError(f"not in the metric table: {', '.join(sorted(unknown))}")
+    return [m for m in METRICS.values() if m.key in keys]
+
+
+def binning(protocol: str, n_bins: int) -> str:
+    """How the calibration metrics ``protocol`` reports bin the confidences, for a title: metrics of one
+    binning together, "ECE/OE: 10 equal-width bins, AECE: 15 equal-mass bins"."""
+    sizes = {EQUAL_WIDTH: n_bins, EQUAL_MASS: calibration.ADAPTIVE_BINS}
+    grouped: dict[str, list[str]] = {}
+    for metric in calibration_metrics(protocol, SET):
+        if metric.bins is not None:
+            grouped.setdefault(metric.bins, []).append(metric.title)
+    return ", ".join(f"{'/'.join(titles)}: {sizes[bins]} {bins} bins" for bins, titles in grouped.items())
 
 
 def result_key(key: str, scope: str = SET, statistic: str = "mean", probabilities: bool = False) -> str:

@@ -12,7 +12,7 @@ runs overlap BCE's (the ranges over seeds intersect) is marked: that difference 
 run-to-run spread, not evidence. A method whose every value equals BCE's (it trained exactly as BCE:
 an ASLP run that perturbed no label) is marked after its name, with a note. The best mean of each
 column is in bold (and in the LaTeX table the second best underlined). Written as
-comparison.md/.csv/.json/.tex (the LaTeX tables cut into parts that fit a page's width), and with
+comparison.md/.csv/.json/.tex (the LaTeX tables cut into parts that fit a page's width: `report.latex`), and with
 the runs' curves.json contents the SOD curves of every method in curves/ (`report.curves`).
 """
 from __future__ import annotations
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from metrics.table import BOUNDARY, IMAGE, METRICS, PROBABILITIES, REST, SET, Metric, column_title, result_key
+from metrics.table import BOUNDARY, IMAGE, METRICS, REST, SET, Metric, column_title, result_key
 from report.curves import CURVES_FOLDER, save_sod_curves
 from common import atomic
+from report.latex import LATEX_PREAMBLE, latex_tables
 
 if TYPE_CHECKING:
     from protocol import Protocol
@@ -70,18 +71,6 @@ ID_MEAN, OOD_MEAN = "mean (in-dist.)", "mean (OOD)"
 REFERENCE = "BCE"
 WITHIN_SPREAD = "~"
 SAME_AS_REFERENCE = f"(= {REFERENCE})"  # after the name of a method whose row is the reference's, value for value
-# The LaTeX tables are split into parts no wider than the article class's \textwidth at 10 pt, a
-# one-column page (a full reproduction's table has over a hundred columns). The parts are placed
-# where they stand ([H]): dozens of floating tables in a row overflow LaTeX's queue of floats. Widths are
-# estimated from Computer Modern at 10 pt: bold digits 5.75 pt, capitals about 7, other letters
-# about 5, '.' ',' '(' ')' and a space about 3.5, the math symbols $\pm$, $\sim$ and '%' about 7.8, and
-# 2 \tabcolsep = 12 pt between columns.
-PAGE_WIDTH_PT = 345.0
-COLUMN_GAP_PT = 12.0
-# LaTeX's special characters, written so that they print as themselves.
-LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"$\sim$", "^": r"\textasciicircum{}", "±": r"$\pm$"}
-
 Runs = dict[str, dict[int, dict[str, dict]]]  # method -> seed -> dataset -> metrics (results.json)
 Curves = dict[str, dict[int, dict]]  # method -> seed -> curves.json content
 
@@ -215,109 +204,6 @@ def _cell(summary: dict | None, metric: Metric) -> str:
     return f"{text} ± {metric.format(summary['std'])}" if summary["n"] > 1 else text
 
 
-def latex_escape(text: str) -> str:
-    """`text` with LaTeX's special characters escaped (and ± as $\\pm$)."""
-    return "".join(LATEX_ESCAPES.get(character, character) for character in text)
-
-
-def _printed_width(text: str) -> float:
-    """The estimated width in pt of `text` (unescaped) as LaTeX prints it at 10 pt (see PAGE_WIDTH_PT)."""
-    return sum(7.8 if c in "±~%" else 3.5 if c in ".,() " else 5.75 if c.isdigit() else 7.0 if c.isupper()
-               else 5.0 for c in text)
-
-
-def _span_title(group: str, column: Column) -> str:
-    """The heading over a run of columns: the group, and which maps when they are the probability maps."""
-    return f"{group} ({PROBABILITIES})" if column.probabilities else group
-
-
-def _chunks(items: list[int], pieces: int) -> list[list[int]]:
-    """`items` cut into `pieces` consecutive chunks whose lengths differ by at most one, longer first."""
-    size, extra = divmod(len(items), pieces)
-    bounds = [0]
-    for piece in range(pieces):
-        bounds.append(bounds[-1] + size + (piece < extra))
-    return [items[start:end] for start, end in zip(bounds, bounds[1:])]
-
-
-def _latex_parts(
-    rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, Column]],
-) -> list[list[int]]:
-    """The indices into `present` of each part of the table, in order, so that every part (with the
-    method column) fits PAGE_WIDTH_PT. Columns under one heading (a set, or a set's probability
-    maps) stay together where they fit; parts are filled greedily in the table's order."""
-    def width(index: int) -> float:
-        texts = [present[index][1].heading] + [text + (" ~" if spread else "") for text, _, spread in
-                                               (cells[index] for cells in rows.values())]
-        return max(map(_printed_width, texts)) + COLUMN_GAP_PT
-
-    room = PAGE_WIDTH_PT - max(_printed_width(label) for label in ["Method", *rows]) - COLUMN_GAP_PT
-    runs: list[list[int]] = []  # consecutive columns under one heading
-    for index, (group, column) in enumerate(present):
-        if runs and _span_title(*present[runs[-1][-1]]) == _span_title(group, column):
-            runs[-1].append(index)
-        else:
-            runs.append([index])
-    spans: list[list[int]] = []  # each run, cut into the fewest near-equal pieces that fit
-    for run in runs:
-        # A column wider than the page on its own (a very long method name) gets a part to itself.
-        pieces = next((pieces for pieces in range(1, len(run) + 1)
-                       if all(sum(map(width, chunk)) <= room for chunk in _chunks(run, pieces))), len(run))
-        spans += _chunks(run, pieces)
-
-    def span_width(span: list[int]) -> float:  # a heading wider than its columns widens them
-        return max(sum(map(width, span)), _printed_width(_span_title(*present[span[0]])) + COLUMN_GAP_PT)
-
-    parts: list[list[int]] = []
-    used = 0.0
-    for span in spans:
-        if not parts or used + span_width(span) > room:
-            parts.append([])
-            used = 0.0
-        parts[-1] += span
-        used += span_width(span)
-    return parts
-
-
-def _latex(rows: dict[str, list[tuple[str, int | None, bool]]], present: list[tuple[str, Column]],
-           notes: list[str]) -> str:
-    """The table as booktabs LaTeX tables, one per part that fits the page (`_latex_parts`): one header
-    row of groups over one of metrics. The first part's caption holds the notes, the others say
-    which part they are."""
-    parts = _latex_parts(rows, present)
-    tables = []
-    for number, part in enumerate(parts, 1):
-        spans: list[tuple[str, int]] = []  # (heading, number of its columns), in order
-        for group, column in (present[index] for index in part):
-            title = _span_title(group, column)
-            if spans and spans[-1][0] == title:
-                spans[-1] = (title, spans[-1][1] + 1)
-            else:
-                spans.append((title, 1))
-        group_row, rules, first = [""], [], 2
-        for title, width in spans:
-            group_row.append(rf"\multicolumn{{{width}}}{{c}}{{{latex_escape(title)}}}")
-            rules.append(rf"\cmidrule(lr){{{first}-{first + width - 1}}}")
-            first += width
-        of = f" Part {number} of {len(parts)}." if len(parts) > 1 else ""
-        caption = " ".join(notes) + of if number == 1 else f"{notes[0]}{of} Notes: under part 1."
-        lines = [r"\begin{table}[H]", r"\centering", rf"\caption{{{latex_escape(caption)}}}",
-                 rf"\begin{{tabular}}{{l{'r' * len(part)}}}", r"\toprule",
-                 " & ".join(group_row) + r" \\", " ".join(rules),
-                 " & ".join(["Method"] + [latex_escape(present[index][1].heading) for index in part]) + r" \\",
-                 r"\midrule"]
-        for method, cells in rows.items():
-            texts = [latex_escape(method)]
-            for text, rank, spread in (cells[index] for index in part):
-                text = latex_escape(text)
-                text = rf"\textbf{{{text}}}" if rank == 0 else rf"\underline{{{text}}}" if rank == 1 else text
-                texts.append(text + (" " + latex_escape(WITHIN_SPREAD) if spread else ""))
-            lines.append(" & ".join(texts) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-        tables.append("\n".join(lines) + "\n")
-    return "\n".join(tables)
-
-
 def _rendered(
     table: dict[str, dict[str, dict]], columns: Columns, same: list[str],
 ) -> tuple[list[tuple[str, tuple]], dict[str, list], list[str]]:
@@ -386,13 +272,10 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
         markdown += "\n" + location_title + " " + BOLD_NOTE + "\n\n" + "\n".join(location_lines) + "\n"
     atomic.write_text(out_dir / "comparison.md", markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
-    latex = ("% The comparison tables (report/comparison.py); needs \\usepackage{booktabs} and \\usepackage{float}. "
-             f"Each is cut into parts at most {PAGE_WIDTH_PT:g} pt wide (the article class's \\textwidth at 10 pt), "
-             "placed where they stand ([H], from float: a long series of floating tables overflows LaTeX's queue "
-             "of floats).\n")
-    latex += _latex(rows, present, notes + [underline_note] + mark_notes)
+    latex = LATEX_PREAMBLE + latex_tables(rows, present, notes + [underline_note] + mark_notes, WITHIN_SPREAD)
     if location_present:
-        latex += "\n" + _latex(location_rows, location_present, [location_title, BOLD_NOTE, underline_note] + mark_notes)
+        location_notes = [location_title, BOLD_NOTE, underline_note] + mark_notes
+        latex += "\n" + latex_tables(location_rows, location_present, location_notes, WITHIN_SPREAD)
     atomic.write_text(out_dir / "comparison.tex", latex)
 
     datasets, ood = _groups(runs)

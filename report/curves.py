@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from common.text import counted
 from metrics.measures import F_BETA2
 from report.tables import CURVES_JSON, file_stem
 from common import atomic
@@ -101,7 +102,7 @@ def curve_figures(curves: dict[str, Sequence[dict]]) -> dict[str, tuple[Figure, 
             if name not in per_set:
                 continue
             mean, style = per_set[name], _LINE_STYLES[index % len(_LINE_STYLES)]
-            legend = f"{label} ({mean.n_runs} seed{'s' if mean.n_runs > 1 else ''})"
+            legend = f"{label} ({counted(mean.n_runs, 'seed')})"
             pr_axes.plot(mean.recall, mean.precision, style, label=legend)
             f_axes.plot(mean.threshold, mean.f_measure, style, label=legend)
         pr_axes.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.02),

@@ -29,12 +29,16 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from metrics.calibration import calibration_bins, expected_calibration_error, overconfidence_error, pixel_accuracy
+from common.text import counted
+from metrics.calibration import calibration_bins
+from metrics.table import METRICS
 from report.tables import Diagram, combined_figures, combined_plot_name
 from common import atomic
 
 PANELS_PER_ROW = 4
 _PANEL_SIZE = (4.2, 5.0)
+# The numbers under each diagram's title, titled and formatted as the metric table says.
+TITLE_METRICS = ("ECE", "OE", "ACC")
 _ACCURACY_COLOUR = "#3b6fb6"
 _OVER_COLOUR = "#d9534f"
 _UNDER_COLOUR = "#f0ad4e"
@@ -94,13 +98,11 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
     top.set_ylabel("Accuracy (%)")
     top.grid(axis="y", alpha=0.3)
     top.tick_params(labelbottom=False)
-    ece, oe, acc = (expected_calibration_error(counts, n_bins), overconfidence_error(counts, n_bins),
-                    pixel_accuracy(counts))
+    shown = [METRICS[key] for key in TITLE_METRICS]
     top.set_title(
         # The kind of maps wrapped to the panel's width: constrained layout clips a long line, never wraps it.
-        f"{diagram.dataset}  ({diagram.n_images} image{'s' if diagram.n_images != 1 else ''})\n"
-        f"{textwrap.fill(diagram.title, _TITLE_WIDTH)}\n"
-        f"ECE {100 * ece:.2f}%   OE {100 * oe:.2f}%   ACC {100 * acc:.2f}%",
+        f"{diagram.dataset}  ({counted(diagram.n_images, 'image')})\n{textwrap.fill(diagram.title, _TITLE_WIDTH)}\n"
+        "   ".join(f"{m.title} {m.format(m.from_counts(counts, n_bins))}{m.unit}" for m in shown),
         fontsize=10,
         pad=30,
     )

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from metrics.calibration import ADAPTIVE_BINS
+from common.text import joined
 from metrics.table import (
-    BOUNDARY, COUNTS, IMAGE, IMAGE_STATISTICS, PROBABILITIES, REST, SET, Metric, calibration_metrics, column_title,
-    result_key, sod_metrics,
+    BOUNDARY, COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, REST, SET, Metric, binning, calibration_metrics,
+    column_title, in_table_order, result_key, sod_metrics,
 )
 from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
 from common import atomic
@@ -142,13 +142,27 @@ def _has_band(protocol: Protocol) -> bool:
     return bool(calibration_metrics(protocol.name, BOUNDARY))
 
 
+def calibration_title(protocol: Protocol, n_bins: int) -> str:
+    """The title of ``protocol``'s calibration table, naming its binned and per-image metrics from the table."""
+    per_image = "/".join(m.title for m in calibration_metrics(protocol.name, IMAGE))
+    return protocol.calibration_title.format(
+        bins=binning(protocol.name, n_bins), per_image=f"per-image {per_image}: the distribution of the images' values"
+    )
+
+
+def sod_title(protocol: Protocol) -> str:
+    """The title of ``protocol``'s SOD table, naming from the table the metrics n/a on a set of empty masks."""
+    needs_foreground = joined([m.title for m in in_table_order(protocol.needs_foreground)])
+    return protocol.sod_title.format(needs_foreground=needs_foreground)
+
+
 def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -> list[tuple[str, str]]:
     """The protocol's tables, each (title, body), then the notes and the inputs."""
     as_given = [s.name for s in scores if s.maps == AS_GIVEN]
     given = (f"Maps as given ({', '.join(as_given)}: no maps.json says what they are, so they are scored as the "
              f"{protocol.name} protocol's {protocol.test_maps.title}). ") if as_given else ""
     sections = [(
-        given + protocol.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS),
+        given + calibration_title(protocol, n_bins),
         _table(scores, [_count_column("n_images_calibration"), *_calibration_columns(protocol.name, (SET, IMAGE), False)]),
     )]
     # The maps whose band is reported: the test maps, and the probability maps beside them.
@@ -159,7 +173,7 @@ def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -
             (f"Maps as given ({', '.join(probabilities_as_given)}: no maps.json says they are probability maps). "
              if probabilities_as_given else "")
             + f"Probability maps round(255 p), the '{PROBABILITIES}' columns: "
-            + PROBABILITY_PROTOCOL.calibration_title.format(n_bins=n_bins, adaptive_bins=ADAPTIVE_BINS)
+            + calibration_title(PROBABILITY_PROTOCOL, n_bins)
         )
         columns = [_count_column("n_images"), *_calibration_columns(PROBABILITY_PROTOCOL.name, (SET, IMAGE), True)]
         if any(s.probability_dir is not None for s in scores):
@@ -181,7 +195,7 @@ def _sections(scores: Sequence[DatasetScore], n_bins: int, protocol: Protocol) -
     sod_columns = [_count_column("n_images"), *((m.key, m.title, m) for m in sod_metrics(protocol.name))]
     return [
         *sections,
-        (given + protocol.sod_title, _table(scores, sod_columns)),
+        (given + sod_title(protocol), _table(scores, sod_columns)),
         ("Notes", _notes(scores)),
         ("Inputs", "\n".join(_inputs(s) for s in scores)),
     ]
@@ -228,11 +242,12 @@ def _definitions(protocol: Protocol) -> str:
 Each metric is defined once, in the docstring of the module that computes it (paths from the repository root):
 - every metric's key, title, unit, direction and where each protocol reports it: metrics/table.py
 - which pixels count as correct, the test maps, and what each protocol's tables are: protocol.py
-- ECE, OE, ACC, AECE, dECE, NLL, Brier, per-image values and mean saliency: metrics/calibration.py
+- {joined([m.title for m in METRICS.values() if m.from_counts is not None] + ["the per-image values"])}: \
+metrics/calibration.py
 - the boundary band and the rest (boundary pixels; the width: boundary_width in results.json): metrics/boundary.py
 - F-measure, E-measure alignment, the mean curves, maxF/meanF/maxE/meanE, AP and AUC: metrics/measures.py
 - the image counts of each metric (images: the SOD metrics' n_images and the calibration table's
-  n_images_calibration), empty and constant sets, and the notes: evaluate/runner.py
+  n_images_calibration), empty and constant sets: evaluate/runner.py; the notes: evaluate/notes.py
 
 {described}
 """

@@ -1,4 +1,5 @@
-"""Shared fixtures and helpers: the synthetic demo data, and main_ASLP.py run in this process.
+"""Shared fixtures and helpers: the synthetic demo data, folders of maps and masks, and main_ASLP.py run in
+this process.
 
 Running the script's `cli` in-process, not as a new Python process, saves the 4-20 s that each
 import of torch costs; the few tests that must see a fresh process (--help without torch, Ctrl-C)
@@ -9,21 +10,49 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from data.demo import make_demo_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = PROJECT_ROOT.parent / "shared" / "reference"
+SHARED = PROJECT_ROOT.parent / "shared"  # the data and the authors' code beside the project (absent: tests skip)
+SHARED_REFERENCE = SHARED / "reference"
 # The tiny configuration of the end-to-end runs: 32 px, an 8-channel decoder, two epochs.
 TINY = ("--epochs=2", "--start_epoch=1", "--train_size=32", "--test_size=32", "--feat_channel=8", "--batch_size=8",
         "--validation_size=4", "--eval_workers=1", "--log_every=1")
 # Every kind of row: trained methods, each post-hoc calibrator on BCE, and calibrators on another method.
 ALL_METHODS = ("BCE", "ASLP", "TS", "LTS", "SEL", "SEL-context", "ASLP+TS", "ASLP+LTS")
+
+
+Named = Mapping[str, np.ndarray] | Sequence[np.ndarray]
+
+
+def write_maps(folder: Path, maps: Named, stem: str = "{}") -> Path:
+    """Each 8-bit array of `maps` as a PNG in `folder` (made if missing), named by its key, or `stem` filled with
+    its index ("{}": 0.png, 1.png, ...; "im{:02d}": im00.png, ...); returns `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    named = maps if isinstance(maps, Mapping) else {stem.format(index): image for index, image in enumerate(maps)}
+    for name, image in named.items():
+        if not cv2.imwrite(str(folder / f"{name}.png"), image):
+            raise OSError(f"could not write {folder / name}.png")
+    return folder
+
+
+def write_pairs(pred_dir: Path, gt_dir: Path, pairs: Mapping[str, tuple] | Sequence[tuple],
+                stem: str = "{}") -> tuple[Path, Path]:
+    """Each (map, mask) pair of `pairs` under one name (as in `write_maps`) in `pred_dir` and in `gt_dir`;
+    returns the two folders."""
+    named = dict(pairs) if isinstance(pairs, Mapping) else {stem.format(i): pair for i, pair in enumerate(pairs)}
+    write_maps(pred_dir, {name: pred for name, (pred, _) in named.items()})
+    write_maps(gt_dir, {name: gt for name, (_, gt) in named.items()})
+    return pred_dir, gt_dir
 
 
 @dataclass(frozen=True)

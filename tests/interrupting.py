@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import PROJECT_ROOT
+
 HAS_PROC = Path("/proc/self/stat").is_file()  # Linux: child processes are found in /proc
 
 # Runs a module (-m) or script as __main__, first announcing on stdout, then holding for a minute, the import of
@@ -74,7 +75,7 @@ def interrupted(command: list[str], cwd: Path, *, line: str | None = None, forks
     is then importing the modules its workers need), and return (exit status, the stderr lines left
     visible, the whole stderr)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     try:

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-PROJECT = Path(__file__).resolve().parents[1]
-AUTHORS_CODE = PROJECT.parent / "shared" / "reference" / "authors_code"
+from tests.conftest import PROJECT_ROOT, SHARED_REFERENCE
+
+AUTHORS_CODE = SHARED_REFERENCE / "authors_code"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_train", PROJECT / "benchmarks" / "bench_train.py")
+    spec = importlib.util.spec_from_file_location("bench_train", PROJECT_ROOT / "benchmarks" / "bench_train.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -25,10 +24,10 @@ from hypothesis import strategies as st
 import evaluate.__main__ as evaluate_cli
 import main_ASLP
 from common.configurator import ConfigError
-from tests.conftest import run_cli
-from tests.interrupting import HAS_PROC, REPO, interrupted, slow_import, visible_lines
+from tests.conftest import PROJECT_ROOT, run_cli, write_pairs
+from tests.interrupting import HAS_PROC, interrupted, slow_import, visible_lines
 
-MAIN = REPO / "main_ASLP.py"
+MAIN = PROJECT_ROOT / "main_ASLP.py"
 FAST = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 ODD = ["", " ", "-", "--", "x", "ü ß", "a=b", "1e3", "None", "true"]  # odd strings for any option
 
@@ -40,15 +39,11 @@ def scoring_folders() -> Iterator[Path]:
     with tempfile.TemporaryDirectory() as name:
         root = Path(name)
         rng = np.random.default_rng(0)
-        for folder in ("S/pred", "S/GT", "P/S", "G/S/GT"):
-            (root / folder).mkdir(parents=True)
-        for index in range(2):
-            gt = np.zeros((5, 7), np.uint8)
-            gt[1:4, 2:5] = 255
-            pred = rng.integers(0, 256, gt.shape, dtype=np.uint8)
-            for maps, masks in (("S/pred", "S/GT"), ("P/S", "G/S/GT")):
-                cv2.imwrite(str(root / maps / f"{index}.png"), pred)
-                cv2.imwrite(str(root / masks / f"{index}.png"), gt)
+        gt = np.zeros((5, 7), np.uint8)
+        gt[1:4, 2:5] = 255
+        pairs = [(rng.integers(0, 256, gt.shape, dtype=np.uint8), gt) for _ in range(2)]
+        for maps, masks in (("S/pred", "S/GT"), ("P/S", "G/S/GT")):
+            write_pairs(root / maps, root / masks, pairs)
         (root / "a_file").write_text("")
         yield root
 
@@ -195,14 +190,10 @@ def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path
 def test_ctrl_c_while_the_eval_stage_starts_its_workers_is_one_line_and_status_130(tmp_path: Path) -> None:
     # As `python -m evaluate` (tests/evaluate/test_cli.py): sent while the scoring's forkserver imports its modules.
     rng = np.random.default_rng(0)
-    masks, maps = tmp_path / "data" / "Test" / "S" / "GT", tmp_path / "experiments" / "e" / "predictions" / "S"
-    for folder in (masks, maps):
-        folder.mkdir(parents=True)
-    for index in range(40):
-        gt = np.zeros((24, 32), np.uint8)
-        gt[6:18, 8:24] = 255
-        cv2.imwrite(str(masks / f"{index}.png"), gt)
-        cv2.imwrite(str(maps / f"{index}.png"), rng.integers(0, 256, gt.shape, dtype=np.uint8))
+    gt = np.zeros((24, 32), np.uint8)
+    gt[6:18, 8:24] = 255
+    write_pairs(tmp_path / "experiments" / "e" / "predictions" / "S", tmp_path / "data" / "Test" / "S" / "GT",
+                [(rng.integers(0, 256, gt.shape, dtype=np.uint8), gt) for _ in range(40)])
     command = [sys.executable, str(MAIN), "--stages=eval", f"--dataset_root={tmp_path / 'data'}", "--test_datasets=S",
                "--experiment=e", "--eval_workers=2"]
     status, lines, stderr = interrupted(command, tmp_path, forkserver_loaded="cv2")

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.conftest import PROJECT_ROOT
+
 PACKAGES = ("calibrators", "common", "data", "evaluate", "loss", "metrics", "model", "report")
 
 
 def module_name(path: Path) -> str:
-    parts = path.relative_to(PROJECT).with_suffix("").parts
+    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def project_modules() -> dict[str, Path]:
     """Every module of the project but the tests and benchmarks, by dotted name."""
-    paths = [*PROJECT.glob("*.py"), *(path for package in PACKAGES for path in (PROJECT / package).glob("*.py"))]
+    packages = (path for package in PACKAGES for path in (PROJECT_ROOT / package).glob("*.py"))
+    paths = [*PROJECT_ROOT.glob("*.py"), *packages]
     return {module_name(path): path for path in paths}
 
 
@@ -114,5 +116,5 @@ def test_no_room_holds_more_than_a_fifth_of_the_code():
     lines = {path: len(path.read_text().splitlines()) for path in MODULES.values()}
     total = sum(lines.values())
     rooms = {name: sum(n for path, n in lines.items() if path.parent.name == name) for name in PACKAGES}
-    rooms |= {path.name: n for path, n in lines.items() if path.parent == PROJECT}
+    rooms |= {path.name: n for path, n in lines.items() if path.parent == PROJECT_ROOT}
     assert max(rooms.values()) <= total / 5, sorted(rooms.items(), key=lambda item: -item[1])[:3]

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ALL_METHODS, TINY, run_cli
+from tests.conftest import ALL_METHODS, PROJECT_ROOT, TINY, run_cli
 
-MAIN = Path(__file__).resolve().parents[1] / "main_ASLP.py"
+MAIN = PROJECT_ROOT / "main_ASLP.py"
 
 
 def test_demo_trains_tests_and_evaluates(demo_comparison, demo_root):
@@ -271,6 +271,21 @@ def test_split_lists_that_cannot_be_written_name_split_dir(demo_root, tmp_path):
     assert result.code == 2 and "--split_dir" in result.err and "a new split cannot be written" in result.err
 
 
+@pytest.mark.parametrize("argument, message", [
+    ("--epochs=0", "--epochs must be at least 1, got 0"), ("--batch_size=0", "--batch_size must be at least 1"),
+    ("--lr=-1", "--lr must be positive"), ("--epoch=3", "unknown option --epoch"),
+    ("--compare=BCE,XX", "unknown method(s) XX"), ("--svls_kernel=4", "--svls_kernel must be an odd number"),
+])
+def test_bad_values_are_one_line_errors_before_the_pipeline_is_imported(tmp_path, monkeypatch, argument, message):
+    # In this process: the pipeline, which imports torch, cannot be imported (an ImportError would fail the test),
+    # so each error comes from the configuration stage before it.
+    monkeypatch.setitem(sys.modules, "pipeline", None)
+    result = run_cli(tmp_path, argument)
+    lines = result.err.splitlines()
+    assert result.code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.err
+    assert not (tmp_path / "experiments").exists()
+
+
 # ---- in a fresh process: what must be answered before torch is imported, and Ctrl-C ----------------
 
 def run_without_torch(cwd: Path, *args: str) -> subprocess.CompletedProcess:
@@ -290,16 +305,12 @@ def test_help_lists_every_constant_with_its_default_without_importing_torch(tmp_
     assert "--epochs=30" in result.stdout and "training epochs" in result.stdout
 
 
-@pytest.mark.parametrize("argument, message", [
-    ("--epochs=0", "--epochs must be at least 1, got 0"), ("--batch_size=0", "--batch_size must be at least 1"),
-    ("--lr=-1", "--lr must be positive"), ("--epoch=3", "unknown option --epoch"),
-    ("--compare=BCE,XX", "unknown method(s) XX"), ("--svls_kernel=4", "--svls_kernel must be an odd number"),
-])
-def test_bad_values_are_one_line_errors_before_torch_is_imported(tmp_path, argument, message):
-    result = run_without_torch(tmp_path, argument)
+def test_a_bad_value_is_refused_before_torch_is_imported(tmp_path):
+    # The promise itself, in a fresh interpreter: the configuration stage imports no torch.
+    result = run_without_torch(tmp_path, "--epochs=0")
     lines = result.stderr.splitlines()
-    assert result.returncode == 2 and lines[0].startswith(f"error: {message}") and lines[1:] == ["torch imported: False"]
-    assert not (tmp_path / "experiments").exists()
+    assert result.returncode == 2 and lines[0].startswith("error: --epochs must be at least 1, got 0")
+    assert lines[1:] == ["torch imported: False"] and not (tmp_path / "experiments").exists()
 
 
 def test_ctrl_c_prints_the_checkpoint_and_the_resume_command(demo_root, tmp_path):

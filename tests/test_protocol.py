@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,8 +14,8 @@ from evaluate import EvaluationInputError, score_dataset
 from metrics import table
 from metrics.calibration import joint_histogram
 from protocol import DEFAULT_PROTOCOL, PROTOCOLS, get_protocol, mask_thresholded, probability_map
+from tests.conftest import PROJECT_ROOT, write_pairs
 
-PROJECT = Path(__file__).resolve().parents[1]
 PAPER, CALIBRATED = PROTOCOLS["paper"], PROTOCOLS["calibrated"]
 MASK_LEVELS = np.arange(256, dtype=np.uint8)
 
@@ -88,7 +87,7 @@ def test_names_defaults_and_probability_maps() -> None:
     with pytest.raises(ValueError, match="unknown protocol 'papers'; choose one of paper, calibrated"):
         get_protocol("papers")
     with pytest.raises(EvaluationInputError, match="choose one of paper, calibrated"):
-        score_dataset(PROJECT, PROJECT, protocol="papers", workers=1)
+        score_dataset(PROJECT_ROOT, PROJECT_ROOT, protocol="papers", workers=1)
 
 
 def soft_pixels_right(decision, mask):  # noqa: ANN001, ANN201  (numpy arrays or torch tensors)
@@ -107,9 +106,7 @@ def test_a_third_protocol_is_one_new_object_and_its_name_in_the_metrics_it_repor
         monkeypatch.setitem(table.METRICS, key, dataclasses.replace(entry, reported={**entry.reported, "lenient": ("set",)}))
     pred = np.array([[255, 200, 100, 0, 10, 250]], np.uint8)
     gt = np.array([[255, 100, 0, 0, 200, 0]], np.uint8)
-    for folder, image in (("pred", pred), ("gt", gt)):
-        (tmp_path / folder).mkdir()
-        cv2.imwrite(str(tmp_path / folder / "a.png"), np.repeat(image, 3, axis=0))
+    write_pairs(tmp_path / "pred", tmp_path / "gt", {"a": (np.repeat(pred, 3, axis=0), np.repeat(gt, 3, axis=0))})
     metrics = score_dataset(tmp_path / "pred", tmp_path / "gt", protocol=lenient, workers=1)
     # Right: 255/255, 200/100 (soft), 100/0, 0/0, 10/200 (soft); wrong: 250/0. Both other rules: 3 of 6.
     assert metrics["protocol"] == "lenient" and metrics["ACC"] == pytest.approx(5 / 6, abs=1e-15)
@@ -121,9 +118,8 @@ def test_a_third_protocol_is_one_new_object_and_its_name_in_the_metrics_it_repor
 
 
 def test_the_paper_protocol_never_loads_the_libraries_it_does_not_need(tmp_path: Path) -> None:
-    for folder in ("pred", "gt"):
-        (tmp_path / folder).mkdir()
-        cv2.imwrite(str(tmp_path / folder / "a.png"), np.array([[0, 255], [255, 0]], np.uint8))
+    checkerboard = np.array([[0, 255], [255, 0]], np.uint8)
+    write_pairs(tmp_path / "pred", tmp_path / "gt", {"a": (checkerboard, checkerboard)})
     script = (
         "import sys\n"
         "from evaluate import score_dataset\n"
@@ -131,5 +127,5 @@ def test_the_paper_protocol_never_loads_the_libraries_it_does_not_need(tmp_path:
         "loaded = [m for m in ('py_sod_metrics', 'scipy', 'sklearn', 'matplotlib', 'torch') if m in sys.modules]\n"
         "sys.exit(f'loaded {loaded}' if loaded else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

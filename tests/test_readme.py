@@ -1,11 +1,10 @@
 """The README stays true: its constants table and quick start follow main_ASLP.py and .ci/run."""
 import re
-from pathlib import Path
 
 import main_ASLP
+from tests.conftest import PROJECT_ROOT
 
-PROJECT = Path(__file__).resolve().parents[1]
-README = (PROJECT / "README.md").read_text()
+README = (PROJECT_ROOT / "README.md").read_text()
 
 
 def section(title: str) -> str:
@@ -23,7 +22,7 @@ def test_every_constant_is_in_the_constants_table_and_no_stale_one():
 def test_quick_start_is_two_commands_and_ci_runs_the_second():
     commands = re.findall(r"```\n(.*?)\n```", section("Quick start"), re.S)[0].splitlines()
     assert commands == ["pip install -r requirements.txt && python main_ASLP.py --demo", "python -m pytest -q"]
-    assert (PROJECT / ".ci" / "run").read_text().strip().splitlines()[-1] == commands[1]
+    assert (PROJECT_ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == commands[1]
 
 
 def test_every_name_the_public_api_section_imports_exists():

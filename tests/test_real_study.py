@@ -10,27 +10,22 @@ from benchmarks import real_study
 from data import pascal_s
 from data.pascal_s import SET_NAME
 from protocol import get_protocol
+from tests.conftest import write_maps
 
 PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 
 
-def write_maps(folder, levels=(200, 150)):
+def write_levels(folder, levels=(200, 150)):
     """One 8x8 map per level, named 0.png, 1.png, ..."""
-    folder.mkdir(parents=True)
-    for index, level in enumerate(levels):
-        cv2.imwrite(str(folder / f"{index}.png"), np.full((8, 8), level, np.uint8))
+    write_maps(folder, [np.full((8, 8), level, np.uint8) for level in levels])
 
 
 @pytest.fixture
 def gt_dir(tmp_path):
     """Masks whose top half is foreground: a map predicting foreground everywhere is right on half."""
-    folder = tmp_path / "GT"
-    folder.mkdir()
     mask = np.zeros((8, 8), np.uint8)
     mask[:4] = 255
-    for index in range(2):
-        cv2.imwrite(str(folder / f"{index}.png"), mask)
-    return folder
+    return write_maps(tmp_path / "GT", [mask, mask])
 
 
 def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
@@ -38,7 +33,7 @@ def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
     study = tmp_path / "experiments" / "exp"
     assert folders == {"BCE": {1: study / "BCE"}, "ASLP": {1: study / "ASLP_MC"}}
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+        write_levels(per_seed[1] / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == []
     for axis in figure.axes:
@@ -57,7 +52,7 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     assert folders["ASLP"][2] == study / "seed2" / "ASLP_MC"
     for per_seed in folders.values():
         for folder in per_seed.values():
-            write_maps(folder / "probabilities" / SET_NAME)
+            write_levels(folder / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
@@ -66,7 +61,7 @@ def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
     methods = ["BCE", "ASLP", "SVLS", "NACL", "TS", "LTS"]
     folders = real_study.run_folders(tmp_path, "exp", methods, [1], "MC")
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "probabilities" / SET_NAME)
+        write_levels(per_seed[1] / "probabilities" / SET_NAME)
     figure, _ = real_study.reliability_figure(folders, gt_dir, PAPER)
     shown = [axis for axis in figure.axes if axis.axison]
     assert [axis.get_title() for axis in shown] == methods
@@ -78,7 +73,7 @@ def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
 def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, gt_dir, capsys):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
     for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
-        write_maps(folder / "probabilities" / SET_NAME)
+        write_levels(folder / "probabilities" / SET_NAME)
     figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
     panel_texts = [[text.get_text() for text in axis.texts] for axis in figure.axes]
     assert panel_texts == [[], ["no probability maps for seed 2"], ["no probability maps found"]]
@@ -135,7 +130,7 @@ def test_the_study_names_the_set_as_the_layout_does():
 def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tmp_path, gt_dir):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
     for per_seed in folders.values():
-        write_maps(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
+        write_levels(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
     figure, missing = real_study.reliability_figure(folders, gt_dir, CALIBRATED)
     assert missing == [] and np.allclose(figure.axes[0].lines[0].get_ydata(), [0.5, 0.5])
     assert len(real_study.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/

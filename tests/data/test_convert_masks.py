@@ -10,8 +10,8 @@ from PIL import Image
 
 from data.convert_masks import main
 from data.files import list_files, read_grey
+from tests.conftest import PROJECT_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _jpeg_masks(folder: Path, stems: tuple[str, ...] = ("horse001", "horse002")) -> np.ndarray:
@@ -73,12 +73,12 @@ def test_a_folder_without_jpeg_masks_or_holding_a_photograph_writes_nothing(
 def test_the_command_line(tmp_path: Path) -> None:
     _jpeg_masks(tmp_path / "src")
     command = [sys.executable, "-m", "data.convert_masks"]
-    help_text = subprocess.run([*command, "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    help_text = subprocess.run([*command, "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert help_text.returncode == 0 and "SRC_FOLDER DST_FOLDER" in help_text.stdout
     assert "thresholded at 128" in help_text.stdout
     # Torch-free, as the rest of the file rules: a one-off conversion must not wait for torch to import.
     code = "import sys, data.convert_masks; sys.exit('torch imported' if 'torch' in sys.modules else 0)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60).returncode == 0
-    run = subprocess.run([*command, str(tmp_path / "src"), str(tmp_path / "dst")], cwd=REPO, capture_output=True,
-                         text=True, timeout=60)
+    assert subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, timeout=60).returncode == 0
+    run = subprocess.run([*command, str(tmp_path / "src"), str(tmp_path / "dst")], cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "Converted 2 JPEG masks" in run.stdout

@@ -26,8 +26,8 @@ from data.files import (
     require_writable_folder,
     zero_one_maps_error,
 )
+from tests.conftest import PROJECT_ROOT
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _grey(path: Path, value: int = 200, shape: tuple[int, int] = (4, 6)) -> Path:
@@ -38,7 +38,7 @@ def _grey(path: Path, value: int = 200, shape: tuple[int, int] = (4, 6)) -> Path
 
 def test_importing_the_file_rules_loads_no_torch() -> None:
     code = "import sys, data.files; sys.exit('torch imported' if 'torch' in sys.modules else 0)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

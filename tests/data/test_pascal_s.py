@@ -4,7 +4,6 @@ PASCAL-S lives in ../shared/data beside the project (present in CI, absent on a 
 where these tests skip)."""
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,10 +11,9 @@ from PIL import Image
 
 from data.files import DataError
 from data.pascal_s import SPLIT_SIZES, lay_out, make_split, read_split, split_files, write_split
-from tests.conftest import run_cli
+from tests.conftest import SHARED, run_cli
 
-PROJECT = Path(__file__).resolve().parents[2]
-SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
+SOURCE = SHARED / "data" / "PASCAL-S"
 needs_pascal_s = pytest.mark.skipif(not (SOURCE / "Image").is_dir(), reason=f"PASCAL-S not present at {SOURCE}")
 
 

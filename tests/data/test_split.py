@@ -10,9 +10,10 @@ from PIL import Image
 import pipeline
 from data.files import DataError
 from data.split import read_or_draw_split, save_split, split_list_names
+from tests.conftest import PROJECT_ROOT
 from tests.tiny import load_or_make_split
 
-DATASET = Path(__file__).resolve().parents[2] / "Dataset"
+DATASET = PROJECT_ROOT / "Dataset"
 
 
 def test_lists_are_named_after_the_training_set_and_leave_duts_tr_alone(tmp_path):

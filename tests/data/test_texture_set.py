@@ -1,11 +1,12 @@
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[2] / "Dataset" / "make_texture_set.py"
+from tests.conftest import PROJECT_ROOT
+
+SCRIPT = PROJECT_ROOT / "Dataset" / "make_texture_set.py"
 
 
 @pytest.fixture(scope="module")

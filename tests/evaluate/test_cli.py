@@ -20,9 +20,9 @@ import pytest
 import evaluate.runner
 from common.interrupts import INTERRUPTED_STATUS
 from evaluate.__main__ import INTERRUPTED, main
+from tests.conftest import PROJECT_ROOT, write_pairs
 from tests.interrupting import HAS_PROC, interrupted, slow_import
 
-REPO = Path(__file__).resolve().parents[2]
 # What --help must not load: the scoring libraries (and never torch).
 HEAVY_MODULES = ("numpy", "cv2", "scipy", "py_sod_metrics", "sklearn", "matplotlib", "torch")
 
@@ -45,14 +45,11 @@ def _run(*args: str) -> SimpleNamespace:
 def _write(folder: Path, n: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     (folder / "Image").mkdir(parents=True)  # the project's layout: images beside GT, never read
-    (folder / "GT").mkdir()
-    (folder / "pred").mkdir()
-    for index in range(n):
-        gt = np.zeros((32, 48), np.uint8)
-        gt[8:24, 10:30] = 255
-        pred = np.clip(cv2.GaussianBlur(gt, (7, 7), 2) + rng.normal(0, 25, gt.shape), 0, 255).astype(np.uint8)
-        cv2.imwrite(str(folder / "GT" / f"{index}.png"), gt)
-        cv2.imwrite(str(folder / "pred" / f"{index}.png"), pred)
+    gt = np.zeros((32, 48), np.uint8)
+    gt[8:24, 10:30] = 255
+    pairs = [(np.clip(cv2.GaussianBlur(gt, (7, 7), 2) + rng.normal(0, 25, gt.shape), 0, 255).astype(np.uint8), gt)
+             for _ in range(n)]
+    write_pairs(folder / "pred", folder / "GT", pairs)
 
 
 def test_single_set(tmp_path: Path) -> None:
@@ -106,7 +103,7 @@ def test_package_never_imports_torch_or_the_model() -> None:
         "bad = sorted(m for m in ('torch', 'model', 'loss') if m in sys.modules)\n"
         "sys.exit(f'imported {bad}' if bad else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
@@ -138,13 +135,14 @@ def test_protocols_and_probability_maps(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("entry", "workers"), [("evaluate", 2), ("evaluate/__main__.py", 1)])
 def test_runs_from_any_working_directory(tmp_path: Path, entry: str, workers: int) -> None:
-    # `python REPO/evaluate` (the package folder) and `python REPO/evaluate/__main__.py`, from elsewhere and
+    # `python ROOT/evaluate` (the package folder) and `python ROOT/evaluate/__main__.py`, from elsewhere and
     # without the repository on PYTHONPATH; with two workers, whose processes must find the package too.
     _write(tmp_path / "S", n=3, seed=2)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = subprocess.run(
-        [sys.executable, str(REPO / entry), "--pred=../S/pred", "--gt=../S/GT", "--out=out", f"--workers={workers}"],
+        [sys.executable, str(PROJECT_ROOT / entry), "--pred=../S/pred", "--gt=../S/GT", "--out=out",
+         f"--workers={workers}"],
         cwd=elsewhere, env=_env_without_repo(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -162,7 +160,7 @@ def test_help_loads_no_scoring_library() -> None:
         f"loaded = [name for name in {HEAVY_MODULES!r} if name in sys.modules]\n"
         "sys.exit(f'--help imported {loaded}' if loaded else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     for option in ("--probabilities", "--probabilities-root", "--trust-map-levels", "paper", "calibrated"):
         assert option in result.stdout, option
@@ -205,10 +203,10 @@ def test_ctrl_c_anywhere_in_scoring_is_one_line_and_status_130(
 def test_ctrl_c_at_the_terminal_while_workers_score(tmp_path: Path) -> None:
     # A terminal's Ctrl-C signals the whole process group: the command and its worker processes.
     _write(tmp_path / "S", n=40, seed=4)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
                f"--out={tmp_path / 'out'}", "--workers=2"]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     seen = b""
     while b"%|" not in seen:  # the progress bar: scoring has started
@@ -233,7 +231,7 @@ def test_ctrl_c_while_the_workers_start_is_one_line_and_status_130(tmp_path: Pat
     _write(tmp_path / "S", n=40, seed=5)
     command = [sys.executable, "-m", "evaluate", f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
                f"--out={tmp_path / 'out'}", "--workers=2"]
-    status, lines, stderr = interrupted(command, REPO, forkserver_loaded="cv2")
+    status, lines, stderr = interrupted(command, PROJECT_ROOT, forkserver_loaded="cv2")
     assert (status, lines) == (130, [INTERRUPTED]), stderr
     assert not (tmp_path / "out" / "results.json").exists()
 
@@ -245,7 +243,7 @@ def test_ctrl_c_while_the_modules_load_is_one_line_and_status_130(tmp_path: Path
     _write(tmp_path / "S", n=2, seed=6)
     command = slow_import("evaluate", imported, f"--pred={tmp_path / 'S' / 'pred'}", f"--gt={tmp_path / 'S' / 'GT'}",
                           f"--out={tmp_path / 'out'}", "--workers=1")
-    status, lines, stderr = interrupted(command, REPO, line=f"importing {imported}")
+    status, lines, stderr = interrupted(command, PROJECT_ROOT, line=f"importing {imported}")
     assert (status, lines) == (130, [INTERRUPTED]), stderr
 
 

@@ -18,6 +18,7 @@ from evaluate import EvaluationInputError, evaluate_datasets, score_dataset
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, MapPair, load_pair, mask_folder, pair_folders
 from protocol import get_protocol
 from evaluate.runner import run_evaluation
+from tests.conftest import write_pairs
 
 PAPER, CALIBRATED = get_protocol("paper"), get_protocol("calibrated")
 
@@ -32,14 +33,7 @@ def _maps(rng: np.random.Generator, shape: tuple[int, int] = (40, 50)) -> tuple[
 def _folders(root: Path, n: int = 4, seed: int = 0, set_name: str = "") -> tuple[Path, Path]:
     """Write n pairs into root/pred[/set_name] and root/gt[/set_name]."""
     rng = np.random.default_rng(seed)
-    pred_dir, gt_dir = root / "pred" / set_name, root / "gt" / set_name
-    pred_dir.mkdir(parents=True)
-    gt_dir.mkdir(parents=True)
-    for index in range(n):
-        pred, gt = _maps(rng)
-        cv2.imwrite(str(pred_dir / f"im{index}.png"), pred)
-        cv2.imwrite(str(gt_dir / f"im{index}.png"), gt)
-    return pred_dir, gt_dir
+    return write_pairs(root / "pred" / set_name, root / "gt" / set_name, [_maps(rng) for _ in range(n)], stem="im{}")
 
 
 def test_missing_folder_is_an_error_naming_it(tmp_path: Path) -> None:

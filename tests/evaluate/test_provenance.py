@@ -5,24 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from evaluate import EvaluationInputError, run_evaluation, score_dataset
 from common.layout import MAPS_RECORD
+from tests.conftest import write_pairs
 
 
 def write_set(folder: Path, gt: Path, kind: str | None, protocol: str = "paper", levels: int = 255) -> None:
     """Three maps (values up to `levels`) and masks; with `kind`, the record the test stage writes."""
     rng = np.random.default_rng(0)
-    folder.mkdir(parents=True)
-    gt.mkdir(parents=True, exist_ok=True)
-    for index in range(3):
-        mask = np.zeros((20, 24), np.uint8)
-        mask[5:15, 6:18] = 255
-        cv2.imwrite(str(gt / f"{index}.png"), mask)
-        cv2.imwrite(str(folder / f"{index}.png"), rng.integers(0, levels + 1, mask.shape, dtype=np.uint8))
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:15, 6:18] = 255
+    write_pairs(folder, gt, [(rng.integers(0, levels + 1, mask.shape, dtype=np.uint8), mask) for _ in range(3)])
     if kind is not None:
         (folder / MAPS_RECORD).write_text(json.dumps({"maps": kind, "protocol": protocol, "network": "run/Model.pth"}))
 

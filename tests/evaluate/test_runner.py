@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -13,9 +14,10 @@ import pytest
 from evaluate import EvaluationInputError, evaluate_datasets, run_evaluation, score_dataset
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
 from metrics.calibration import expected_calibration_error
-from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key
+from metrics.table import BOUNDARY, IMAGE, PROBABILITIES, REST, calibration_metrics, result_key, sod_metrics
 from protocol import PROBABILITY_PROTOCOL, level_counts
 from report.tables import is_report_output
+from tests.conftest import write_pairs
 
 # Every key of the probability maps beside the test maps: the probability protocol's whole-set, per-image,
 # band and rest values.
@@ -36,10 +38,8 @@ REQUIRED_KEYS = [
 def _write_set(pred_dir: Path, gt_dir: Path, n: int, seed: int, empty_masks: bool = False) -> list[tuple]:
     """Soft noisy maps of varying sizes; returns the (pred, gt) arrays written."""
     rng = np.random.default_rng(seed)
-    pred_dir.mkdir(parents=True)
-    gt_dir.mkdir(parents=True)
     pairs = []
-    for index in range(n):
+    for _ in range(n):
         height, width = int(rng.integers(30, 70)), int(rng.integers(30, 70))
         yy, xx = np.mgrid[:height, :width]
         distance = np.hypot((yy - height / 2) / (height / 4), (xx - width / 2) / (width / 3))
@@ -49,9 +49,8 @@ def _write_set(pred_dir: Path, gt_dir: Path, n: int, seed: int, empty_masks: boo
         if empty_masks:
             gt[:] = 0
             pred = (pred * rng.uniform(0.05, 0.4)).astype(np.uint8)
-        cv2.imwrite(str(pred_dir / f"{index:03d}.png"), pred)
-        cv2.imwrite(str(gt_dir / f"{index:03d}.png"), gt)
         pairs.append((pred, gt))
+    write_pairs(pred_dir, gt_dir, pairs, stem="{:03d}")
     return pairs
 
 
@@ -206,7 +205,11 @@ def test_paper_e_measure_is_na_on_empty_masks_and_constant_maps_get_a_note(tmp_p
     for key in ("maxE", "meanE", "maxF", "S", "AP", "AUC"):
         assert results["T"][key] is None, key
     assert results["T"]["MAE"] == 0 and results["T"]["n_constant_maps"] == 3
-    assert "every prediction map is constant" in (out / "results.md").read_text()
+    notes = (out / "results.md").read_text().splitlines()
+    note = next(line for line in notes if "every prediction map is constant" in line)
+    # The metrics it names are the table's, each that summarises the threshold curves.
+    curves = re.search(r"so (.*) say nothing", note).group(1)
+    assert re.split(r", | and ", curves) == [m.key for m in sod_metrics("paper") if m.from_sod.of_curves]
 
 
 def test_maps_of_levels_0_and_1_are_refused_with_the_way_through(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,6 +17,7 @@ from metrics import measures
 from metrics.table import sod_metrics
 from protocol import get_protocol
 from report.tables import DatasetScore
+from tests.conftest import write_pairs
 
 PROTOCOLS = ("calibrated", "paper")
 E_KEYS = {"calibrated": ("maxE", "meanE", "adpE"), "paper": ("maxE", "meanE")}
@@ -45,11 +45,7 @@ def pixel(pred: int, gt: int) -> tuple[np.ndarray, np.ndarray]:
 def score(tmp_path: Path, pairs: dict[str, tuple[np.ndarray, np.ndarray]], protocol: str,
           workers: int = 1) -> DatasetScore:
     """Score the pairs, written under their names, as one set called "set"."""
-    for folder in ("pred", "gt"):
-        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
-    for name, (pred, gt) in pairs.items():
-        cv2.imwrite(str(tmp_path / "pred" / f"{name}.png"), pred)
-        cv2.imwrite(str(tmp_path / "gt" / f"{name}.png"), gt)
+    write_pairs(tmp_path / "pred", tmp_path / "gt", pairs)
     paired = _pair_all([("set", tmp_path / "pred", tmp_path / "gt")], None, get_protocol(protocol))
     return _score_paired(paired, scoring_of(protocol=protocol, workers=workers))[0]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
 from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from tests.conftest import PROJECT_ROOT
 
 
 def square_mask() -> np.ndarray:
@@ -79,8 +79,7 @@ def test_the_default_width_is_read_without_loading_numpy_or_opencv() -> None:
         "loaded = [name for name in ('numpy', 'cv2') if name in sys.modules]\n"
         "sys.exit(f'loaded {loaded}' if loaded or BOUNDARY_WIDTH != 5 else 0)\n"
     )
-    project = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 

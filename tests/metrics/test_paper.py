@@ -22,6 +22,7 @@ from metrics.calibration import (
 from metrics.measures import average_precision, roc_auc
 from metrics.paper import level_cuts, paper_image_stats, s_measure, split_point
 from protocol import PROTOCOLS
+from tests.conftest import write_pairs
 
 THRESHOLDS = np.linspace(0, 1 - 1e-10, 255)
 PAPER_KEYS = ("ECE", "OE", "ACC", "MAE", "maxF", "meanF", "maxE", "meanE", "S", "AP", "AUC")
@@ -135,12 +136,7 @@ def _soft_pair(rng: np.random.Generator, shape: tuple[int, int], stretched: bool
 
 
 def _write(folder: Path, pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[Path, Path]:
-    (folder / "pred").mkdir(parents=True)
-    (folder / "gt").mkdir()
-    for index, (pred, gt) in enumerate(pairs):
-        cv2.imwrite(str(folder / "pred" / f"{index:02d}.png"), pred)
-        cv2.imwrite(str(folder / "gt" / f"{index:02d}.png"), gt)
-    return folder / "pred", folder / "gt"
+    return write_pairs(folder / "pred", folder / "gt", pairs, stem="{:02d}")
 
 
 @pytest.mark.parametrize("stretched", [True, False])

@@ -17,6 +17,7 @@ from metrics.measures import ImageAccumulator
 from metrics.paper import PaperImageStats
 from metrics.sod import SODImageStats, sod_image_stats
 from metrics.table import METRICS, sod_metrics
+from tests.conftest import write_pairs
 
 SOD_KEYS = ("maxF", "meanF", "adpF", "wF", "MAE", "S", "maxE", "meanE", "adpE")
 ORDINARY = ("soft", "soft_small", "all_black", "all_white", "constant")  # masks holding both classes
@@ -104,11 +105,7 @@ def _covered(key: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple
 def test_dataset_from_disk_matches_library_over_the_images_each_metric_covers(tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     pairs = [_map_pair(case, rng) for case in CASES for _ in range(2)]
-    (tmp_path / "pred").mkdir()
-    (tmp_path / "gt").mkdir()
-    for index, (pred, gt) in enumerate(pairs):
-        cv2.imwrite(str(tmp_path / "pred" / f"{index:03d}.png"), pred)
-        cv2.imwrite(str(tmp_path / "gt" / f"{index:03d}.png"), gt)
+    write_pairs(tmp_path / "pred", tmp_path / "gt", pairs, stem="{:03d}")
     covered = {key: _covered(key, pairs) for key in SOD_KEYS}
     assert len(covered["maxF"]) == 2 * len(ORDINARY) + 2  # and the full masks, which have a recall
     expected = {key: _library(covered[key])[key] for key in SOD_KEYS}

@@ -5,8 +5,9 @@ from types import SimpleNamespace
 import pytest
 
 from report.comparison import (
-    column_ranks, comparison_table, latex_escape, same_as_reference, seed_summary, within_spread, write_comparison,
+    column_ranks, comparison_table, same_as_reference, seed_summary, within_spread, write_comparison,
 )
+from report.latex import latex_escape
 
 # Stand-ins for protocol's objects: the table needs only a name and a one-line description.
 PAPER = SimpleNamespace(name="paper", description="stretched maps against mask levels")
