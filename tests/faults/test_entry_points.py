@@ -10,7 +10,8 @@ import pytest
 
 from common.interrupts import PIPE_CLOSED_STATUS, run_command
 from tests.conftest import TINY, run_cli
-from tests.interrupting import HAS_PROC, REPO, interrupted, slow_import, visible_lines
+from tests.conftest import PROJECT_ROOT as REPO
+from tests.interrupting import HAS_PROC, interrupted, slow_import, visible_lines
 
 ENTRY_POINTS = [REPO / "main_ASLP.py", REPO / "predict.py", REPO / "benchmarks" / "real_study.py"]
 

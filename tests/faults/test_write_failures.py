@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from common import atomic
-from tests.interrupting import REPO, visible_lines
+from tests.conftest import PROJECT_ROOT as REPO
+from tests.interrupting import visible_lines
 
 OUTPUTS = ("results.json", "curves.json", "results.csv", "results.md")
 
