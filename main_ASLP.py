@@ -65,6 +65,10 @@ TEST_BATCH_SIZE = 10            # images per inference batch
 N_BINS = 10                     # equal-width confidence bins of the binned calibration metrics (metrics/table.py)
 BOUNDARY_WIDTH = 5              # px: calibration metrics also within this of a mask's object boundary, and in the rest
 EVAL_WORKERS = 0                # evaluation processes (0: all cores)
+# ---- calibration under shift (docs/shift.md) ----------------------------------------------------
+CORRUPTIONS = ""                # also score the test sets under these corruptions: names, noise/blur/weather/digital, all
+SEVERITIES = "1,2,3,4,5"        # severities of CORRUPTIONS (1 to 5)
+CORRUPTED_SETS = ""             # the test sets to corrupt; "" every one of TEST_DATASETS
 # ---- speed --------------------------------------------------------------------------------------
 AMP = False                     # bfloat16 autocast (off: the authors' float32 recipe)
 CHANNELS_LAST = False           # channels-last memory format

@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader
 
 from calibrators import fit_calibrator
 from common.configurator import ConfigError
+from data.corruptions import ShiftedSet, count_note, describe, parse_shifted
 from data.datasets import check_test_set, pair_split
 from data.demo import make_demo_dataset
 from data.files import require_folder, require_writable_folder
 from data.loaders import inference_loader, training_loader, usable_workers
+from data.shift_sets import write_shifted_sets
 from data.split import read_or_draw_split, save_split
 from common.distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
@@ -39,9 +41,13 @@ from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
 from report.curves import save_run_curves
+from report.shift import write_shift
 from common.settings import Settings
-from train import TrainingRun, run_record, seed_everything, train
-from train_plots import plot_validation_calibration
+from common.text import counted
+from training.checkpoint import run_record, seed_everything
+from training.loop import TrainingRun, train
+from training.plots import plot_validation_calibration
+from training.validation import ValidationPass
 
 README_DATA = "see 'Data' in README.md, or run with --demo for the built-in synthetic data"
 
@@ -63,10 +69,16 @@ class Run:
     val_loader: DataLoader | None = None  # this process's shard of the validation images
     results: dict[str, dict[int, dict]] = field(default_factory=dict)  # method -> seed -> results.json
     curves: dict[str, dict[int, dict]] = field(default_factory=dict)  # method -> seed -> curves.json
+    shifted: list[ShiftedSet] = field(default_factory=list)  # the corrupted copies of the test sets
 
     @property
     def root(self) -> Path:
         return Path(self.settings.data.dataset_root)
+
+    @property
+    def test_sets(self) -> list[str]:
+        """The test sets, then their corrupted copies: every set tested and scored."""
+        return [*self.settings.data.test_datasets, *(shifted.name for shifted in self.shifted)]
 
     def folder(self, method: str, seed: int) -> Path:
         """The run folder of `method` with `seed` (`layout.experiment_dir`)."""
@@ -226,12 +238,32 @@ def prepare(settings: Settings, locks: ExitStack) -> Run:
                            hint=README_DATA)
         for out_dir in out_dirs:
             require_writable_folder(out_dir)
+    run.shifted = settings.shift.sets(data.test_datasets)
+    if run.shifted and context.is_main and {"test", "eval"} & set(stages):
+        _prepare_shifted(run)
     seed_everything(settings.run.seeds[0] + context.rank)
     if context.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     if trained or calibrated:
         _split(run, image_dir, mask_dir)
     return run
+
+
+def _prepare_shifted(run: Run) -> None:
+    """Write the corrupted test sets the test stage needs and the root lacks (once: later runs reuse
+    them), or, to score only, check that they are there."""
+    shift = run.settings.shift
+    print(f"Calibration under shift: {', '.join(dict.fromkeys(s.source for s in run.shifted))} also under "
+          f"{count_note(shift.names, tuple(dict.fromkeys(s.severity for s in run.shifted)))} "
+          f"({describe(shift.names)})")
+    if "test" in run.settings.run.stages:
+        written = write_shifted_sets(run.root / "Test", run.shifted)
+        if written:
+            print(f"Wrote {counted(len(written), 'corrupted test set')} to {run.root / 'Test'}")
+        return
+    for shifted in run.shifted:
+        check_test_set(run.root / "Test" / shifted.name, needs_images=False, needs_masks=True,
+                       hint="the test stage writes it: run --stages=test,eval")
 
 
 def _split(run: Run, image_dir: Path, mask_dir: Path) -> None:
@@ -281,8 +313,9 @@ def train_network(run: Run, method: str, seed: int) -> None:
     record = run_record({**settings.constants(), "SEED": seed}, method)
     training = TrainingRun(out_dir, run.inference, seed, generator, record, [s for s, _, _ in run.train_pairs],
                            settings.run.resume)
-    weights = train(network, objective, loader, run.val_loader, training, settings.optimisation, settings.speed,
-                    run.protocol, settings.evaluation.n_bins, settings.evaluation.boundary_width)
+    validation = ValidationPass(run.val_loader, run.protocol, settings.evaluation.n_bins,
+                                settings.evaluation.boundary_width)
+    weights = train(network, objective, loader, validation, training, settings.optimisation, settings.speed)
     if context.is_main:
         print(f"Saved {weights}")
 
@@ -300,7 +333,7 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
                                   inference.num_workers, inference.device.type == "cuda",
                                   [m for _, _, m in run.val_pairs])
         temperature = fit_calibrator(calibrator, network, loader, inference, settings.post_hoc, seed, out_dir, weights)
-    for name in settings.data.test_datasets:
+    for name in run.test_sets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
                                   inference, temperature, {"network": str(weights), "calibrator": calibrator,
                                                            "command": ["python", *sys.argv]})
@@ -319,7 +352,7 @@ def score_test_maps(run: Run, method: str, seed: int) -> None:
               f"maps' calibration under the {protocol.name} protocol) are n/a; the test stage writes them: run "
               "--stages=test,eval")
     run.results.setdefault(method, {})[seed] = evaluate_datasets(
-        test_root, run.root / "Test", list(settings.data.test_datasets), out_dir, protocol=protocol,
+        test_root, run.root / "Test", run.test_sets, out_dir, protocol=protocol,
         workers=settings.speed.eval_workers or None, n_bins=settings.evaluation.n_bins,
         boundary_width=settings.evaluation.boundary_width,
         probability_root=probability_root if separate and probability_root.is_dir() else None, trust_map_levels=True,
@@ -336,10 +369,16 @@ def finish(run: Run) -> None:
         return
     settings = run.settings.run
     table_dir = comparison_dir(settings.experiment)
-    if settings.comparing and run.results:
+    ordered = {method: run.results[method] for method in settings.methods if method in run.results}
+    if settings.comparing and run.results:  # the clean sets; the corrupted ones go to the shift table
         print(f"\nComparison ({table_dir / 'comparison.md'})\n")
-        ordered = {method: run.results[method] for method in settings.methods if method in run.results}
-        print(write_comparison(ordered, table_dir, run.protocol, run.curves))
+        clean = {method: {seed: {name: metrics for name, metrics in result.items() if parse_shifted(name) is None}
+                          for seed, result in per_seed.items()} for method, per_seed in ordered.items()}
+        print(write_comparison(clean, table_dir, run.protocol, run.curves))
+    if run.shifted and ordered:
+        shift_dir = table_dir if settings.comparing else run.folder(settings.methods[0], settings.seeds[0])
+        print(f"\nCalibration under shift ({shift_dir / 'shift.md'})\n")
+        print(write_shift(ordered, shift_dir, run.protocol.name))
     if settings.comparing:  # every trained run's validation calibration over its epochs, side by side
         folders = {method: {seed: run.folder(method, seed) for seed in settings.seeds}
                    for method in settings.methods if post_hoc(method) is None}
@@ -353,7 +392,8 @@ def finish(run: Run) -> None:
 def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
     """Where the run's files are: the network, maps, results and plots in each output folder."""
     kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("prob. maps", "probabilities/*"),
-             ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"))
+             ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"),
+             ("shift", "shift.md"))
     lines = ["Outputs:"]
     for folder in [*out_dirs, *([table_dir] if table_dir else [])]:
         for label, pattern in kinds:

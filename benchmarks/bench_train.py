@@ -4,7 +4,7 @@
     python benchmarks/bench_train.py --size=96 --batch=4   # a size a CPU manages
     python benchmarks/bench_train.py --against-authors --size=96 --batch=4 --steps=10
 
-Default: plain BCE against SC-BCE + AdaptiveAlpha, both through `train.train_step` (the loop's own
+Default: plain BCE against SC-BCE + AdaptiveAlpha, both through `training.step.train_step` (the loop's own
 step) with alpha updates active; prints images/s for both and the overhead of the alpha machinery
 (target: at most 2%).
 
@@ -47,7 +47,7 @@ from loss import build_objective  # noqa: E402
 from model import build_model  # noqa: E402
 from model.checkpoint import check_state_dict  # noqa: E402
 from common.settings import ASLPSettings, BaselineSettings, OptimisationSettings, from_constants  # noqa: E402
-from train import train_step  # noqa: E402
+from training.step import train_step  # noqa: E402
 
 AUTHORS_CODE = PROJECT.parent / "shared" / "reference" / "authors_code"
 # The paper's constants, which are also the authors' defaults.
@@ -92,10 +92,10 @@ def make_batches(count: int, batch: int, size: int, num_images: int, device: tor
 
 
 class OurStep:
-    """Our training step with objective `method`, as `train.train` takes it in epoch EPOCH.
+    """Our training step with objective `method`, as `training.loop.train` takes it in epoch EPOCH.
 
     The one place this script calls the project's training API: `loss.build_objective` and
-    `train.train_step`.
+    `training.step.train_step`.
     """
 
     def __init__(self, method: str, network: nn.Module, num_images: int, device: torch.device,
@@ -109,8 +109,10 @@ class OurStep:
         self.accuracy = torch.tensor(VALIDATION_ACCURACY, device=device)
 
     def __call__(self, batch: Batch) -> tuple[torch.Tensor, ...]:
-        return train_step(self.network, self.objective, self.optimizer, batch.images, batch.gts, batch.index,
-                          EPOCH, self.accuracy, self.amp)
+        """The loss and the per-image BCE and entropy, as the authors' step gives them."""
+        record = train_step(self.network, self.objective, self.optimizer, batch.images, batch.gts, batch.index,
+                            EPOCH, self.accuracy, self.amp)
+        return record.loss, record.bce, record.entropy
 
 
 def import_authors_code(folder: Path) -> SimpleNamespace:

@@ -21,6 +21,15 @@ ImageNet weights cannot be had on the machines this was written on, so the backb
 random initialisation (`--pretrained_backbone=""`) with the demo's learning rate: not the paper's
 setting, and said so wherever the numbers are shown.
 
+The study asks how calibration holds up under shift (docs/shift.md). Beside the in-domain PASCAL-S
+test images it scores SOD (--sod, a cross-dataset test set: other photographs, other annotators), the
+DTD textures (--dtd, out-of-distribution: empty masks; the part of the authors' 500 the folder holds,
+`Dataset/make_texture_set.py`) and the PASCAL-S test images under one corruption per family at
+severities 1 to 5 (`SHIFT`). Either folder absent: the study runs without that set and says so.
+Every method runs with --seeds; the rows the question turns on (`MORE_SEEDS`: BCE, ASLP, TS, ASLP+TS)
+also with --more-seeds, in a main_ASLP.py run of their own, first. The study then tabulates all runs
+together: `comparison.md` (the clean sets) and `shift.md` / `shift.png` (report/shift.py).
+
 A study can be completed across several sittings: run the same command again. Trainings that
 finished are reused (their final weights are kept), one that was interrupted continues from its last
 checkpoint (main_ASLP.py's --resume, which the study always passes), and only the post-hoc fits,
@@ -45,9 +54,12 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
+import types  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 import main_ASLP  # noqa: E402
+from common.configurator import ConfigError  # noqa: E402
+from common.errors import UserFacingError  # noqa: E402
 from common import atomic  # noqa: E402
 from common.layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
 from common.methods import POST_HOC, TRAINED  # noqa: E402
@@ -61,10 +73,21 @@ SET_NAME = "PASCAL-S"  # as data.pascal_s lays it out (a test keeps the two equa
 
 DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
+DEFAULT_SOD = PROJECT.parent / "shared" / "data" / "SOD"
+DEFAULT_DTD = PROJECT.parent / "shared" / "data" / "DTD" / "Image"
+SOD_NAME = "SOD"
+# One corruption per family, each a few milliseconds a photo (glass_blur takes seconds: data/corruptions.py),
+# at every severity: 20 corrupted copies of the 150 test photos, scored by every run. Each stands for a
+# different way a photo degrades: sensor noise, a lens out of focus, haze over the whole scene, and the
+# blocks of web compression (contrast, the demo's, is near fog in what it does to a photo).
+# The scoring of 20 more sets of 150 images is what costs: about as much as the training, on 2 cores.
+SHIFT = dict(corruptions="gaussian_noise,defocus_blur,fog,jpeg_compression", severities="1,2,3,4,5")
+# The rows the question "when ASLP over TS?" turns on get two more seeds (five in all).
+MORE_SEEDS = dict(more_seeds="4,5", more_seeds_methods="BCE,ASLP,TS,ASLP+TS")
 FULL = dict(methods=",".join([*TRAINED, *POST_HOC, *(f"ASLP+{calibrator}" for calibrator in POST_HOC)]),
-            seeds="1,2,3", size=384, epochs=30, feat_channel=256)
+            seeds="1,2,3", size=384, epochs=30, feat_channel=256, **SHIFT, **MORE_SEEDS)
 REDUCED = dict(methods="BCE,ASLP,SVLS,NACL,TS,LTS,SEL,SEL-context,ASLP+TS,ASLP+LTS,ASLP+SEL", seeds="1,2,3", size=64,
-               epochs=16, feat_channel=32)
+               epochs=16, feat_channel=32, **SHIFT, **MORE_SEEDS)
 PLOT = "reliability_study.png"
 PANELS_PER_ROW = 4  # a study of eleven rows still fits a page
 VALIDATION_TABLE = "validation_calibration.md"
@@ -87,15 +110,80 @@ def source_problem(source: Path) -> str | None:
             f"folder must hold {needed}; set it with --source=PATH")
 
 
-def study_command(args: argparse.Namespace, root: Path, extra: list[str]) -> list[str]:
-    """The main_ASLP.py invocation of the study (printed, so that it can be rerun by hand)."""
+def study_command(args: argparse.Namespace, root: Path, extra: list[str], test_sets: tuple[str, ...] = (SET_NAME,),
+                  methods: str | None = None, seeds: str | None = None) -> list[str]:
+    """The main_ASLP.py invocation of the study (printed, so that it can be rerun by hand): `methods`
+    and `seeds` (default: the study's) tested on `test_sets`, PASCAL-S's also under the corruptions."""
     return [
         sys.executable, "main_ASLP.py", f"--dataset_root={root}", f"--train_set={SET_NAME}",
-        f"--test_datasets={SET_NAME}", f"--compare={args.methods}", f"--seeds={args.seeds}",
+        f"--test_datasets={','.join(test_sets)}", f"--corrupted_sets={SET_NAME}", f"--corruptions={args.corruptions}",
+        f"--severities={args.severities}", f"--compare={methods or args.methods}", f"--seeds={seeds or args.seeds}",
         f"--experiment={args.experiment}", f"--train_size={args.size}", f"--test_size={args.size}",
         f"--feat_channel={args.feat_channel}", f"--epochs={args.epochs}", f"--lr={args.lr}",
         "--pretrained_backbone=", f"--num_workers={args.num_workers}", "--resume", *extra,
     ]
+
+
+def plans(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(methods, seeds) of each main_ASLP.py run of the study: the rows that get more seeds first, then
+    every method with the study's seeds (whose comparison and validation plot are thus the last written)."""
+    more = [(args.more_seeds_methods, args.more_seeds)] if args.more_seeds and args.more_seeds_methods else []
+    return [*more, (args.methods, args.seeds)]
+
+
+def lay_out_test_sets(root: Path, sod: Path, dtd: Path) -> tuple[str, ...]:
+    """Beside PASCAL-S's test images: SOD linked from `sod` and the texture set built from `dtd` into
+    `root`/Test (each kept once there), as far as the folders exist; returns the test sets' names."""
+    from data.pascal_s import link_test_set
+
+    sets = [SET_NAME]
+    if (sod / "Image").is_dir() and (sod / "GT").is_dir():
+        link_test_set(sod, root / "Test" / SOD_NAME)
+        sets.append(SOD_NAME)
+    else:
+        print(f"note: no SOD at {sod} (Image/ and GT/): the study runs without its cross-dataset set; set --sod=PATH")
+    if dtd.is_dir():
+        sets.append(texture_script().build_texture_set(dtd, root / "Test").name)
+    else:
+        print(f"note: no DTD images at {dtd}: the study runs without its texture set; set --dtd=PATH")
+    return tuple(sets)
+
+
+def texture_script() -> types.ModuleType:
+    """Dataset/make_texture_set.py as a module (loaded by its path: Dataset/ is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_texture_set", PROJECT / "Dataset" / "make_texture_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def study_tables(study_dir: Path, folders: dict[str, dict[int, Path]], protocol: Protocol) -> list[Path]:
+    """The comparison (clean sets) and the shift table and figure of every run of the study that has
+    results.json, all plans together (each main_ASLP.py run tabulated only its own); their paths."""
+    import json
+
+    from data.corruptions import parse_shifted
+    from report.comparison import write_comparison
+    from report.shift import write_shift
+
+    runs, curves = {}, {}
+    for method, per_seed in folders.items():
+        for seed, folder in per_seed.items():
+            if (folder / "results.json").is_file():
+                runs.setdefault(method, {})[seed] = json.loads((folder / "results.json").read_text())
+            if (folder / "curves.json").is_file():
+                curves.setdefault(method, {})[seed] = json.loads((folder / "curves.json").read_text())
+    if not runs:
+        return []
+    clean = {method: {seed: {name: metrics for name, metrics in result.items() if parse_shifted(name) is None}
+                      for seed, result in per_seed.items()} for method, per_seed in runs.items()}
+    write_comparison(clean, study_dir, protocol, curves)
+    written = [study_dir / "comparison.md"]
+    if write_shift(runs, study_dir, protocol.name) is not None:
+        written += [study_dir / "shift.md", study_dir / "shift.png"]
+    return written
 
 
 def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int],
@@ -164,7 +252,8 @@ def validation_table(folders: dict[str, dict[int, Path]]) -> str:
     reader can see whether a method's final calibration hangs on a few late perturbations."""
     import statistics
 
-    from train_plots import LOG_NAME, read_log
+    from training.log import LOG_NAME
+    from training.plots import read_log
 
     logs = {method: [read_log(folder / LOG_NAME) for folder in per_seed.values() if (folder / LOG_NAME).is_file()]
             for method, per_seed in folders.items()}
@@ -236,10 +325,20 @@ def study(argv: list[str]) -> int:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="the PASCAL-S folder; it must hold "
                         + " and ".join(f"{name}/ ({what})" for name, what in SOURCE_FOLDERS.items())
                         + f" (default {DEFAULT_SOURCE})")
+    parser.add_argument("--sod", type=Path, default=DEFAULT_SOD, help=f"the SOD folder, Image/ and GT/ (default "
+                        f"{DEFAULT_SOD}; absent: no cross-dataset set)")
+    parser.add_argument("--dtd", type=Path, default=DEFAULT_DTD, help=f"DTD images, flat or images/<category>/ (default "
+                        f"{DEFAULT_DTD}; absent: no texture set)")
     parser.add_argument("--experiment", default="real_study", help="runs go to experiments/<experiment>/<method>/ "
                         "(one seed) or experiments/<experiment>/seed<s>/<method>/ (several)")
     parser.add_argument("--methods", help=f"default {FULL['methods']}")
     parser.add_argument("--seeds", help=f"default {FULL['seeds']}")
+    parser.add_argument("--more-seeds", help=f"seeds also run for --more-seeds-methods, default {FULL['more_seeds']} "
+                        "('' for none)")
+    parser.add_argument("--more-seeds-methods", help=f"default {FULL['more_seeds_methods']}")
+    parser.add_argument("--corruptions", help=f"of the PASCAL-S test images, default {FULL['corruptions']} ('' for "
+                        "none)")
+    parser.add_argument("--severities", help=f"default {FULL['severities']}")
     parser.add_argument("--size", type=int, help=f"train and test resolution, default {FULL['size']}")
     parser.add_argument("--epochs", type=int, help=f"default {FULL['epochs']}")
     parser.add_argument("--feat-channel", type=int, help=f"decoder channels, default {FULL['feat_channel']}")
@@ -257,29 +356,51 @@ def study(argv: list[str]) -> int:
 
     study_dir = PROJECT / EXPERIMENTS / args.experiment
     root = study_dir / "data"
-    command = study_command(args, root.relative_to(PROJECT), extra)
-    settings = main_ASLP.configure(command[2:], announce=False)  # main_ASLP.py's check, before the data is laid out
-    methods, seeds = settings.run.methods, settings.run.seeds
-    if not settings.run.comparing:
+    commands = [study_command(args, root.relative_to(PROJECT), extra, (SET_NAME,), methods, seeds)
+                for methods, seeds in plans(args)]
+    try:  # main_ASLP.py's own check of the command lines, before the data is laid out
+        settings = [main_ASLP.configure(command[2:], announce=False) for command in commands]
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not settings[-1].run.comparing:
         print("error: a study compares runs: give two or more --methods or --seeds", file=sys.stderr)
+        return 2
+    if len(settings) > 1 and any(len(done.run.seeds) == 1 for done in settings):
+        # main_ASLP.py writes a run of one seed to <method>/, of several to seed<s>/<method>/: two runs would mix
+        print("error: with --more-seeds, give --seeds and --more-seeds two or more seeds each (or --more-seeds= "
+              "for none)", file=sys.stderr)
         return 2
     from data.pascal_s import lay_out
 
-    lay_out(args.source, root)  # checks that the source holds every image of the split before it creates anything
-    print("Running:", shlex.join(command[1:]),
-          f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
+    try:  # checks that the source holds every image of the split before it creates anything
+        lay_out(args.source, root)
+        test_sets = lay_out_test_sets(root, args.sod, args.dtd)
+    except UserFacingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
-    status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
-    if status != 0:
-        return status
-    folders = run_folders(PROJECT, settings.run.experiment, methods, seeds, settings.aslp.aslp_mode)
+    for methods, seeds in plans(args):
+        command = study_command(args, root.relative_to(PROJECT), extra, test_sets, methods, seeds)
+        print("Running:", shlex.join(command[1:]),
+              f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
+        status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
+        if status != 0:
+            return status
+    folders: dict[str, dict[int, Path]] = {}
+    for done in settings:
+        for method, per_seed in run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds,
+                                            done.aslp.aslp_mode).items():
+            folders.setdefault(method, {}).update(per_seed)
+    protocol = get_protocol(settings[-1].evaluation.protocol)
     try:
-        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT",
-                               get_protocol(settings.evaluation.protocol))
+        tables = study_tables(study_dir, folders, protocol)
+        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT", protocol)
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"\nStudy done in {(time.monotonic() - started) / 60:.1f} min:\n  " + "\n  ".join(map(str, outputs)))
+    print(f"\nStudy done in {(time.monotonic() - started) / 60:.1f} min:\n  "
+          + "\n  ".join(map(str, dict.fromkeys([*tables, *outputs]))))
     return 0
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from common.configurator import ConfigError, check_limits
 from common.layout import weights_file_problem
 from common.methods import choices, known_method
+from data.corruptions import ShiftedSet, corruption_names, severity_levels, shifted_sets
 from protocol import PROTOCOLS
 
 
@@ -118,10 +119,44 @@ class EvaluationSettings:
     boundary_width: int = _limit("at least 1")
 
 
+@dataclass(frozen=True)
+class ShiftSettings:
+    """The corrupted copies of the test sets that are scored beside them (data.corruptions)."""
+
+    corruptions: str  # names, families or "all"; "" for none
+    severities: str
+    corrupted_sets: str  # test sets to corrupt; "" for every one
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return corruption_names(self.corruptions)
+
+    def sets(self, test_datasets: tuple[str, ...]) -> list[ShiftedSet]:
+        """Every corrupted set to test and score: each chosen test set x corruption x severity."""
+        if not self.names:
+            return []
+        sources = tuple(item.strip() for item in self.corrupted_sets.split(",") if item.strip()) or test_datasets
+        return shifted_sets(sources, self.names, severity_levels(self.severities))
+
+    def check(self, test_datasets: tuple[str, ...]) -> None:
+        """One line for a corruption, severity or set that cannot be: ConfigError."""
+        for option, parse in (("--corruptions", corruption_names), ("--severities", severity_levels)):
+            try:
+                parse(getattr(self, option[2:]))
+            except ValueError as error:
+                raise ConfigError(f"{option}: {error}") from None
+        if self.corruptions.strip() and not self.names:
+            raise ConfigError(f"--corruptions={self.corruptions} names no corruption")
+        outside = [name for name in self.corrupted_sets.split(",") if name.strip() and name.strip() not in test_datasets]
+        if outside:
+            raise ConfigError(f"--corrupted_sets names {', '.join(outside)}, which --test_datasets does not: corrupt "
+                              f"some of {', '.join(test_datasets)}")
+
+
 # The groups by the name `Settings` holds each under.
 GROUP_FIELDS = {"data": DataSettings, "model": ModelSettings, "optimisation": OptimisationSettings,
                 "aslp": ASLPSettings, "baselines": BaselineSettings, "post_hoc": PostHocSettings,
-                "speed": SpeedSettings, "evaluation": EvaluationSettings}
+                "speed": SpeedSettings, "evaluation": EvaluationSettings, "shift": ShiftSettings}
 GROUPS = tuple(GROUP_FIELDS.values())
 Group = TypeVar("Group")
 STAGES = ("train", "test", "eval")
@@ -213,6 +248,7 @@ class Settings:
     post_hoc: PostHocSettings
     speed: SpeedSettings
     evaluation: EvaluationSettings
+    shift: ShiftSettings
 
     @classmethod
     def from_constants(cls, constants: Mapping[str, Any]) -> Settings:
@@ -240,6 +276,7 @@ class Settings:
             twice = sorted({name for name in data.test_datasets if data.test_datasets.count(name) > 1})
             if twice:
                 raise ConfigError(f"--test_datasets names {', '.join(twice)} twice: each set is tested and scored once")
+        self.shift.check(data.test_datasets)
         if run.weights:
             problem = weights_file_problem(run.weights)
             if problem:

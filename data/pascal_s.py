@@ -109,3 +109,14 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
     atomic.write_text(root / train_names, "\n".join(parts["Train"]) + "\n")
     atomic.write_text(root / validation_names, "\n".join(parts["Validation"]) + "\n")
     return root
+
+
+def link_test_set(source: Path, folder: Path) -> Path:
+    """`folder`/Image and `folder`/GT as links to the photos and masks of `source` (a test set kept
+    elsewhere, e.g. SOD beside PASCAL-S), each photo with its mask; returns `folder`."""
+    for sub, kind in (("Image", "photo"), ("GT", "mask")):
+        files = list_files(source / sub, kind).files
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for path in files.values():
+            _link(path, folder / sub / path.name)
+    return folder

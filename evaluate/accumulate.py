@@ -17,7 +17,8 @@ import numpy as np
 
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, ZERO_ONE_NOTES, MapPair, load_pair
 from metrics import calibration
-from metrics.boundary import BOUNDARY_WIDTH, boundary_band
+from metrics.boundary import BOUNDARY_WIDTH
+from metrics.counting import count_pixels
 from metrics.measures import ImageAccumulator
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibration_metrics, result_key
 from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
@@ -60,13 +61,13 @@ class MapCounts:
 
     def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> None:
         """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``."""
-        counts = self.scored_by.counts_from_joint(joint)
-        self.counts += counts
+        pixels = count_pixels(pred, gt, scoring.boundary_width if self.has_band else None, joint)
+        counts = pixels.level_counts(self.scored_by.correct_table)
+        self.counts += counts.pixels
         for metric in calibration_metrics(self.scored_by.name, IMAGE):
-            self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts, scoring.n_bins))
-        if self.has_band:
-            band = boundary_band(gt, scoring.boundary_width)
-            self.boundary_counts += self.scored_by.counts_from_joint(calibration.joint_histogram(pred[band], gt[band]))
+            self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts.pixels, scoring.n_bins))
+        if counts.band is not None:
+            self.boundary_counts += counts.band
 
     def merge(self, other: MapCounts) -> None:
         """Append the images of ``other`` (which come after this one's images)."""

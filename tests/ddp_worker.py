@@ -1,4 +1,4 @@
-"""Run by tests/test_train.py under torchrun (2 CPU processes, gloo): trains the tiny configuration
+"""Run by tests/training/test_loop.py under torchrun (2 CPU processes, gloo): trains the tiny configuration
 and saves this process's final weights and alpha table to <out>/rank<r>.pt for comparison."""
 import sys
 from pathlib import Path
@@ -15,7 +15,9 @@ from common.distributed import barrier, setup, teardown  # noqa: E402
 from loss.aslp import ASLPLoss  # noqa: E402
 from model import build_model  # noqa: E402
 from tests.tiny import ASLP, CPU, OPTIMISATION, PAPER, SPEED, load_or_make_split, tiny_run  # noqa: E402
-from train import seed_everything, train  # noqa: E402
+from training.checkpoint import seed_everything  # noqa: E402
+from training.loop import train  # noqa: E402
+from training.validation import ValidationPass  # noqa: E402
 
 
 def run(demo_root: Path, out: Path) -> None:
@@ -34,9 +36,9 @@ def run(demo_root: Path, out: Path) -> None:
                                   context.rank, context.world_size)
     generator = torch.Generator().manual_seed(1 + context.rank)
     objective = ASLPLoss(ASLP, len(pairs), generator, "cpu")
-    train(network, objective, loader, val_loader,
+    train(network, objective, loader, ValidationPass(val_loader, PAPER),
           tiny_run(out, [s for s, _, _ in pairs], generator, inference=replace(CPU, device=context.device)),
-          replace(OPTIMISATION, decay_rate=0.95, decay_epoch=10), SPEED, PAPER)
+          replace(OPTIMISATION, decay_rate=0.95, decay_epoch=10), SPEED)
     torch.save({"model": network.state_dict(), "alpha": objective.state_dict()["alpha"]}, out / f"rank{context.rank}.pt")
     teardown()
 

@@ -1,6 +1,6 @@
 """The rooms of the code and the one direction data flows between them, read from the import statements.
 
-data -> model -> train (with loss) -> calibrators -> predict's maps -> evaluate (the scoring engine, which
+data -> model -> training (with loss) -> calibrators -> predict's maps -> evaluate (the scoring engine, which
 reads maps from disk) -> report. Training and inference never import the scoring engine or the reports;
 the formulas in metrics/ read no files and need no torch; and no module imports one that imports it back.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-PACKAGES = ("calibrators", "common", "data", "evaluate", "loss", "metrics", "model", "report")
+PACKAGES = ("calibrators", "common", "data", "evaluate", "loss", "metrics", "model", "report", "training")
 
 
 def module_name(path: Path) -> str:
@@ -88,13 +88,13 @@ def test_no_module_imports_one_that_imports_it_back():
 
 @pytest.mark.parametrize("room, forbidden", [
     # Training and inference never import the scoring engine or the reports.
-    (("train", "train_plots", "predict", "calibrators", "loss", "model", "data"), ("evaluate", "report", "pipeline")),
+    (("training", "predict", "calibrators", "loss", "model", "data"), ("evaluate", "report", "pipeline")),
     # The formulas read no files (data/ and evaluate/ do), need no torch and know nothing of the stages above.
-    (("metrics",), ("torch", "data", "evaluate", "report", "predict", "train", "pipeline", "PIL")),
+    (("metrics",), ("torch", "data", "evaluate", "report", "predict", "training", "pipeline", "PIL")),
     # The scoring engine reads maps from disk: no torch, no network, no training.
-    (("evaluate",), ("torch", "model", "loss", "train", "predict", "calibrators", "pipeline")),
+    (("evaluate",), ("torch", "model", "loss", "training", "predict", "calibrators", "pipeline")),
     # Reports draw what the engine computed; the engine calls them, never the other way round.
-    (("report",), ("torch", "evaluate", "train", "predict", "pipeline")),
+    (("report",), ("torch", "evaluate", "training", "predict", "pipeline")),
 ])
 def test_each_room_imports_only_from_below(room, forbidden):
     offending = sorted(f"{name} imports {other}" for name, others in GRAPH.items() if in_room(name, room)
@@ -106,7 +106,7 @@ def test_what_the_command_line_reads_before_torch_imports_nothing_heavy_when_imp
     # main_ASLP.py checks its command line, and python -m evaluate answers --help, with these alone.
     light = ("common", "common.configurator", "common.settings", "common.methods", "common.layout", "protocol", "common.errors",
              "main_ASLP", "evaluate")
-    heavy = ("torch", "numpy", "cv2", "scipy", "matplotlib", "pipeline", "train", "report", "metrics")
+    heavy = ("torch", "numpy", "cv2", "scipy", "matplotlib", "pipeline", "training", "report", "metrics")
     offending = sorted(f"{name} imports {other}" for name in light
                        for other in top_imports_of(MODULES[name]) if in_room(other, heavy))
     assert not offending, offending
@@ -115,6 +115,6 @@ def test_what_the_command_line_reads_before_torch_imports_nothing_heavy_when_imp
 def test_no_room_holds_more_than_a_fifth_of_the_code():
     lines = {path: len(path.read_text().splitlines()) for path in MODULES.values()}
     total = sum(lines.values())
-    rooms = {name: sum(n for path, n in lines.items() if path.parent.name == name) for name in PACKAGES}
+    rooms = {name: sum(n for path, n in lines.items() if path.parent == PROJECT_ROOT / name) for name in PACKAGES}
     rooms |= {path.name: n for path, n in lines.items() if path.parent == PROJECT_ROOT}
     assert max(rooms.values()) <= total / 5, sorted(rooms.items(), key=lambda item: -item[1])[:3]

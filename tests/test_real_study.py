@@ -198,3 +198,91 @@ def test_the_validation_table_sets_swings_after_perturbations_against_the_others
     assert set(rows) == {"Method", "ASLP", "BCE"} and "12.00 ± 2.83" in rows["ASLP"] and "4.00 |" in rows["BCE"]
     assert "ASLP: in the 2 run-epochs that drew perturbed labels the validation ECE moved 8.00 points" in table
     assert "in the 2 others 1.00" in table and "- BCE" not in table
+
+
+def test_the_reduced_study_gives_the_rows_the_shift_question_turns_on_five_seeds_and_the_others_three():
+    args = real_study.argparse.Namespace(**real_study.REDUCED)
+    seeds = {}
+    for methods_, seeds_ in real_study.plans(args):
+        for method in methods_.split(","):
+            seeds.setdefault(method, set()).update(int(s) for s in seeds_.split(","))
+    assert {method for method, s in seeds.items() if len(s) == 5} == {"BCE", "ASLP", "TS", "ASLP+TS"}
+    assert all(len(s) >= 3 for s in seeds.values()) and set(seeds) == set(args.methods.split(","))
+
+
+def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per_family(tmp_path):
+    from data.corruptions import CORRUPTIONS, FAMILIES
+
+    args = real_study.argparse.Namespace(**real_study.REDUCED, experiment="exp", lr=5e-4, num_workers=0)
+    sets = (SET_NAME, "SOD", "DTD_Texture_205")
+    for methods_, seeds_ in real_study.plans(args):
+        command = real_study.study_command(args, tmp_path, [], sets, methods_, seeds_)
+        settings = main_ASLP.configure(command[2:], announce=False)
+        assert settings.run.resume and settings.data.test_datasets == sets
+        shifted = settings.shift.sets(settings.data.test_datasets)
+        assert {s.source for s in shifted} == {SET_NAME} and {s.severity for s in shifted} == {1, 2, 3, 4, 5}
+        assert sorted(CORRUPTIONS[name].family for name in settings.shift.names) == sorted(FAMILIES)
+        assert not any(CORRUPTIONS[name].slow for name in settings.shift.names)
+
+
+def fake_sod_and_dtd(tmp_path):
+    sod = fake_source(tmp_path / "SOD", images=("1", "2"), masks=("1", "2"))
+    names = real_study.texture_script().AUTHORS_NAMES.read_text().split()[:2]
+    (tmp_path / "DTD").mkdir()
+    for name in names:
+        cv2.imwrite(str(tmp_path / "DTD" / name), np.zeros((40, 40, 3), np.uint8))
+    return sod, tmp_path / "DTD", names
+
+
+def test_sod_is_linked_and_the_texture_set_built_from_what_the_folders_hold(tmp_path, capsys):
+    sod, dtd, names = fake_sod_and_dtd(tmp_path)
+    root = tmp_path / "root"
+    assert real_study.lay_out_test_sets(root, sod, dtd) == (SET_NAME, "SOD", "DTD_Texture_2")
+    assert sorted(p.name for p in (root / "Test" / "SOD" / "GT").iterdir()) == ["1.png", "2.png"]
+    assert (root / "Test" / "SOD" / "Image" / "1.jpg").resolve() == (sod / "Image" / "1.jpg").resolve()
+    assert sorted(p.name for p in (root / "Test" / "DTD_Texture_2" / "Image").iterdir()) == sorted(names)
+    assert "498 of the 500 names" in capsys.readouterr().out
+    assert real_study.lay_out_test_sets(root, sod, dtd) == (SET_NAME, "SOD", "DTD_Texture_2")  # a second sitting
+    assert real_study.lay_out_test_sets(tmp_path / "r2", tmp_path / "no", tmp_path / "none") == (SET_NAME,)
+    said = capsys.readouterr().out
+    assert "runs without its cross-dataset set; set --sod=PATH" in said and "set --dtd=PATH" in said
+
+
+def test_the_study_tabulates_every_plans_runs_together(tmp_path):
+    import json
+
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "TS"], [1, 2, 3], "MC")
+    folders["BCE"].update(real_study.run_folders(tmp_path, "exp", ["BCE"], [4, 5], "MC")["BCE"])
+    for method, per_seed in folders.items():
+        for seed, folder in per_seed.items():
+            folder.mkdir(parents=True)
+            results = {name: {"ECE": 0.01 * seed, "ACC": 0.9, "maxF": 0.8, "OE": 0.0}
+                       for name in (SET_NAME, "SOD", f"{SET_NAME}@fog-1", f"{SET_NAME}@fog-5")}
+            (folder / "results.json").write_text(json.dumps(results))
+    study = tmp_path / "experiments" / "exp"
+    written = real_study.study_tables(study, folders, PAPER)
+    assert written == [study / "comparison.md", study / "shift.md", study / "shift.png"]
+    compared = json.loads((study / "comparison.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in compared["runs"])[:5] == [("BCE", s) for s in range(1, 6)]
+    assert not any("@" in group for r in compared["runs"] for group in r["metrics"])
+    assert "| BCE | 3.00 ± 1.58 |" in (study / "shift.md").read_text()  # clean ECE over the five seeds
+
+
+SHARED = real_study.PROJECT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "SOD").is_dir() or not (SHARED / "DTD").is_dir(), reason=f"{SHARED} absent")
+def test_the_shared_sod_and_dtd_make_the_studys_shift_sets(tmp_path):
+    sets = real_study.lay_out_test_sets(tmp_path, real_study.DEFAULT_SOD, real_study.DEFAULT_DTD)
+    assert sets == (SET_NAME, "SOD", "DTD_Texture_205")
+    assert len(list((tmp_path / "Test" / "SOD" / "Image").iterdir())) == 300
+    assert len(list((tmp_path / "Test" / "DTD_Texture_205" / "GT").iterdir())) == 205
+
+
+def test_more_seeds_of_one_seed_are_refused_since_the_runs_would_share_folders(tmp_path, capsys):
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--reduced", "--seeds=1", "--more-seeds=2",
+                            "--experiment=never_laid_out"]) == 2
+    assert "give --seeds and --more-seeds two or more seeds each" in capsys.readouterr().err
+    assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()

@@ -57,3 +57,26 @@ def test_a_device_torch_does_not_take_is_refused_before_torch_is_imported(device
         main_ASLP.configure([f"--device={device}"], announce=False)
     for good in ("auto", "cpu", "cuda", "cuda:1"):
         assert main_ASLP.configure([f"--device={good}"], announce=False).run.device == good
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--corruptions=gaussian_noise,fogg"], r"--corruptions: unknown corruption fogg: use all, a family \(noise, blur, "
+                                            r"weather, digital\) or some of gaussian_noise, shot_noise, .*saturate$"),
+    (["--corruptions=noise", "--severities=0"], r"--severities: severities are integers from 1 to 5, .*got '0'$"),
+    (["--corruptions=noise", "--severities=1,6"], r"--severities: severities are integers from 1 to 5, .*got '1,6'$"),
+    (["--corruptions=noise", "--corrupted_sets=ECSSD,Nope"], r"--corrupted_sets names Nope, which --test_datasets "
+                                                             r"does not: corrupt some of DUTS-TE, .*DTD_Texture_500$"),
+])
+def test_corruptions_and_severities_that_cannot_be_are_refused_before_any_work(arguments, message):
+    with pytest.raises(ConfigError, match=message):
+        main_ASLP.configure(arguments, announce=False)
+
+
+def test_corrupted_sets_are_every_test_set_or_those_named_by_corruption_and_severity():
+    shift = main_ASLP.configure(["--corruptions=digital,fog", "--severities=5,1"], announce=False).shift
+    sets = shift.sets(("A", "B"))
+    assert [s.name for s in sets[:3]] == ["A@fog-1", "A@fog-5", "A@contrast-1"]
+    assert len(sets) == 2 * 6 * 2  # the 5 digital ones (saturate too) and fog, at 2 severities, of 2 sets
+    named = main_ASLP.configure(["--corruptions=contrast", "--corrupted_sets=SOD", "--severities=3"], announce=False)
+    assert [s.name for s in named.shift.sets(named.data.test_datasets)] == ["SOD@contrast-3"]
+    assert main_ASLP.configure([], announce=False).shift.sets(("A",)) == []  # the default: no corruption

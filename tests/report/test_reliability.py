@@ -68,7 +68,7 @@ def test_alpha_plot_leaves_the_pyplot_backend_alone(tmp_path):
 
     import matplotlib
 
-    import train_plots as alpha_plot
+    import training.plots as alpha_plot
 
     before = matplotlib.get_backend()
     matplotlib.use("svg")

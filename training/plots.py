@@ -18,8 +18,10 @@ from matplotlib.ticker import MaxNLocator
 from metrics.boundary import BOUNDARY_WIDTH
 from metrics.calibration import N_BINS
 from common import atomic
+from training.log import LOG_NAME
 
-LOG_NAME = "log.csv"
+CALIBRATION_PLOT_NAME = "calibration_history.png"
+ALPHA_PLOT_NAME = "alpha_history.png"
 # log.csv's validation calibration columns (fractions) and what the plots call them.
 CALIBRATION_COLUMNS = {"val_ECE": "ECE", "val_OE": "OE", "val_ECE_boundary": "boundary ECE"}
 SEED_STYLES = ("-", "--", ":", "-.")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from train_plots import plot_calibration_history, plot_validation_calibration
+from training.plots import plot_calibration_history, plot_validation_calibration
 
 COLUMNS = ("epoch", "alpha_used_mean", "perturbed_share", "perturbed_labels", "val_accuracy", "val_ECE", "val_OE",
            "val_ECE_boundary")
