@@ -82,6 +82,38 @@ def atomic_save(obj: object, path: Path) -> None:
         raise TrainingError(str(error)) from error
 
 
+def rng_state(generator: torch.Generator | None) -> dict:
+    """Every random stream of this process, in types that `torch.load(weights_only=True)` accepts."""
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    return {
+        "python": random.getstate(), "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "objective": generator.get_state() if generator is not None else None,
+    }
+
+
+def restore_rng_state(state: dict, generator: torch.Generator | None) -> None:
+    random.setstate(state["python"])
+    name, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if generator is not None and state["objective"] is not None:
+        generator.set_state(state["objective"])
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands after an epoch: what a checkpoint holds besides the weights and the states."""
+
+    epoch: int  # the last finished epoch (0 before the first)
+    best_accuracy: float
+    accuracy: torch.Tensor | None  # the last validation accuracy, on the training device: it steers ASLP's alpha
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """The run's checkpoint file, the record a resume must match, and the objective's random stream."""
 
