@@ -36,7 +36,7 @@ from loss import build_objective, inert_reason, training_note
 from common.methods import network_method, post_hoc
 from common.text import counted
 from model import build_model, load_weights
-from model.checkpoint import recorded_method
+from model.checkpoint import check_recorded_method
 from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
@@ -151,20 +151,6 @@ def _check_networks(run: Run) -> None:
                               f"trains {base} first), train it with --stages=train, or pass --weights=FILE")
 
 
-def _check_weights_method(settings: Settings) -> None:
-    """--weights trained as one method must not be filed and labelled as another (METHOD's default, say):
-    the run names the method its weights' record names, or stops saying which to name."""
-    recorded = recorded_method(settings.run.weights)
-    if recorded is None:
-        return
-    method, source = recorded
-    wrong = [m for m in settings.run.methods if network_method(m) != method]
-    if wrong:
-        raise ConfigError(f"--weights={settings.run.weights} was trained as {method} ({source} records it), but this "
-                          f"run would file and label its maps as {', '.join(wrong)}: pass --method={method} (or a "
-                          f"post-hoc method on it, e.g. --method={method}+TS)")
-
-
 def _check_fresh_outputs(run: Run, out_dirs: list[Path]) -> None:
     """A run that is not a --resume must not write into a folder holding an earlier training run: the
     files would mix (a new Model_1_Gen.pth beside an old Model_20_Gen.pth, results overwritten). When
@@ -205,7 +191,7 @@ def prepare(settings: Settings, locks: ExitStack) -> Run:
     calibrated = [m for m in methods if post_hoc(m) is not None] if "test" in stages else []
     if settings.run.weights:  # read it now, not at the test stage: a file that is no checkpoint of this network stops here
         load_weights(build_model(settings.model.feat_channel), settings.run.weights)
-        _check_weights_method(settings)
+        check_recorded_method(settings.run.weights, settings.run.methods)
     context = setup(settings.run.device)
     data = settings.data
     workers = usable_workers(data.num_workers)

@@ -14,6 +14,7 @@ from torch import nn
 from data.files import abbreviate
 from common.errors import UserFacingError
 from common.layout import CHECKPOINT_NAME
+from common.methods import network_method
 
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."
@@ -115,3 +116,17 @@ def recorded_method(weights: str | Path) -> tuple[str, Path] | None:
         if isinstance(content, dict) and isinstance(content.get("run"), dict) and content["run"].get("METHOD"):
             return str(content["run"]["METHOD"]), source
     return None
+
+
+def check_recorded_method(weights: str | Path, methods: tuple[str, ...]) -> None:
+    """--weights trained as one method must not be filed and labelled as another (METHOD's default, say):
+    stop, naming the method their record names, where `methods` (those tested) use another network."""
+    recorded = recorded_method(weights)
+    if recorded is None:
+        return
+    method, source = recorded
+    wrong = [m for m in methods if network_method(m) != method]
+    if wrong:
+        raise CheckpointError(f"--weights={weights} was trained as {method} ({source} records it), but this run would "
+                              f"file and label its maps as {', '.join(wrong)}: pass --method={method} (or a post-hoc "
+                              f"method on it, e.g. --method={method}+TS)")
