@@ -41,6 +41,7 @@ from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
 from report.curves import save_run_curves
+from report.html import render_run_page, write_comparison_page
 from report.shift import write_shift
 from common.settings import Settings
 from common.text import counted
@@ -347,6 +348,7 @@ def score_test_maps(run: Run, method: str, seed: int) -> None:
     if curves_file.is_file():  # only sets with foreground have curves
         run.curves.setdefault(method, {})[seed] = json.loads(curves_file.read_text())
         save_run_curves(out_dir, method)
+        render_run_page(out_dir)  # report.html again, with the curves just drawn
 
 
 def finish(run: Run) -> None:
@@ -361,6 +363,8 @@ def finish(run: Run) -> None:
         clean = {method: {seed: {name: metrics for name, metrics in result.items() if parse_shifted(name) is None}
                           for seed, result in per_seed.items()} for method, per_seed in ordered.items()}
         print(write_comparison(clean, table_dir, run.protocol, run.curves))
+        first_runs = {method: run.folder(method, min(seeds)) for method, seeds in ordered.items()}
+        print(f"Every image, the methods side by side: {write_comparison_page(table_dir, first_runs)}")
     if run.shifted and ordered:
         shift_dir = table_dir if settings.comparing else run.folder(settings.methods[0], settings.seeds[0])
         print(f"\nCalibration under shift ({shift_dir / 'shift.md'})\n")
@@ -378,8 +382,8 @@ def finish(run: Run) -> None:
 def outputs_summary(out_dirs: list[Path], table_dir: Path | None) -> str:
     """Where the run's files are: the network, maps, results and plots in each output folder."""
     kinds = (("network", "Model_*_Gen.pth"), ("maps", "predictions/*"), ("prob. maps", "probabilities/*"),
-             ("results", "results.md"), ("plots", "*.png"), ("alpha", "alpha.json"), ("comparison", "comparison.md"),
-             ("shift", "shift.md"))
+             ("results", "results.md"), ("page", "report.html"), ("plots", "*.png"), ("alpha", "alpha.json"),
+             ("comparison", "comparison.md"), ("shift", "shift.md"))
     lines = ["Outputs:"]
     for folder in [*out_dirs, *([table_dir] if table_dir else [])]:
         for label, pattern in kinds:

@@ -8,10 +8,10 @@ The source folder (--source, default ../shared/data/PASCAL-S beside the reposito
 PASCAL-S's Image/ (the 850 photographs) and GT/ (their binary masks, <stem>.png). It is split once
 into 600 training, 100 validation and 150 test images (lists committed in `Dataset/PASCAL-S-study/`)
 and laid out as a data root (`data/pascal_s.py`); then `main_ASLP.py` trains and scores each method
-once per seed (`--compare`, `--seeds`) and writes the mean ± std table (`comparison.md`, `.tex`) and
-the SOD curves beside the runs, under the paper protocol with the probability maps' calibration
-beside it, and the validation calibration of every trained run over its epochs
-(`validation_calibration.png`). Post-hoc rows (TS, LTS, SEL, ASLP+TS, ...) reuse a trained network:
+once per seed (`--compare`, `--seeds`) and writes the mean ± std table (`comparison.md`, `.tex`),
+`report.html` (every test image, the methods side by side) and the SOD curves beside the runs, under
+the paper protocol with the probability maps' calibration beside it, and the validation calibration
+of every trained run over its epochs (`validation_calibration.png`). Post-hoc rows (TS, LTS, SEL, ASLP+TS, ...) reuse a trained network:
 they need no training. This script adds `reliability_study.png`: per method, accuracy against
 confidence of every seed's probability maps, pooled over the test images; and
 `validation_calibration.md`: each trained method's validation ECE per epoch over the seeds, and how far
@@ -305,8 +305,8 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
     table = validation_table(folders)
     if table:
         atomic.write_text(study_dir / VALIDATION_TABLE, table)
-    outputs = [study_dir / name for name in ("comparison.md", "comparison.tex", "curves", PLOT, VALIDATION_PLOT,
-                                             VALIDATION_TABLE)]
+    outputs = [study_dir / name for name in ("comparison.md", "report.html", "comparison.tex", "curves", PLOT,
+                                             VALIDATION_PLOT, VALIDATION_TABLE)]
     runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
     return [path for path in outputs + runs if path.exists()]
 

@@ -83,9 +83,9 @@ def opened(path: str | Path, mode: str = "w", **kwargs: object) -> Iterator[IO]:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    """`path.write_text(text)`, whole or not at all."""
+    """`path.write_text(text)` in UTF-8, whole or not at all."""
     with replacing(path) as temporary:
-        temporary.write_text(text)
+        temporary.write_text(text, encoding="utf-8")
 
 
 def write_bytes(path: str | Path, data: bytes, sync: bool = True) -> None:

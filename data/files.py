@@ -294,11 +294,15 @@ def find_photo(image_dir: Path, stem: str) -> Path:
     return find_file(image_dir, stem, "photo")
 
 
-def read_photo(path: Path) -> Image.Image:
+def read_photo(path: Path, at_least: int | None = None) -> Image.Image:
     """``path`` as an RGB image (grey, RGBA and palette files converted), turned upright by its EXIF
-    orientation (:mod:`data.orientation`), as the network reads it."""
+    orientation (:mod:`data.orientation`), as the network reads it; with ``at_least`` (a thumbnail's side), a
+    JPEG is decoded at the smallest of its reduced scales (1/2, 1/4, 1/8) whose sides stay at least that large,
+    in a fraction of the time."""
     try:
         with Image.open(path) as image:
+            if at_least is not None:
+                image.draft("RGB", (at_least, at_least))
             return ImageOps.exif_transpose(image).convert("RGB")
     except FileNotFoundError as error:
         raise DataError(f"file not found: {path}") from error

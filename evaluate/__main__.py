@@ -9,7 +9,8 @@ under a protocol whose test maps are not the probability maps themselves (paper:
 ``--probabilities`` / ``--probabilities-root`` name the probability maps, whose calibration is reported beside.
 ``--trust-map-levels`` scores maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255
 nearly everywhere) instead of refusing them as binary maps stored as 0/1. Prints the tables and writes
-``results.md/.csv/.json`` and reliability diagrams into ``--out``, by default a folder beside the predictions
+``results.md/.csv/.json``, reliability diagrams and ``report.html`` (every image, worst first; the photographs
+from ``--photos`` or the ``Image/`` folder beside the masks) into ``--out``, by default a folder beside the predictions
 named after them with ``_eval`` appended (``maps/ECSSD`` -> ``maps/ECSSD_eval``), so that the outputs never mix
 with the maps. Bad input prints ``evaluate: error: ...`` on stderr and exits with status 2 before any image is
 scored; Ctrl-C prints one line and exits with status 130. The scoring libraries are imported only after the
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"folder of the probability maps round(255 p) of the --pred maps (one set; --protocol={protocols})",
     )
     parser.add_argument("--name", help="name of the set in the report (default: the --pred folder name)")
+    parser.add_argument("--photos", type=Path, help="folder of the photographs (one set), shown beside the maps in "
+                        "report.html (default: the Image/ folder beside the --gt folder, if there is one)")
     parser.add_argument("--pred-root", type=Path, help="folder holding one prediction folder per set")
     parser.add_argument("--gt-root", type=Path, help="folder holding one folder per set (masks in it or in its GT/)")
     parser.add_argument(
@@ -115,7 +118,7 @@ def _default_out(pred: Path) -> Path:
 
 def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
     """Refuse options that do not go together; True for one set, False for several."""
-    single = any(value is not None for value in (args.pred, args.gt, args.probabilities))
+    single = any(value is not None for value in (args.pred, args.gt, args.probabilities, args.photos))
     multi = any(
         value is not None for value in (args.pred_root, args.gt_root, args.probabilities_root, args.datasets)
     )
@@ -167,6 +170,7 @@ def _score(args: argparse.Namespace, single: bool) -> int:
         workers=args.workers,
         n_bins=args.bins,
         probability_dirs=probability_dirs,
+        photo_dirs={jobs[0][0]: args.photos} if args.photos is not None else None,
         trust_map_levels=args.trust_map_levels,
         boundary_width=args.boundary_width,
     )

@@ -5,7 +5,9 @@ built once, and from it the protocol's level counts and SOD statistics are added
 calibration metrics are kept, and where (whole set, boundary band and rest, per image), is the metric
 table's (:mod:`metrics.table`) entry for the protocol that scores the maps; the probability maps
 beside a protocol's test maps are scored by :data:`protocol.PROBABILITY_PROTOCOL`. Merging
-accumulators in image order equals a single pass: counts add, per-image values concatenate.
+accumulators in image order equals a single pass: counts add, per-image values concatenate. Each
+image's row of the HTML report, and its thumbnails where the scoring asks for them, are made here too,
+from the image in memory (:mod:`evaluate.pictures`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from evaluate.io import RESIZE_NOTE, ROTATED_NOTE, ZERO_ONE_NOTES, MapPair, load_pair
+from evaluate.pictures import Pictures, image_values, write_pictures
 from metrics import calibration
 from metrics.boundary import BOUNDARY_WIDTH
-from metrics.counting import count_pixels
+from metrics.counting import LevelCounts, count_pixels
 from metrics.measures import ImageAccumulator
 from metrics.table import BOUNDARY, IMAGE, IMAGE_STATISTICS, REST, SET, calibration_metrics, result_key
 from protocol import DEFAULT_PROTOCOL, PROBABILITY_PROTOCOL, Protocol, get_protocol
+from report.names import picture_stem
+from report.rows import ImageRow
 
 EXAMPLES_KEPT = 5  # file names kept per note, to show where it applies
 
@@ -36,6 +41,7 @@ class Scoring:
     boundary_width: int = BOUNDARY_WIDTH  # mask pixels (metrics.boundary)
     workers: int | None = None  # scoring processes; None: every core this process may use
     trust_map_levels: bool = False  # maps holding only the levels 0 and 1 are scored, not refused
+    pictures: Pictures | None = None  # where the report's thumbnails of the set go (None: none written)
 
 
 def _zero_counts() -> np.ndarray:
@@ -59,8 +65,9 @@ class MapCounts:
         name = self.scored_by.name
         return bool(calibration_metrics(name, BOUNDARY) or calibration_metrics(name, REST))
 
-    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> None:
-        """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``."""
+    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> LevelCounts:
+        """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``; returns the
+        image's own counts (the report's row shows its values)."""
         pixels = count_pixels(pred, gt, scoring.boundary_width if self.has_band else None, joint)
         counts = pixels.level_counts(self.scored_by.correct_table)
         self.counts += counts.pixels
@@ -68,6 +75,7 @@ class MapCounts:
             self.image_values.setdefault(metric.key, []).append(metric.from_counts(counts.pixels, scoring.n_bins))
         if counts.band is not None:
             self.boundary_counts += counts.band
+        return counts
 
     def merge(self, other: MapCounts) -> None:
         """Append the images of ``other`` (which come after this one's images)."""
@@ -117,6 +125,7 @@ class DatasetAccumulator:
     sod: ImageAccumulator = field(default_factory=ImageAccumulator)
     note_counts: Counter[str] = field(default_factory=Counter)
     note_examples: dict[str, list[str]] = field(default_factory=dict)
+    images: list[ImageRow] = field(default_factory=list)  # the report's row of each image, in image order
 
     def __post_init__(self) -> None:
         self.test_maps = MapCounts(self.scoring.protocol)
@@ -141,16 +150,27 @@ class DatasetAccumulator:
             if has_object and note in loaded.notes:
                 self.zero_one_maps.setdefault(role, []).append(pair.name)
         self.n_constant_maps += int(pred_levels.size == 1)
+        test_counts = probability_counts = None
+        notes = list(loaded.notes)
         if resized and not protocol.resized_maps_in_calibration:
             if protocol.resize_note:
                 self.note(protocol.resize_note, [pair.name], 1)
+                notes.append(protocol.resize_note)
         else:
-            self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
+            test_counts = self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
             self.n_images_calibration += 1
-        self.sod.add(protocol.image_stats(loaded.pred, loaded.gt, joint), pair.name)
+        stats = protocol.image_stats(loaded.pred, loaded.gt, joint)
+        self.sod.add(stats, pair.name)
         if loaded.probability is not None:
             probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
-            self.probability_maps.add(loaded.probability, loaded.gt, probability_joint, self.scoring)
+            probability_counts = self.probability_maps.add(loaded.probability, loaded.gt, probability_joint,
+                                                           self.scoring)
+        row = ImageRow(pair.name, image_values(test_counts, probability_counts, stats, self.scoring.n_bins),
+                       notes + sorted(stats.conditions), picture_stem(pair.name))
+        if self.scoring.pictures is not None:
+            row.photo = write_pictures(self.scoring.pictures, pair.name, row.stem, loaded.pred, loaded.gt,
+                                       loaded.probability)
+        self.images.append(row)
         self.n_resized += int(resized)
         kept_as_read = (RESIZE_NOTE, ROTATED_NOTE, *ZERO_ONE_NOTES.values())
         self.n_converted += int(any(note not in kept_as_read for note in loaded.notes))
@@ -176,5 +196,6 @@ class DatasetAccumulator:
         for role, names in other.zero_one_maps.items():
             self.zero_one_maps.setdefault(role, []).extend(names)
         self.sod.merge(other.sod)
+        self.images += other.images
         for note, count in other.note_counts.items():
             self.note(note, other.note_examples[note], count)

@@ -40,7 +40,7 @@ import os
 import signal
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from multiprocessing import resource_tracker
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -54,6 +54,7 @@ from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
 from evaluate.notes import dataset_notes, empty_set_na
+from evaluate.pictures import Pictures, set_pictures
 from evaluate.records import rewrite_command
 from common.interrupts import sigint_held
 from metrics.boundary import check_width
@@ -284,6 +285,7 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         probability_dir=paired.probability_dir,
         maps=test_kind,
         probability_maps=probability_kind if paired.probability_dir is not None else None,
+        images=accumulator.images,
     )
 
 
@@ -312,12 +314,15 @@ def _pair_all(
     return paired
 
 
-def _score_paired(paired: list[tuple[str, PairedFolders]], scoring: Scoring) -> list[DatasetScore]:
+def _score_paired(paired: list[tuple[str, PairedFolders]], scoring: Scoring,
+                  pictures: dict[str, Pictures] | None = None) -> list[DatasetScore]:
     workers = scoring.workers or available_cores()
     largest = max(len(folders.pairs) for _, folders in paired)
+    pictures = pictures or {}
     with _worker_pool(workers, largest) as pool:
         return [
-            _finalise(name, folders, _accumulate(folders.pairs, pool, workers, scoring, name))
+            _finalise(name, folders, _accumulate(folders.pairs, pool, workers,
+                                                 replace(scoring, pictures=pictures.get(name)), name))
             for name, folders in paired
         ]
 
@@ -339,20 +344,23 @@ def score_dataset(pred_dir: Path, gt_dir: Path, *, probability_dir: Path | None 
 
 
 def run_evaluation(
-    jobs: Iterable[Job], out_dir: Path, *, probability_dirs: dict[str, Path] | None = None, **options: Any
+    jobs: Iterable[Job], out_dir: Path, *, probability_dirs: dict[str, Path] | None = None,
+    photo_dirs: dict[str, Path] | None = None, **options: Any
 ) -> dict[str, dict[str, float | int | str | None]]:
-    """Score ``(name, pred_dir, gt_dir)`` jobs, print the tables and write reports, curves and plots.
+    """Score ``(name, pred_dir, gt_dir)`` jobs, print the tables and write reports, curves and plots, and
+    ``report.html`` (:mod:`report.html`).
 
-    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none);
-    ``options`` as for :func:`score_dataset`. Every input folder and the output folder are checked
-    before any image is scored.
+    ``probability_dirs`` maps set names to folders of probability maps (sets not named have none),
+    ``photo_dirs`` to their photographs (:func:`evaluate.pictures.set_pictures`); ``options`` as for
+    :func:`score_dataset`. Every input folder and the output folder are checked before any image is scored.
     """
     scoring = scoring_of(**options)
     paired = _pair_all(list(jobs), probability_dirs, scoring.protocol)
     out_dir = Path(out_dir)
     with as_evaluation_error():
         require_writable_folder(out_dir)
-    scores = _score_paired(paired, scoring)
+        pictures = set_pictures(out_dir, {name: folders.gt_dir for name, folders in paired}, photo_dirs)
+    scores = _score_paired(paired, scoring, pictures)
     print(format_tables(scores, scoring.n_bins, scoring.protocol))
     write_reports(out_dir, scores, scoring.n_bins, scoring.protocol)
     diagrams = [diagram for score in scores for diagram in score.diagrams]
@@ -361,6 +369,9 @@ def run_evaluation(
         from report.reliability import save_reliability_plots
 
         save_reliability_plots(out_dir, diagrams, scoring.n_bins)
+    from report.html import write_run_page  # jinja2, only now
+
+    write_run_page(out_dir, scores, scoring.n_bins, scoring.protocol)
     return {score.name: score.metrics for score in scores}
 
 

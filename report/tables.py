@@ -17,7 +17,7 @@ import csv
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +29,11 @@ from metrics.table import (
 )
 from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
 from common import atomic
+from report.names import IMAGES_CSV, PAGE, PICTURES_FOLDER, file_stem
 
 REPORT_JSON = "results.json"
 CURVES_JSON = "curves.json"
-_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON)
-def file_stem(name: str) -> str:
-    """`name` (a test set's, a method's) made safe as part of a file name: anything but letters,
-    digits, '_', '.' and '-' becomes '_'."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+_REPORT_FILES = ("results.md", "results.csv", REPORT_JSON, CURVES_JSON, IMAGES_CSV, PAGE, PICTURES_FOLDER)
 
 
 def reliability_plot_name(dataset: str, maps: MapKind) -> str:
@@ -50,7 +47,8 @@ def combined_plot_name(maps: MapKind) -> str:
 
 
 def is_report_output(name: str) -> bool:
-    """Whether a file name is one this module or the reliability diagrams write."""
+    """Whether a file name is one this module, the reliability diagrams or the HTML report write (its
+    folder of thumbnails included)."""
     return name in _REPORT_FILES or re.fullmatch(r"reliability_.*\.png", name) is not None
 
 
@@ -98,6 +96,7 @@ class DatasetScore:
     probability_dir: Path | None = None
     maps: MapKind | None = None  # what the test maps are (their record's kind, or maps as given)
     probability_maps: MapKind | None = None  # likewise of the probability maps beside them, if any
+    images: list = field(default_factory=list)  # each image's report.rows.ImageRow, in image order
 
 
 Column = tuple[str, str, Metric]  # results.json key, title, the entry that formats it
