@@ -86,11 +86,11 @@ DEMO_PRESET = dict(
     PRETRAINED_BACKBONE="", EPOCHS=8, LR=5e-4, BATCH_SIZE=10, DECAY_EPOCH=10, START_EPOCH=2, ETA=0.02, LOG_EVERY=5,
 )
 
-from common.interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt
+from common.interrupts import command_main, exiting_on_interrupt, run_command, start_command
 
 INTERRUPTED = "interrupted"  # what Ctrl-C outside training says (training's says where its checkpoint is)
 if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (common/interrupts.py)
-    exit_on_interrupt(INTERRUPTED)
+    start_command(INTERRUPTED)
 
 import shlex  # noqa: E402  (after the handler above)
 import sys  # noqa: E402
@@ -98,7 +98,6 @@ import textwrap  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from common.configurator import HELP_FLAGS, constants_help, format_value, parse_overrides  # noqa: E402
-from common.errors import UserFacingError  # noqa: E402
 from common.settings import Settings  # noqa: E402
 
 
@@ -159,21 +158,19 @@ def interruption_message(interrupt: KeyboardInterrupt, argv: list[str]) -> str:
     return f"{interrupt}; continue with:\n  {shlex.join(['python', sys.argv[0], *kept, '--resume'])}"
 
 
+def body(argv: list[str]) -> int:
+    """--help, or main()."""
+    if set(HELP_FLAGS) & set(argv):
+        print(usage())
+        return 0
+    return main(argv)
+
+
 def cli(argv: list[str]) -> int:
-    """main() as a command: --help; one `error:` line and status 2 for what the user can fix; 130 for Ctrl-C."""
-    try:
-        if set(HELP_FLAGS) & set(argv):
-            print(usage())
-            return 0
-        return main(argv)
-    except KeyboardInterrupt as interrupt:  # Ctrl-C: say where things stand instead of a traceback
-        print(f"\n{interruption_message(interrupt, argv)}", file=sys.stderr)
-        return INTERRUPTED_STATUS
-    except UserFacingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    """main() as a command (common/interrupts.py): one `error:` line and status 2 for what the user can fix;
+    for Ctrl-C, where things stand and 130; a closed pipe, quiet."""
+    return run_command(lambda: body(argv), interrupted=lambda interrupt: interruption_message(interrupt, argv))
 
 
-if __name__ == "__main__":
-    raise_on_interrupt()  # the modules are loaded: Ctrl-C now lets training save and say where it stands
-    sys.exit(cli(sys.argv[1:]))
+if __name__ == "__main__":  # Ctrl-C now lets training save and say where it stands
+    command_main(lambda: cli(sys.argv[1:]))

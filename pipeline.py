@@ -9,8 +9,9 @@ every process trains; only the first tests, scores and writes the tables.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,14 @@ from data.shift_sets import write_shifted_sets
 from data.split import read_or_draw_split, save_split
 from common.distributed import Context, barrier, setup, teardown
 from evaluate import evaluate_datasets
-from common.layout import VALIDATION_PLOT, comparison_dir, experiment_dir, final_weights_name, map_folders, previous_run
+from common.layout import (VALIDATION_PLOT, comparison_dir, experiment_dir, experiment_root, final_weights_name,
+                           map_folders, previous_run)
+from common.lock import folder_lock
 from loss import build_objective, inert_reason, training_note
 from common.methods import network_method, post_hoc
 from common.text import counted
 from model import build_model, load_weights
+from model.checkpoint import check_recorded_method
 from predict import Inference, write_predictions
 from protocol import Protocol, get_protocol
 from report.comparison import write_comparison
@@ -168,22 +172,27 @@ def _check_fresh_outputs(run: Run, out_dirs: list[Path]) -> None:
 
 @contextmanager
 def prepared(settings: Settings) -> Iterator[Run]:
-    """`prepare` the run, and leave torchrun's process group when it ends, however it ends."""
+    """`prepare` the run, holding its experiment folders' locks until it ends, and leave torchrun's
+    process group when it ends, however it ends."""
     try:
-        yield prepare(settings)
+        with ExitStack() as locks:
+            yield prepare(settings, locks)
     finally:
         teardown()
 
 
-def prepare(settings: Settings) -> Run:
+def prepare(settings: Settings, locks: ExitStack) -> Run:
     """Check every input and output, pick the device (joining torchrun's process group) and split the
-    training set, before any epoch; returns the run the other stages share."""
+    training set, before any epoch; returns the run the other stages share. The first process takes the
+    lock of each experiment folder the run writes into (`common.lock`), held by `locks`, before it reads
+    or writes any of them: a second run into the same folder stops at once."""
     stages, methods = settings.run.stages, settings.run.methods
     training = "train" in stages and not settings.run.weights
     trained = [m for m in methods if post_hoc(m) is None] if training else []
     calibrated = [m for m in methods if post_hoc(m) is not None] if "test" in stages else []
     if settings.run.weights:  # read it now, not at the test stage: a file that is no checkpoint of this network stops here
         load_weights(build_model(settings.model.feat_channel), settings.run.weights)
+        check_recorded_method(settings.run.weights, settings.run.methods)
     context = setup(settings.run.device)
     data = settings.data
     workers = usable_workers(data.num_workers)
@@ -197,6 +206,10 @@ def prepare(settings: Settings) -> Run:
     _check_perturbation(settings, run.trained)
     _check_networks(run)
     out_dirs = [run.folder(method, seed) for seed in settings.run.seeds for method in run.order]
+    if context.is_main:
+        for root in dict.fromkeys(experiment_root(out_dir) for out_dir in out_dirs):
+            require_writable_folder(root)  # a file in the way, a read-only disk: one line naming it
+            locks.enter_context(folder_lock(root))
     _check_fresh_outputs(run, out_dirs)
     if settings.run.demo and context.is_main:
         make_demo_dataset(run.root, seed=settings.run.seeds[0])
@@ -309,7 +322,8 @@ def write_test_maps(run: Run, method: str, seed: int) -> None:
         temperature = fit_calibrator(calibrator, network, loader, inference, settings.post_hoc, seed, out_dir, weights)
     for name in run.test_sets:
         count = write_predictions(network, run.root / "Test" / name / "Image", out_dir, name, run.protocol,
-                                  inference, temperature, {"network": str(weights), "calibrator": calibrator})
+                                  inference, temperature, {"network": str(weights), "calibrator": calibrator,
+                                                           "command": ["python", *sys.argv]})
         print(f"Wrote {counted(count, 'map')} of {name} to {out_dir}")
 
 

@@ -7,16 +7,20 @@ the run's folders (`layout`).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from common.interrupts import command_main, exiting_on_interrupt, run_command, start_command
 
-from common.errors import OneLineParser
-from common.interrupts import INTERRUPTED_STATUS
-from common.text import counted
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C from here on, while the modules load too: one line, status 130
+
+import argparse  # noqa: E402  (after the handler)
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Iterator, Mapping  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from common.errors import OneLineParser  # noqa: E402
+from common.text import counted  # noqa: E402
 
 
 def _integer(text: str) -> int:
@@ -84,7 +88,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from data.datasets import list_images
+from common import atomic
+from common.digests import DIGEST, file_digest
+from data.datasets import check_photos, list_images
 from data.loaders import inference_loader
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
@@ -146,15 +152,17 @@ def write_maps_record(
     folder: Path, maps: MapKind, protocol: Protocol, inference: Inference, count: int, origin: Mapping[str, object],
 ) -> None:
     """`folder`/maps.json: what the maps in `folder` are (their kind, the protocol that wrote them), where
-    they came from (`origin`: the network's weights, a post-hoc calibrator) and how (the size rule), so
-    that scoring never takes one kind of map for another."""
+    they came from (`origin`: the network's weights, a post-hoc calibrator), how (the size rule) and the
+    digest of each map's file, so that scoring never takes one kind of map for another, nor maps changed
+    since for the ones written here (evaluate/records.py)."""
+    digests = {path.name: file_digest(path) for path in sorted(folder.glob("*.png"))}
     record = {
         "maps": maps.word, "description": maps.title, "protocol": protocol.name, **origin,
         "size_rule": f"each image resized to {inference.size} x {inference.size} for the network; its logits "
                      "resized back to the image's size (bilinear) before the sigmoid",
-        "images": count, "written_by": "aslp predict.write_predictions",
+        "images": count, "written_by": "aslp predict.write_predictions", "digest": DIGEST, "digests": digests,
     }
-    (folder / MAPS_RECORD).write_text(json.dumps(record, indent=1, default=str) + "\n")
+    atomic.write_text(folder / MAPS_RECORD, json.dumps(record, indent=1, default=str) + "\n")
 
 
 def write_predictions(
@@ -176,9 +184,12 @@ def write_predictions(
     for name, logit, _ in predict_maps(network, loader, inference, desc=f"Testing {set_name}",
                                        temperature=temperature):
         probability = torch.sigmoid(logit).cpu().numpy()
-        Image.fromarray(protocol.test_map(probability)).save(test_dir / f"{name}.png")
+        # Whole or not at all, as every output: a map cut short by a kill would be read as a map.
+        with atomic.replacing(test_dir / f"{name}.png", sync=False) as temporary:
+            Image.fromarray(protocol.test_map(probability)).save(temporary)
         if probability_dir != test_dir:
-            Image.fromarray(probability_map(probability)).save(probability_dir / f"{name}.png")
+            with atomic.replacing(probability_dir / f"{name}.png", sync=False) as temporary:
+                Image.fromarray(probability_map(probability)).save(temporary)
     origin = origin or {}
     write_maps_record(test_dir, protocol.test_maps, protocol, inference, len(images), origin)
     if probability_dir != test_dir:
@@ -189,13 +200,15 @@ def write_predictions(
 def main(options: argparse.Namespace) -> int:
     """Write the maps of every photograph in `options.images` with `options.weights` (see
     `command_line`), say where, and return 0; bad input is a UserFacingError naming the option."""
-    from data.files import require_writable_folder
-    from common.distributed import select_device
-    from model import build_model
-    from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
-    from protocol import get_protocol
+    with exiting_on_interrupt("interrupted"):  # Ctrl-C in an extension's import would be an ImportError
+        from common.distributed import select_device
+        from data.files import require_writable_folder
+        from model import build_model
+        from model.checkpoint import CheckpointError, check_state_dict, read_state_dict
+        from protocol import get_protocol
 
-    list_images(options.images)  # a DataError names a missing folder or one without photographs
+    # Every photo is decoded before any work: all that cannot be read are named at once, no folder is made.
+    check_photos(list_images(options.images))  # a DataError names a missing folder or one without photographs
     problem = weights_file_problem(options.weights)
     if problem:
         raise CheckpointError(problem)
@@ -223,18 +236,9 @@ def main(options: argparse.Namespace) -> int:
 
 def cli(argv: list[str]) -> int:
     """`main` as a command: exit 0; one `error:` line and 2 for what the user can fix; 130 on Ctrl-C."""
-    from common.errors import UserFacingError
-
     options = command_line().parse_args(argv)
-    try:
-        return main(options)
-    except UserFacingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: the maps written so far are in {options.out}", file=sys.stderr)
-        return INTERRUPTED_STATUS
+    return run_command(lambda: main(options), interrupted=f"interrupted: the maps written so far are in {options.out}")
 
 
 if __name__ == "__main__":
-    sys.exit(cli(sys.argv[1:]))
+    command_main(lambda: cli(sys.argv[1:]))

@@ -23,9 +23,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-from tqdm import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project's common/, run from anywhere
+from common.interrupts import command_main, run_command, start_command  # noqa: E402
+
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -142,4 +148,5 @@ def main(argv: list[str]) -> Path:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    command_main(lambda: run_command(lambda: main(sys.argv[1:]), interrupted=(
+        "interrupted: the set is incomplete; run the same command again to write it whole")))

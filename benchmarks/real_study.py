@@ -38,24 +38,29 @@ the test maps and the scores are redone. Arguments this script does not know go 
 """
 from __future__ import annotations
 
-import argparse
-import platform
-import shlex
-import subprocess
 import sys
-import time
-import types
 from pathlib import Path
-
-from typing import TYPE_CHECKING
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+from common.interrupts import command_main, run_child, run_command, start_command  # noqa: E402
+
+if __name__ == "__main__":
+    start_command("interrupted")  # Ctrl-C while the modules load: one line, status 130
+
 # Light modules only at the top, so that --help answers at once; the plotting and reading ones are
 # imported where they are used.
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import shlex  # noqa: E402
+import time  # noqa: E402
+import types  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
 import main_ASLP  # noqa: E402
 from common.configurator import ConfigError  # noqa: E402
 from common.errors import UserFacingError  # noqa: E402
+from common import atomic  # noqa: E402
 from common.layout import EXPERIMENTS, VALIDATION_PLOT, experiment_dir, map_folders  # noqa: E402
 from common.methods import POST_HOC, TRAINED  # noqa: E402
 from common.text import plural  # noqa: E402
@@ -295,10 +300,11 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
                          f"{', '.join(str(f) for per_seed in folders.values() for f in per_seed.values())}); "
                          "did main_ASLP.py run its test stage?")
     FigureCanvasAgg(figure)
-    figure.savefig(study_dir / PLOT, dpi=120)
+    with atomic.replacing(study_dir / PLOT) as temporary:
+        figure.savefig(temporary, dpi=120)
     table = validation_table(folders)
     if table:
-        (study_dir / VALIDATION_TABLE).write_text(table)
+        atomic.write_text(study_dir / VALIDATION_TABLE, table)
     outputs = [study_dir / name for name in ("comparison.md", "report.html", "comparison.tex", "curves", PLOT,
                                              VALIDATION_PLOT, VALIDATION_TABLE)]
     runs = [folder for per_seed in folders.values() for folder in per_seed.values()]
@@ -306,6 +312,13 @@ def report_study(study_dir: Path, folders: dict[str, dict[int, Path]], gt_dir: P
 
 
 def main(argv: list[str]) -> int:
+    """The study as a command (common/interrupts.py): one `error:` line, one Ctrl-C line (the training
+    child's, when it runs), or none for a closed pipe."""
+    return run_command(lambda: study(argv), interrupted="interrupted: run the same command again to continue the "
+                                                        "study (finished runs are kept)")
+
+
+def study(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reduced", action="store_true",
                         help="the CPU study: " + ", ".join(f"{k}={v}" for k, v in REDUCED.items()))
@@ -371,7 +384,7 @@ def main(argv: list[str]) -> int:
         command = study_command(args, root.relative_to(PROJECT), extra, test_sets, methods, seeds)
         print("Running:", shlex.join(command[1:]),
               f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
-        status = subprocess.call(command, cwd=PROJECT)
+        status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
         if status != 0:
             return status
     folders: dict[str, dict[int, Path]] = {}
@@ -392,4 +405,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    command_main(lambda: main(sys.argv[1:]))

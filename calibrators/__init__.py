@@ -25,6 +25,7 @@ from calibrators.selective import fit_selective_scaling
 from calibrators.temperature import fit_temperature
 from predict import Inference, Temperature
 from common.settings import PostHocSettings
+from common import atomic
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def fit_calibrator(
     print(f"{name} on {weights}: {fitted.description}")
     stem = name.lower()
     if fitted.module is not None:
-        torch.save(fitted.module.state_dict(), out_dir / f"{stem}_fit.pth")
+        with atomic.replacing(out_dir / f"{stem}_fit.pth") as temporary:
+            torch.save(fitted.module.state_dict(), temporary)
     record = {**fitted.record, "weights": str(weights), "description": fitted.description}
-    (out_dir / f"{stem}_fit.json").write_text(json.dumps(record, indent=1) + "\n")
+    atomic.write_text(out_dir / f"{stem}_fit.json", json.dumps(record, indent=1) + "\n")
     return fitted.temperature

@@ -58,6 +58,12 @@ def experiment_dir(experiment: str, method: str, aslp_mode: str, comparing: bool
     return EXPERIMENTS / (experiment or COMPARISON) / ("" if seed is None else f"seed{seed}") / auto
 
 
+def experiment_root(run_dir: Path) -> Path:
+    """The experiment folder `run_dir` lies in (its folder right under EXPERIMENTS): one run writes there
+    at a time (`common.lock`)."""
+    return EXPERIMENTS / run_dir.relative_to(EXPERIMENTS).parts[0]
+
+
 def comparison_dir(experiment: str) -> Path:
     """Where a comparison's tables go: the folder above its runs."""
     return EXPERIMENTS / (experiment or COMPARISON)

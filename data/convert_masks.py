@@ -14,14 +14,19 @@ not imported.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
+from common.interrupts import command_main, run_command, start_command
 
-from data.files import (
+if __name__ == "__main__":
+    start_command("convert_masks: interrupted")  # Ctrl-C while the modules load: one line, status 130
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import atomic  # noqa: E402
+from data.files import (  # noqa: E402
     LOSSY_SUFFIXES, DataError, abbreviate, file_kind, read_grey, require_folder, require_writable_folder,
 )
 
@@ -73,7 +78,7 @@ def convert_masks(src: Path, dst: Path) -> Conversion:
             result.empty.append(path.name)
         encoded[stem] = cv2.imencode(".png", binary)[1].tobytes()
     for stem, data in encoded.items():
-        (dst / f"{stem}.png").write_bytes(data)
+        atomic.write_bytes(dst / f"{stem}.png", data, sync=False)
         result.converted.append(lossy[stem].name)
     return result
 
@@ -89,11 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("src", type=Path, metavar="SRC_FOLDER", help="folder of the .jpg/.jpeg masks")
     parser.add_argument("dst", type=Path, metavar="DST_FOLDER", help="folder to write the .png masks into (created)")
     args = parser.parse_args(argv)
-    try:
-        result = convert_masks(args.src, args.dst)
-    except DataError as error:
-        print(f"convert_masks: error: {error}", file=sys.stderr)
-        return 2
+    return run_command(lambda: _convert(args), prefix="convert_masks: ",
+                       interrupted=f"convert_masks: interrupted; the masks written so far are in {args.dst} (delete "
+                                   "them before running again: existing masks are never overwritten)")
+
+
+def _convert(args: argparse.Namespace) -> int:
+    result = convert_masks(args.src, args.dst)
     print(f"Converted {len(result.converted)} JPEG masks of {args.src} into PNG masks in {args.dst} (levels >= "
           f"{THRESHOLD} -> 255, the rest -> 0)")
     if result.with_twin:
@@ -108,4 +115,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command_main(main)

@@ -16,19 +16,21 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from common.text import counted, plural
 from data.files import (
     DataError, abbreviate, find_mask, find_photo, list_files, list_stems, read_grey, read_photo, require_folder,
 )
+from data.orientation import ORIENTED_NOTE, orientation, upright_size
 from data.transforms import augmentation_generator, image_to_tensor, train_transform
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
+    """(width, height) from the file header, without decoding the pixels, as shown upright (EXIF orientation)."""
     try:
         with Image.open(path) as image:
-            return image.size
+            return upright_size(image)
     except FileNotFoundError as error:
         raise DataError(f"file not found: {path}") from error
     except (UnidentifiedImageError, OSError) as error:
@@ -124,12 +126,34 @@ def pair_split(
     return train_pairs, val_pairs
 
 
+def check_photos(photos: Sequence[Path], report: bool = True) -> None:
+    """Decode every photo before any work: stop naming all that cannot be read (not one after minutes of
+    work), and with `report` say how many are turned upright by their EXIF orientation."""
+    refused, turned = [], []
+    # A bar only where the check takes a while.
+    for path in tqdm(photos, desc="Checking photos", unit="photo", leave=False, disable=not report or len(photos) < 200):
+        try:
+            with Image.open(path) as image:
+                image.load()
+                if orientation(image) != 1:
+                    turned.append(path.name)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            refused.append(f"{path.name} ({' '.join(str(error).split()) or type(error).__name__})")
+    if refused:
+        raise DataError(f"{counted(len(refused), 'photo')} of {photos[0].parent} cannot be read: "
+                        f"{abbreviate(refused, 10)}; replace or remove {plural('it', len(refused), 'them')}")
+    if turned and report:
+        print(f"Note: {counted(len(turned), 'photo')} {ORIENTED_NOTE} (as a viewer shows "
+              f"{plural('it', len(turned), 'them')}; the maps are upright too): {abbreviate(turned)}")
+
+
 def check_test_set(set_dir: Path, needs_images: bool, needs_masks: bool, hint: str = "") -> None:
     """Before any training: the test set's folders exist, every image has a lossless mask, and every
     mask can be read (`check_masks`), so that nothing is found wrong only after hours of training."""
     image_dir, mask_dir = set_dir / "Image", set_dir / "GT"
     if needs_images:
         require_folder(image_dir, "test image", hint)
+        check_photos(list_images(image_dir))
     if not needs_masks:
         return
     masks = list_files(require_folder(mask_dir, "test mask", hint), "mask").files

@@ -16,11 +16,13 @@ file by itself and says what it did in notes (the callers count them and say the
   p <= 1/255), so it is read as it is and flagged (:data:`ZERO_ONE_MAP_NOTE`): the scorer refuses it where its
   mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`zero_one_maps_error`);
 - **16-bit**: scaled by its bit depth, round(v * 255 / 65535), whatever its values; a 16-bit mask whose highest
-  level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess);
+  level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess), and so
+  is a folder of maps whose every 16-bit map is such (one such map among others is a model's, and noted);
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
   using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255); any other colour
   palette, like any colour file whose channels differ, is a photograph: refused;
-- alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy.
+- alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
+- an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
 
 Every problem is a :class:`DataError` naming the file or folder and the fix. This module must not import torch:
 the evaluator, which never loads the model, reads files through it too.
@@ -37,15 +39,20 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common import atomic
 from common.errors import UserFacingError
-from common.text import plural
+from common.text import counted, plural
+from data.orientation import ORIENTED_NOTE, file_orientation, upright
 
 CONVERT_COMMAND = "python -m data.convert_masks"
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
 SIXTEEN_BIT_NOTE = "16-bit file scaled to 8-bit by its bit depth (round(v * 255 / 65535))"
+# A 16-bit map whose levels all lie in 0..255: 8-bit values saved in a 16-bit file, or a model whose p < 1/256
+# everywhere. A folder whose every 16-bit map is such is refused, as such a mask is (`sixteen_bit_maps_error`).
+SIXTEEN_BIT_LOW_NOTE = "16-bit file whose levels all lie in 0..255, scaled by its bit depth all the same"
 MASK_ZERO_ONE_NOTE = "stored as 0/1: read as 0/255 (1 = object)"
 ZERO_ONE_MAP_NOTE = "holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
 GREY_PALETTE_NOTE = "palette file of greys: read as the greys it shows"
@@ -152,6 +159,15 @@ def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataE
     )
 
 
+def sixteen_bit_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of a folder whose 16-bit maps (``total``, examples ``names``) all hold levels in 0..255 only."""
+    return DataError(
+        f"{folder}: its {counted(total, '16-bit map')} all hold levels within 0..255 only ({abbreviate(names, total=total)}): "
+        "read by their bit depth (v * 255 / 65535) they would be near-black, and reading them as 8-bit would be a "
+        "guess; save them as 8-bit maps (0..255)"
+    )
+
+
 @dataclass(frozen=True)
 class Listing:
     """The files of one kind in a folder by stem, and what else the folder holds (as path strings)."""
@@ -211,6 +227,8 @@ def list_files(
             ignored_folders.append(str(path))
         elif skip is not None and skip(path.name):
             continue
+        elif atomic.is_temporary(path.name):  # half a file, left by a process killed while writing it
+            ignored_files.append(str(path))
         elif path.is_file() and path.suffix.lower() in spec.suffixes:
             if path.stem in files:
                 raise DataError(
@@ -277,14 +295,15 @@ def find_photo(image_dir: Path, stem: str) -> Path:
 
 
 def read_photo(path: Path, at_least: int | None = None) -> Image.Image:
-    """``path`` as an RGB image (grey, RGBA and palette files converted), as the network reads it; with
-    ``at_least`` (a thumbnail's side), a JPEG is decoded at the smallest of its reduced scales (1/2, 1/4,
-    1/8) whose sides stay at least that large, in a fraction of the time."""
+    """``path`` as an RGB image (grey, RGBA and palette files converted), turned upright by its EXIF
+    orientation (:mod:`data.orientation`), as the network reads it; with ``at_least`` (a thumbnail's side), a
+    JPEG is decoded at the smallest of its reduced scales (1/2, 1/4, 1/8) whose sides stay at least that large,
+    in a fraction of the time."""
     try:
         with Image.open(path) as image:
             if at_least is not None:
                 image.draft("RGB", (at_least, at_least))
-            return image.convert("RGB")
+            return ImageOps.exif_transpose(image).convert("RGB")
     except FileNotFoundError as error:
         raise DataError(f"file not found: {path}") from error
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
@@ -355,6 +374,8 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
     except OSError as error:
         raise DataError(f"cannot read {path}: {error}") from error
     image, notes = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    if (turn := file_orientation(buffer)) != 1:
+        image, notes = upright(image, turn), [*notes, ORIENTED_NOTE]
     highest = int(image.max())
     if highest == 1 and kind == "mask":
         image, notes = (image * 255).astype(np.uint8), [*notes, MASK_ZERO_ONE_NOTE]
@@ -367,7 +388,7 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
                 f"(v * 255 / 65535) its object would vanish, and reading it as 8-bit would be a guess; save it as "
                 "an 8-bit mask with the object at 255"
             )
-        notes.append(SIXTEEN_BIT_NOTE)
+        notes.append(SIXTEEN_BIT_LOW_NOTE if kind == "map" and 2 <= highest <= 255 else SIXTEEN_BIT_NOTE)
         image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if path.suffix.lower() in LOSSY_SUFFIXES:
         notes.append(LOSSY_NOTE)

@@ -16,6 +16,7 @@ import numpy as np
 from common.text import counted
 from data.files import DataError, abbreviate, find_mask, find_photo, list_files, list_stems, require_folder
 from data.split import read_stems, split_list_names
+from common import atomic
 
 SET_NAME = "PASCAL-S"
 SPLIT_DIR = Path(__file__).resolve().parent.parent / "Dataset" / "PASCAL-S-study"
@@ -48,7 +49,7 @@ def make_split(source: Path, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
 def write_split(parts: dict[str, list[str]], split_dir: Path = SPLIT_DIR) -> None:
     split_dir.mkdir(parents=True, exist_ok=True)
     for part, path in split_files(split_dir).items():
-        path.write_text("\n".join(parts[part]) + "\n")
+        atomic.write_text(path, "\n".join(parts[part]) + "\n")
 
 
 def read_split(split_dir: Path = SPLIT_DIR) -> dict[str, list[str]]:
@@ -105,8 +106,8 @@ def lay_out(source: Path, root: Path, split_dir: Path = SPLIT_DIR, masks: str = 
             image, mask = find_photo(source / "Image", stem), find_mask(source / masks, stem)
             _link(image, folder / "Image" / image.name)
             _link(mask, folder / "GT" / mask.name)
-    (root / train_names).write_text("\n".join(parts["Train"]) + "\n")
-    (root / validation_names).write_text("\n".join(parts["Validation"]) + "\n")
+    atomic.write_text(root / train_names, "\n".join(parts["Train"]) + "\n")
+    atomic.write_text(root / validation_names, "\n".join(parts["Validation"]) + "\n")
     return root
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from common.text import counted
 from data.files import DataError, file_kind, list_stems
+from common import atomic
 
 
 def split_list_names(train_set: str) -> tuple[str, str]:
@@ -72,8 +73,8 @@ def save_split(split: Split) -> None:
     train_file, validation_file = split.files
     try:
         train_file.parent.mkdir(parents=True, exist_ok=True)
-        train_file.write_text("\n".join(split.train) + "\n")
-        validation_file.write_text("\n".join(split.validation) + "\n")
+        atomic.write_text(train_file, "\n".join(split.train) + "\n")
+        atomic.write_text(validation_file, "\n".join(split.validation) + "\n")
     except OSError as error:
         raise DataError(f"no split lists in {train_file.parent}, and a new split cannot be written there "
                         f"({error.strerror}); set --split_dir to a writable folder for the lists") from error

@@ -31,11 +31,11 @@ if not __package__:
         del sys.path[0]
     sys.path.insert(0, os.path.dirname(_PACKAGE_FOLDER))
 
-from common.interrupts import INTERRUPTED_STATUS, exit_on_interrupt, exiting_on_interrupt, raise_on_interrupt  # noqa: E402
+from common.interrupts import command_main, exiting_on_interrupt, run_command, start_command  # noqa: E402
 
 INTERRUPTED = "evaluate: interrupted (Ctrl-C) before the results were written"
 if __name__ == "__main__":  # Ctrl-C while the modules load: this one line and status 130 (common/interrupts.py)
-    exit_on_interrupt(INTERRUPTED)
+    start_command(INTERRUPTED)
 
 import argparse  # noqa: E402  (after the handler)
 from pathlib import Path  # noqa: E402
@@ -131,6 +131,10 @@ def _check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace
         )
     if single and (args.pred is None or args.gt is None):
         parser.error("--pred and --gt go together")
+    for maps, masks in ((args.pred, args.gt), (args.pred_root, args.gt_root), (args.probabilities, args.gt)):
+        if maps is not None and masks is not None and maps.resolve() == masks.resolve():
+            parser.error(f"the maps and the masks are one folder ({maps.resolve()}): every map would be scored against "
+                         "itself, a perfect score that says nothing; point --gt/--gt-root at the masks")
     if multi and (args.pred_root is None or args.gt_root is None or not args.datasets):
         parser.error("--pred-root, --gt-root and --datasets go together")
     if multi and args.name is not None:
@@ -156,40 +160,35 @@ def _jobs(args: argparse.Namespace, single: bool) -> tuple[Jobs, dict[str, Path]
 def _score(args: argparse.Namespace, single: bool) -> int:
     # The scoring libraries are imported only now, so that --help and usage errors answer at once.
     with exiting_on_interrupt(INTERRUPTED):
-        from data.files import DataError
         from evaluate.runner import run_evaluation
 
     jobs, probability_dirs, out_dir = _jobs(args, single)
-    try:
-        run_evaluation(
-            jobs,
-            out_dir,
-            protocol=get_protocol(args.protocol),
-            workers=args.workers,
-            n_bins=args.bins,
-            probability_dirs=probability_dirs,
-            photo_dirs={jobs[0][0]: args.photos} if args.photos is not None else None,
-            trust_map_levels=args.trust_map_levels,
-            boundary_width=args.boundary_width,
-        )
-    except DataError as error:
-        print(f"evaluate: error: {error}", file=sys.stderr)
-        return 2
+    run_evaluation(
+        jobs,
+        out_dir,
+        protocol=get_protocol(args.protocol),
+        workers=args.workers,
+        n_bins=args.bins,
+        probability_dirs=probability_dirs,
+        photo_dirs={jobs[0][0]: args.photos} if args.photos is not None else None,
+        trust_map_levels=args.trust_map_levels,
+        boundary_width=args.boundary_width,
+    )
     print(f"\nResults written to {out_dir}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    try:
+    """Run the command line (common/interrupts.py: bad input, an unwritable output, Ctrl-C and a closed pipe
+    each end in one line or none); returns the exit status. The worker processes are stopped and quiet by the
+    time an interruption reaches here."""
+    def body() -> int:
         parser = _parser()
         args = parser.parse_args(argv)
         return _score(args, _check_combination(parser, args))
-    except KeyboardInterrupt:  # the worker processes are stopped by now, and keep quiet
-        print(f"\n{INTERRUPTED}", file=sys.stderr)
-        return INTERRUPTED_STATUS
+
+    return run_command(body, prefix="evaluate: ", interrupted=INTERRUPTED)
 
 
-if __name__ == "__main__":
-    raise_on_interrupt()  # the modules are loaded: Ctrl-C now stops the scoring's workers before it exits
-    sys.exit(main())
+if __name__ == "__main__":  # the modules are loaded: Ctrl-C now stops the scoring's workers before it exits
+    command_main(main)

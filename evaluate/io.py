@@ -28,6 +28,7 @@ from PIL import Image
 from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
 from common.layout import MAPS_RECORD
 from protocol import MAP_KINDS
+from evaluate.records import CheckedRecord, check_record
 from report.tables import REPORT_JSON, is_report_output
 
 MASK_SUBFOLDER = "GT"
@@ -85,6 +86,7 @@ class PairedFolders:
     probability_unused: list[str] = field(default_factory=list)
     record: dict | None = None
     probability_record: dict | None = None
+    record_notes: list[str] = field(default_factory=list)  # why a record is not used (evaluate/records.py)
 
 
 def read_maps_record(folder: Path) -> dict | None:
@@ -149,6 +151,9 @@ def pair_folders(pred_dir: Path, gt_dir: Path, probability_dir: Path | None = No
             )
         probability_of = {name: probabilities.files[name] for name in common}
         probability_unused = sorted(probabilities.files.keys() - set(common))
+    checked = check_record(pred_dir, read_maps_record(pred_dir), preds.files)
+    checked_probabilities = (check_record(Path(probability_dir), read_maps_record(Path(probability_dir)),
+                                          probabilities.files) if probabilities is not None else CheckedRecord(None))
     return PairedFolders(
         pred_dir=pred_dir,
         gt_dir=gt_dir,
@@ -159,8 +164,9 @@ def pair_folders(pred_dir: Path, gt_dir: Path, probability_dir: Path | None = No
         ignored_folders=[path for listing in listings for path in listing.ignored_folders],
         probability_dir=Path(probability_dir) if probability_dir is not None else None,
         probability_unused=probability_unused,
-        record=read_maps_record(pred_dir),
-        probability_record=read_maps_record(Path(probability_dir)) if probability_dir is not None else None,
+        record=checked.record,
+        probability_record=checked_probabilities.record,
+        record_notes=checked.notes + checked_probabilities.notes,
     )
 
 

@@ -44,7 +44,7 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
     elif accumulator.n_empty_masks:
         notes.append(f"{accumulator.n_empty_masks} of {n_images} {plural('mask', n_images)} "
                      f"{plural('is', accumulator.n_empty_masks, 'are')} empty")
-    notes += _undefined_notes(accumulator)
+    notes += paired.record_notes + _undefined_notes(accumulator)  # record_notes: evaluate/records.py
     notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:
         curves = joined([m.key for m in sod_metrics(accumulator.protocol.name) if m.from_sod.of_curves])

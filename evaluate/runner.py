@@ -49,11 +49,13 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import require_writable_folder, zero_one_maps_error
+from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder, sixteen_bit_maps_error,
+                        zero_one_maps_error)
 from evaluate.accumulate import DatasetAccumulator, Scoring
 from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
 from evaluate.notes import dataset_notes, empty_set_na
 from evaluate.pictures import Pictures, set_pictures
+from evaluate.records import rewrite_command
 from common.interrupts import sigint_held
 from metrics.boundary import check_width
 from metrics.calibration import MAX_BINS, MAX_BINS_REASON
@@ -200,6 +202,9 @@ def _check_levels(paired: PairedFolders, accumulator: DatasetAccumulator) -> Non
         names = accumulator.zero_one_maps.get(role)
         if names and not accumulator.scoring.trust_map_levels and record is None:
             raise zero_one_maps_error(folder, names, accumulator.n_images)
+        low, plain = (f"{role}: {note}" for note in (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE))
+        if accumulator.note_counts[low] and not accumulator.note_counts[plain]:
+            raise sixteen_bit_maps_error(folder, accumulator.note_examples[low], accumulator.note_counts[low])
 
 
 def _map_kinds(paired: PairedFolders) -> tuple[MapKind, MapKind]:
@@ -221,8 +226,7 @@ def _check_kinds(paired: PairedFolders, protocol: Protocol) -> None:
             f"{folder} holds {held.title} (its {MAPS_RECORD} says so: written under the {record['protocol']} "
             f"protocol), but the {protocol.name} protocol scores {expected.title} there: score them as what they are "
             f"with --protocol={as_they_are}, or write the {protocol.name} protocol's maps from the same network: "
-            f"python main_ASLP.py --weights={record.get('network') or 'WEIGHTS'} --stages=test,eval "
-            f"--protocol={protocol.name}"
+            f"{rewrite_command(record, protocol.name)}"
         )
 
 

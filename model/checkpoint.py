@@ -13,6 +13,8 @@ from torch import nn
 
 from data.files import abbreviate
 from common.errors import UserFacingError
+from common.layout import CHECKPOINT_NAME
+from common.methods import network_method
 
 UNUSED_RELEASED_PREFIXES = ("resnet.layer3_2.", "resnet.layer4_2.", "path4.resConfUnit1.")
 DATA_PARALLEL_PREFIX = "module."
@@ -38,18 +40,26 @@ def _reason(error: Exception) -> str:
     return " ".join(text.split()) or type(error).__name__
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", way_on: str = "") -> object:
+    """What `path` holds (torch.load, weights only): the one reader of every checkpoint, so that a file
+    that is missing, truncated (a copy cut short) or no checkpoint at all is one CheckpointError naming it,
+    and `way_on` (what to do instead) when given."""
     path = Path(path)
+    way_on = way_on or "pass a .pth file written by this project or the authors' Model_30_Gen.pth"
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     if not _looks_like_torch_save(path):
         raise CheckpointError(f"{path} is not a PyTorch checkpoint (torch.save writes a zip archive or a pickle); "
-                              f"pass a .pth file written by this project or the authors' Model_30_Gen.pth")
+                              f"{way_on}")
     try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for files that are not checkpoints
-        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_reason(error)})") from error
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_reason(error)}); {way_on}") from error
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The network state dict in `path`: a plain state dict, or our training checkpoint's `model` entry."""
+    content = read_checkpoint(path)
     if isinstance(content, dict) and isinstance(content.get("model"), dict):
         content = content["model"]
     if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):
@@ -89,3 +99,34 @@ def load_weights(network: nn.Module, path: str | Path) -> nn.Module:
     state = check_state_dict(network, read_state_dict(path), source=str(path))
     network.load_state_dict(state)
     return network
+
+
+def recorded_method(weights: str | Path) -> tuple[str, Path] | None:
+    """The METHOD a network was trained as, and the file that records it: `weights` itself when it is a
+    training checkpoint, else the checkpoint.pth of the run that wrote it, beside it; None for weights
+    without a record (the authors' release, a copied file)."""
+    weights = Path(weights)
+    for source in (weights, weights.parent / CHECKPOINT_NAME):
+        if not source.is_file():
+            continue
+        try:
+            content = read_checkpoint(source)
+        except CheckpointError:  # another file's fault than the one asked about: no record, then
+            continue
+        if isinstance(content, dict) and isinstance(content.get("run"), dict) and content["run"].get("METHOD"):
+            return str(content["run"]["METHOD"]), source
+    return None
+
+
+def check_recorded_method(weights: str | Path, methods: tuple[str, ...]) -> None:
+    """--weights trained as one method must not be filed and labelled as another (METHOD's default, say):
+    stop, naming the method their record names, where `methods` (those tested) use another network."""
+    recorded = recorded_method(weights)
+    if recorded is None:
+        return
+    method, source = recorded
+    wrong = [m for m in methods if network_method(m) != method]
+    if wrong:
+        raise CheckpointError(f"--weights={weights} was trained as {method} ({source} records it), but this run would "
+                              f"file and label its maps as {', '.join(wrong)}: pass --method={method} (or a post-hoc "
+                              f"method on it, e.g. --method={method}+TS)")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from metrics.table import BOUNDARY, IMAGE, METRICS, REST, SET, Metric, column_title, result_key
 from report.curves import CURVES_FOLDER, save_sod_curves
+from common import atomic
 from report.latex import LATEX_PREAMBLE, latex_tables
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ class Column:
     metric: Metric
     heading: str
     probabilities: bool
+
+
+BOLD_NOTE = "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."
 
 
 def table_columns(scopes: tuple[str, ...]) -> tuple[Column, ...]:
@@ -244,7 +248,7 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
     notes = [f"Protocol: {protocol.name} protocol: {protocol.description.rstrip('.')}.",
              f"Seeds: {', '.join(map(str, seeds))}" + ("; cells are mean ± sample standard deviation over seeds."
                                                        if several else "."),
-             "Bold: best mean of the column (the lowest error, the highest accuracy or F-measure)."]
+             BOLD_NOTE]
     mark_notes = [f"{WITHIN_SPREAD}: the method's runs overlap {REFERENCE}'s (their ranges over seeds "
                   f"intersect): the difference from {REFERENCE} is within the run-to-run spread."
                   ] if several and REFERENCE in runs else []
@@ -265,27 +269,27 @@ def write_comparison(runs: Runs, out_dir: Path, protocol: Protocol, curves: Curv
                       "resolution), of the rest, and the images' own values (metrics/boundary.py, metrics/table.py).")
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes + mark_notes + curve_notes) + "\n"
     if location_present:
-        markdown += "\n" + location_title + "\n\n" + "\n".join(location_lines) + "\n"
-    (out_dir / "comparison.md").write_text(markdown)
+        markdown += "\n" + location_title + " " + BOLD_NOTE + "\n\n" + "\n".join(location_lines) + "\n"
+    atomic.write_text(out_dir / "comparison.md", markdown)
     underline_note = "Underlined: second best mean (tied means share a mark)."
     latex = LATEX_PREAMBLE + latex_tables(rows, present, notes + [underline_note] + mark_notes, WITHIN_SPREAD)
     if location_present:
-        location_notes = [location_title, underline_note] + mark_notes
+        location_notes = [location_title, BOLD_NOTE, underline_note] + mark_notes
         latex += "\n" + latex_tables(location_rows, location_present, location_notes, WITHIN_SPREAD)
-    (out_dir / "comparison.tex").write_text(latex)
+    atomic.write_text(out_dir / "comparison.tex", latex)
 
     datasets, ood = _groups(runs)
     every = present + location_present
     per_run = {method: {seed: run_row(result, datasets, ood, columns) for seed, result in per_seed.items()}
                for method, per_seed in runs.items()}
-    with open(out_dir / "comparison.csv", "w", newline="") as handle:
+    with atomic.opened(out_dir / "comparison.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["method", "seed", "protocol"] + [f"{g} {c.key}" for g, c in every])
         for method, per_seed in per_run.items():
             for seed, row in per_seed.items():
                 writer.writerow([method, seed, protocol.name] + ["" if row[g][c.key] is None else f"{row[g][c.key]:.6g}"
                                                                  for g, c in every])
-    (out_dir / "comparison.json").write_text(json.dumps(
+    atomic.write_text(out_dir / "comparison.json", json.dumps(
         {"protocol": protocol.name, "seeds": seeds, "summary": table, "same_as_" + REFERENCE: same,
          "runs": [{"method": m, "seed": s, "metrics": row}
                   for m, per_seed in per_run.items() for s, row in per_seed.items()]},

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from common.text import counted
 from metrics.measures import F_BETA2
 from report.tables import CURVES_JSON, file_stem
+from common import atomic
 
 CURVES_FOLDER = "curves"
 CURVE_KEYS = ("threshold", "precision", "recall", "f_measure")
@@ -132,7 +133,8 @@ def save_sod_curves(curves: dict[str, Sequence[dict]], out_dir: Path) -> list[Pa
     for name, pair in figures.items():
         for figure, file_name in zip(pair, names[name], strict=True):
             FigureCanvasAgg(figure)
-            figure.savefig(out_dir / file_name, dpi=_DPI)
+            with atomic.replacing(out_dir / file_name) as temporary:
+                figure.savefig(temporary, dpi=_DPI)
             paths.append(out_dir / file_name)
     return paths
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from common import atomic
 from metrics.table import (
     COUNTS, IMAGE, IMAGE_STATISTICS, METRICS, PROBABILITIES, SCOPES, Metric, column_title, result_key,
 )
@@ -154,7 +155,7 @@ class Page:
             colours={name: "#%02x%02x%02x" % rgb for name, rgb in COLOURS.items()}, payload=payload)
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         path = Path(out_dir) / PAGE
-        path.write_text(html, encoding="utf-8")
+        atomic.write_text(path, html)
         return path
 
 
@@ -181,8 +182,7 @@ def write_run_page(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int, p
                                   "rows": [row.as_dict() for row in worst_first(score.images)]}
                      for score in scores}}
     (out_dir / PICTURES_FOLDER).mkdir(exist_ok=True)
-    (out_dir / PICTURES_FOLDER / PAGE_DATA).write_text(json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n",
-                                                       encoding="utf-8")
+    atomic.write_text(out_dir / PICTURES_FOLDER / PAGE_DATA, json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n")
     return render_run_page(out_dir)
 
 

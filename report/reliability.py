@@ -17,6 +17,7 @@ pyplot backend and state are left alone.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from matplotlib.figure import Figure
 from matplotlib.gridspec import SubplotSpec
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from common.text import counted
 from metrics.calibration import calibration_bins
 from metrics.table import METRICS
 from report.tables import Diagram, combined_figures, combined_plot_name
+from common import atomic
 
 PANELS_PER_ROW = 4
 _PANEL_SIZE = (4.2, 5.0)
@@ -42,6 +44,7 @@ _OVER_COLOUR = "#d9534f"
 _UNDER_COLOUR = "#f0ad4e"
 _COUNT_COLOUR = "#7f7f7f"
 _DPI = 120
+_TITLE_WIDTH = 52  # characters of the kind-of-maps line that fit a panel at fontsize 10
 _GAP_LINEWIDTH = 1.2
 
 
@@ -97,7 +100,8 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
     top.tick_params(labelbottom=False)
     shown = [METRICS[key] for key in TITLE_METRICS]
     top.set_title(
-        f"{diagram.dataset}  ({counted(diagram.n_images, 'image')})\n{diagram.title}\n"
+        # The kind of maps wrapped to the panel's width: constrained layout clips a long line, never wraps it.
+        f"{diagram.dataset}  ({counted(diagram.n_images, 'image')})\n{textwrap.fill(diagram.title, _TITLE_WIDTH)}\n"
         "   ".join(f"{m.title} {m.format(m.from_counts(counts, n_bins))}{m.unit}" for m in shown),
         fontsize=10,
         pad=30,
@@ -106,7 +110,9 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
     bottom.bar(left, share, width=width, align="edge", color=_COUNT_COLOUR, edgecolor="white")
     bottom.set_yscale("log")
     bottom.set_ylim(max(share.min() / 3, 1e-4), 500)
-    bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    bottom.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}" if value <= 100 else ""))
+    # Above 100 % is only room for the bars' labels: no tick there (one bin at 100 % labelled minor ticks to 400).
+    bottom.yaxis.set_minor_formatter(NullFormatter())
     for x, w, s in zip(left, width, share, strict=True):
         bottom.text(x + w / 2, s * 1.3, f"{s:.2g}%", ha="center", va="bottom", fontsize=7)
     bottom.set_ylabel("Pixels (%)")
@@ -116,7 +122,8 @@ def _draw_panel(fig: Figure, cell: SubplotSpec, diagram: Diagram, n_bins: int) -
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=_DPI)  # the constrained layout already fits the legends and titles
+    with atomic.replacing(path) as temporary:
+        fig.savefig(temporary, dpi=_DPI)  # the constrained layout already fits the legends and titles
     return path
 
 

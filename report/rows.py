@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from common import atomic
 from metrics.table import BOUNDARY, METRICS, SET, column_title, result_key
 from report.names import IMAGES_CSV
 
@@ -70,7 +71,7 @@ def worst_first(rows: Sequence[ImageRow], key: str = SORT_KEY) -> list[ImageRow]
 def write_images_csv(out_dir: Path, rows_by_set: dict[str, Sequence[ImageRow]]) -> Path:
     """Write ``images.csv`` (module docstring) into ``out_dir``."""
     path = Path(out_dir) / IMAGES_CSV
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic.opened(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["set", "image", *(column.key for column in ROW_COLUMNS), "notes"])
         for set_name, rows in rows_by_set.items():

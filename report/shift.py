@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from data.corruptions import CORRUPTIONS, FAMILIES, ShiftedSet, describe, parse_shifted
+from common import atomic
 from common.text import counted
 from metrics.table import column_title, metric_of, result_key
 
@@ -162,14 +163,14 @@ def write_shift(runs: Runs, out_dir: Path, protocol_name: str) -> str | None:
         f"Figure: {out_dir / 'shift.png'}.", "",
         *(source_markdown(source, by_source[source], summaries[source], keys) for source in by_source)])
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "shift.md").write_text(markdown)
+    atomic.write_text(out_dir / "shift.md", markdown)
     as_json = {source: {method: {**m, "severity": {s: {k: v and asdict(v) for k, v in cells.items()}
                                                    for s, cells in m["severity"].items()},
                                  "family": {f: {k: v and asdict(v) for k, v in cells.items()}
                                             for f, cells in m["family"].items()}}
                         for method, m in summary.items()} for source, summary in summaries.items()}
-    (out_dir / "shift.json").write_text(json.dumps({"protocol": protocol_name, "keys": keys, "spread": "min-max over "
-                                                    "the corruptions", "summary": as_json}, indent=1) + "\n")
+    atomic.write_text(out_dir / "shift.json", json.dumps({"protocol": protocol_name, "keys": keys, "spread": "min-max "
+                                                         "over the corruptions", "summary": as_json}, indent=1) + "\n")
     _write_csv(runs, by_source, keys, out_dir / "shift.csv")
     from report.shift_figure import save_shift_figure
 
@@ -178,7 +179,7 @@ def write_shift(runs: Runs, out_dir: Path, protocol_name: str) -> str | None:
 
 
 def _write_csv(runs: Runs, by_source: dict[str, list[ShiftedSet]], keys: dict[str, str], path: Path) -> None:
-    with open(path, "w", newline="") as handle:
+    with atomic.opened(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["method", "seed", "set", "corruption", "family", "severity", "metric", "value"])
         for method, per_seed in runs.items():

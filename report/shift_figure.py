@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common import atomic
 from data.corruptions import ShiftedSet
 from metrics.table import column_title, metric_of
 
@@ -57,4 +58,5 @@ def save_shift_figure(summaries: dict[str, dict[str, dict]], by_source: dict[str
     figure.suptitle("Calibration under corruption: per method a box over the corruptions (clean: over the seeds)\n"
                     "box: quartiles, whiskers: min-max (the table's spread), diamond: mean", fontsize=10)
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=120)
+    with atomic.replacing(path) as temporary:
+        figure.savefig(temporary, dpi=120)

@@ -28,6 +28,7 @@ from metrics.table import (
     column_title, in_table_order, result_key, sod_metrics,
 )
 from protocol import AS_GIVEN, PROBABILITIES_AS_GIVEN, PROBABILITY_PROTOCOL, PROTOCOLS, MapKind, Protocol
+from common import atomic
 from report.names import IMAGES_CSV, PAGE, PICTURES_FOLDER, file_stem
 
 REPORT_JSON = "results.json"
@@ -258,15 +259,15 @@ def write_reports(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int, pr
 
     json_path = out_dir / REPORT_JSON
     # allow_nan=False: a NaN would be invalid JSON, better to fail loudly than write it.
-    json_path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    atomic.write_text(json_path, json.dumps(results, indent=2, allow_nan=False) + "\n")
 
     curves_path = out_dir / CURVES_JSON
     curves = {s.name: s.curves for s in scores if s.curves is not None}
-    curves_path.write_text(json.dumps({"protocol": protocol.name, "sets": curves}, allow_nan=False) + "\n")
+    atomic.write_text(curves_path, json.dumps({"protocol": protocol.name, "sets": curves}, allow_nan=False) + "\n")
 
     csv_path = out_dir / "results.csv"
     keys = list(dict.fromkeys(key for s in scores for key in s.metrics))
-    with csv_path.open("w", newline="") as handle:
+    with atomic.opened(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["dataset", *keys])
         for s in scores:
@@ -278,7 +279,8 @@ def write_reports(out_dir: Path, scores: Sequence[DatasetScore], n_bins: int, pr
         [f"![all datasets, {maps.title}]({combined_plot_name(maps)})" for maps in combined_figures(diagrams)]
         + [f"![{d.dataset}, {d.title}]({d.file_name})" for s in scores for d in s.diagrams]
     )
-    md_path.write_text(
+    atomic.write_text(
+        md_path,
         f"# Evaluation results ({protocol.name} protocol)\n\n"
         + "".join(f"## {title}\n\n{body}\n\n" for title, body in _sections(scores, n_bins, protocol))
         + "## Definitions\n\n"

@@ -185,7 +185,7 @@ def test_ctrl_c_exits_130_saying_where_the_maps_are(demo_root, tmp_path, capsys,
 
     monkeypatch.setattr(predict, "write_predictions", interrupted)
     assert command(weights, two_photos(demo_root, tmp_path), tmp_path / "out") == 130
-    assert capsys.readouterr().err == f"interrupted: the maps written so far are in {tmp_path / 'out'}\n"
+    assert capsys.readouterr().err.strip() == f"interrupted: the maps written so far are in {tmp_path / 'out'}"
 
 
 def test_help_answers_without_importing_torch(tmp_path):

@@ -3,7 +3,6 @@
 """
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from common import atomic
 from common.configurator import format_value
 from common.distributed import is_distributed, is_main_process
 from common.errors import UserFacingError
 from common.text import counted
 from loss import Objective, objective_constants
-from model.checkpoint import check_state_dict
+from model.checkpoint import check_state_dict, read_checkpoint
 
 # The constants every checkpoint records besides its objective's own (`loss.objective_constants`);
 # --resume refuses a run that differs in any of them. EPOCHS is not among them: a run may be continued
@@ -73,21 +73,13 @@ def seed_everything(seed: int) -> None:
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`:
-    a crash or a full disk mid-write leaves the previous file intact."""
-    temporary = path.with_name(path.name + ".tmp")
+    """torch.save `obj` whole or not at all (`common.atomic`): a crash or a full disk mid-write leaves the
+    previous file intact."""
     try:
-        with open(temporary, "wb") as handle:
+        with atomic.opened(path, "wb") as handle:
             torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, (OSError, RuntimeError)):  # torch.save reports a full disk as RuntimeError
-            kept = "the previous version is intact" if path.exists() else "no earlier version exists"
-            raise TrainingError(f"could not write {path} ({error}); {kept}") from error
-        raise
+    except atomic.WriteError as error:
+        raise TrainingError(str(error)) from error
 
 
 def rng_state(generator: torch.Generator | None) -> dict:
@@ -133,7 +125,8 @@ class Checkpoint:
                device: torch.device) -> Progress:
         """Load the checkpoint into the network, optimiser, objective and random streams; returns where
         it stands. Refuses a checkpoint of another configuration or past `epochs`."""
-        state = torch.load(self.path, map_location=device, weights_only=True)
+        state = read_checkpoint(self.path, device, "--resume cannot continue from it: delete it to train afresh, "
+                                                   "or put back a good copy")
         check_resumable(self.path, state, self.record, epochs)
         network.load_state_dict(check_state_dict(network, state["model"], source=str(self.path)))
         optimizer.load_state_dict(state["optimizer"])

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from common import atomic
 from common.text import counted, plural
 
 if TYPE_CHECKING:  # the plots read LOG_NAME from here without loading torch
@@ -68,14 +68,12 @@ def append_row(path: Path, row: dict[str, float | int | str]) -> None:
         if header != columns:
             _, rows = read_rows(path)
             columns += [name for name in header if name not in columns]
-            temporary = path.with_name(path.name + ".tmp")
-            with open(temporary, "w", newline="") as handle:
+            with atomic.opened(path, "w", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(rows)
-            os.replace(temporary, path)
     new = not path.exists()
-    with open(path, "a", newline="") as handle:
+    with atomic.appending(path, newline="") as handle:  # a row is cut off again when it cannot be written whole
         writer = csv.DictWriter(handle, fieldnames=columns)
         if new:
             writer.writeheader()
@@ -143,4 +141,4 @@ def write_alpha_table(alpha: torch.Tensor, names: list[str], path: Path) -> None
     """Image name -> alpha, highest first: the images the model found most ambiguous lead."""
     values = alpha.tolist()
     order = sorted(range(len(names)), key=lambda i: (-values[i], names[i]))
-    path.write_text(json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")
+    atomic.write_text(path, json.dumps({names[i]: values[i] for i in order}, indent=1) + "\n")

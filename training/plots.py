@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from metrics.boundary import BOUNDARY_WIDTH
 from metrics.calibration import N_BINS
+from common import atomic
 from training.log import LOG_NAME
 
 CALIBRATION_PLOT_NAME = "calibration_history.png"
@@ -54,7 +55,8 @@ def plot_alpha_history(log_csv: Path, out_png: Path) -> None:
     bottom.legend(fontsize=8)
     bottom.grid(alpha=0.3)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
 
 
 def read_log(log_csv: Path) -> dict[str, list[float]]:
@@ -108,7 +110,8 @@ def plot_calibration_history(
     axes.legend(handles=handles, fontsize=8)
     axes.grid(alpha=0.3)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
     return figure
 
 
@@ -133,11 +136,16 @@ def plot_validation_calibration(
     figure = Figure(figsize=(5 * len(CALIBRATION_COLUMNS), 4.5), layout="constrained")
     panels = figure.subplots(1, len(CALIBRATION_COLUMNS), sharex=True)
     for axes, (column, words) in zip(panels, CALIBRATION_COLUMNS.items()):
+        drawn: dict[tuple, str] = {}  # the values of each line drawn -> its label
         for (method, seed), log in logs.items():
             color = f"C{methods.index(method) % 10}"
             values = [100 * value for value in log.get(column, [math.nan] * len(log["epoch"]))]
+            label = f"{method} seed {seed}"
+            twin = drawn.setdefault((tuple(log["epoch"]), *(tuple(log.get(c, ())) for c in CALIBRATION_COLUMNS)), label)
+            # A run identical to one drawn would hide under it: crosses on its epochs, and the legend says so.
+            same = {"marker": "x", "markersize": 6, "linewidth": 0.8} if twin != label else {}
             axes.plot(log["epoch"], values, color=color, linestyle=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)],
-                      label=f"{method} seed {seed}")
+                      label=label if twin == label else f"{label} (same values as {twin})", **same)
             perturbed = set(_perturbed_epochs(log))
             marked = [(epoch, value) for epoch, value in zip(log["epoch"], values) if epoch in perturbed]
             if marked:
@@ -152,5 +160,6 @@ def plot_validation_calibration(
     figure.suptitle("Validation calibration per epoch, one line per method and seed (dots: epochs with perturbed "
                     f"labels)\n{_calibration_subtitle(n_bins, boundary_width)}", fontsize=10)
     FigureCanvasAgg(figure)
-    figure.savefig(out_png, dpi=120)
+    with atomic.replacing(out_png) as temporary:
+        figure.savefig(temporary, dpi=120)
     return figure

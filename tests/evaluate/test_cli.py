@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import evaluate.runner
-from evaluate.__main__ import INTERRUPTED, INTERRUPTED_STATUS, main
+from common.interrupts import INTERRUPTED_STATUS
+from evaluate.__main__ import INTERRUPTED, main
 from tests.conftest import PROJECT_ROOT, write_pairs
 from tests.interrupting import HAS_PROC, interrupted, slow_import
 

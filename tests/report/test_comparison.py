@@ -282,3 +282,12 @@ def test_the_latex_parts_compile_without_overfull_lines(tmp_path):
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert result.returncode == 0, log[-2000:]
     assert "Overfull \\hbox" not in log
+
+
+def test_the_band_table_explains_bold_as_well_as_underline(tmp_path):
+    runs = {"BCE": {1: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.20, 0.01, 0.08)}},
+            "LTS": {1: {"A": with_location(metrics(0.1, 0.08, 0.9, 0.8), 0.18, 0.004, 0.09)}}}
+    location = write_comparison(runs, tmp_path, PAPER).split("Where the miscalibration is")[1]
+    assert "Bold: best mean" in location
+    tex_location = (tmp_path / "comparison.tex").read_text().split(r"\caption{Where the miscalibration is")[1]
+    assert "Bold: best mean" in tex_location and "Underlined" in tex_location

@@ -1,5 +1,6 @@
 """The reliability diagram: the bar is the accuracy, the gap to the confidence is an outline."""
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
@@ -82,3 +83,22 @@ def test_alpha_plot_leaves_the_pyplot_backend_alone(tmp_path):
     log.write_text("\n".join([",".join(keys), *rows]) + "\n")
     alpha_plot.plot_alpha_history(log, tmp_path / "alpha.png")
     assert (tmp_path / "alpha.png").stat().st_size > 10_000
+
+
+def test_one_bin_pixel_share_axis_labels_no_share_above_100_percent():
+    counts = np.zeros((256, 2), np.int64)
+    counts[255] = (0, 500)  # every pixel in the top bin: 100 %
+    figure = reliability_figure([score(counts)], n_bins=10)
+    FigureCanvasAgg(figure).draw()
+    bottom = figure.axes[1]
+    labels = [tick.get_text() for tick in [*bottom.get_yticklabels(), *bottom.get_yticklabels(minor=True)]]
+    shown = [float(text) for text in labels if text]
+    assert shown and max(shown) <= 100
+
+
+def test_a_long_kind_of_maps_line_is_wrapped_inside_the_panel():
+    figure = reliability_figure([score(under_and_over_confident_counts(), maps=STRETCHED_MAPS)], n_bins=10)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    title = figure.axes[0].title.get_window_extent(renderer)
+    assert title.x0 >= 0 and title.x1 <= figure.bbox.width

@@ -56,8 +56,9 @@ def test_several_runs_one_line_per_method_and_seed_in_each_panel(tmp_path):
         for seed, folder in seeds.items():
             folder.mkdir(parents=True)
     for seed in (1, 2):
-        write_log(runs["BCE"][seed], ["", "", ""], [0.05, 0.04, 0.04])
-        write_log(runs["ASLP"][seed], ["0", "0.2", "0.4"] if seed == 1 else ["0", "0", "0"], [0.05, 0.03, 0.08])
+        # Each run its own values: identical runs are marked as such (the test below).
+        write_log(runs["BCE"][seed], ["", "", ""], [0.05, 0.04, 0.03 + 0.01 * seed])
+        write_log(runs["ASLP"][seed], ["0", "0.2", "0.4"] if seed == 1 else ["0", "0", "0"], [0.05, 0.03, 0.07 + 0.01 * seed])
     out = tmp_path / "validation_calibration.png"
     figure = plot_validation_calibration(runs, out)
     assert out.stat().st_size > 10_000
@@ -79,3 +80,14 @@ def test_no_run_with_a_log_writes_nothing(tmp_path):
     out = tmp_path / "validation_calibration.png"
     assert plot_validation_calibration({"ASLP+TS": {1: tmp_path}}, out) is None
     assert not out.exists()
+
+
+def test_identical_runs_stay_visible_and_the_legend_says_so(tmp_path):
+    runs = {"BCE": {1: tmp_path / "BCE"}, "LS": {1: tmp_path / "LS"}}
+    for folder in (tmp_path / "BCE", tmp_path / "LS"):
+        folder.mkdir()
+        write_log(folder, ["", ""], [0.05, 0.04])
+    figure = plot_validation_calibration(runs, tmp_path / "validation.png")
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert "LS seed 1 (same values as BCE seed 1)" in lines
+    assert lines["LS seed 1 (same values as BCE seed 1)"].get_marker() == "x"
