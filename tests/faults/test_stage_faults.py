@@ -1,56 +1,20 @@
-"""main_ASLP.py's test and eval stages and predict.py under faults injected in-process: the k-th write failing
-(a full disk: the one writer all outputs go through, `os.replace` in common/atomic.py, raises ENOSPC) and Ctrl-C
-(KeyboardInterrupt, as Python raises it for SIGINT) at several points. Each faulted run is one line, no
-traceback, no temporary left and every file present whole; the next run starts where the last stopped, and
-the run that finishes ends with the very numbers and maps of the session's uninterrupted run.
+"""main_ASLP.py's test and eval stages and predict.py under faults injected in-process (tests/faults/injecting.py):
+a full disk at the k-th write and Ctrl-C at several points. Each faulted run is one line, no traceback, no
+temporary left and every file present whole; the next run starts where the last stopped, and the run that
+finishes ends with the very numbers and maps of the session's uninterrupted run.
 
 One chain of runs into one folder, each faulted at another point, keeps this to a few short runs."""
 from __future__ import annotations
 
-import errno
 import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from common import atomic
 from common.layout import MAPS_RECORD
 from tests.conftest import TINY, Result, run_cli
+from tests.faults.injecting import CTRL_C, FULL_DISK, assert_whole, faulted_at
 from tests.interrupting import visible_lines
-
-FULL_DISK = "full disk"
-CTRL_C = "Ctrl-C"
-
-
-def _fault(kind: str) -> BaseException:
-    return OSError(errno.ENOSPC, "No space left on device") if kind == FULL_DISK else KeyboardInterrupt()
-
-
-def _faulted_at(monkeypatch: pytest.MonkeyPatch, k: int, kind: str) -> list[str]:
-    """From now on the k-th file moved into place fails with `kind`; returns the targets as they come."""
-    real, targets = atomic.os.replace, []
-
-    def replace(source: str, target: str) -> None:
-        targets.append(str(target))
-        if len(targets) == k:
-            raise _fault(kind)
-        real(source, target)
-
-    monkeypatch.setattr(atomic.os, "replace", replace)
-    return targets
-
-
-def _assert_whole(folder: Path) -> None:
-    """No temporary left behind, and every JSON file parses and every PNG decodes."""
-    files = [path for path in folder.rglob("*") if path.is_file()]
-    assert not [path.name for path in files if atomic.is_temporary(path.name)]
-    for path in files:
-        if path.suffix == ".json":
-            json.loads(path.read_text())
-        elif path.suffix == ".png":
-            with Image.open(path) as image:
-                image.load()
 
 
 def _assert_one_line(result: tuple[int, str], kind: str, target: str, interrupted: str) -> None:
@@ -77,15 +41,15 @@ def test_test_and_eval_stages_faulted_at_each_point_rerun_to_the_uninterrupted_r
             "--method=BCE", "--stages=test,eval", "--test_datasets=DEMO-SOD", "--experiment=faulted")
     run_dir = tmp_path / "experiments" / "faulted"
     for k, kind in STAGE_FAULTS:  # each run the rerun of the one before it
-        targets = _faulted_at(monkeypatch, k, kind)
+        targets = faulted_at(monkeypatch, k, kind)
         result = run_cli(tmp_path, *args)
         monkeypatch.undo()
         assert len(targets) == k, f"the run wrote {len(targets)} files, fewer than {k}"
         _assert_one_line((result.code, result.err), kind, targets[-1], "interrupted")
-        _assert_whole(run_dir)
+        assert_whole(run_dir)
     finished = run_cli(tmp_path, *args)
     assert finished.code == 0, finished.err
-    _assert_whole(run_dir)
+    assert_whole(run_dir)
     expected = json.loads((comparison / "BCE" / "results.json").read_text())["DEMO-SOD"]
     assert json.loads((run_dir / "results.json").read_text())["DEMO-SOD"] == expected
 
@@ -130,7 +94,7 @@ def test_predict_faulted_at_each_point_reruns_to_the_test_stages_maps(
             f"--out={out}", "--size=32", "--device=cpu", "--batch-size=2"]
     for where, k, kind in PREDICT_FAULTS:
         if where == "write":
-            targets = _faulted_at(monkeypatch, k, kind)
+            targets = faulted_at(monkeypatch, k, kind)
         else:
             targets = [""]
             _ctrl_c_in_batch(monkeypatch, k)
@@ -140,8 +104,8 @@ def test_predict_faulted_at_each_point_reruns_to_the_test_stages_maps(
         target = targets[-1]
         _assert_one_line((code, capsys.readouterr().err), kind, target, f"interrupted: the maps written so far are in {out}")
         if out.exists():
-            _assert_whole(out)
+            assert_whole(out)
     assert predict.cli(argv) == 0
-    _assert_whole(out)
+    assert_whole(out)
     for folder in ("predictions", "probabilities"):  # the very maps of the session's test stage
         assert _digests(out / folder / "DEMO-SOD") == _digests(comparison / "BCE" / folder / "DEMO-SOD")
