@@ -19,8 +19,11 @@ file by itself and says what it did in notes (the callers count them and say the
   level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess), and so
   is a folder of maps whose every 16-bit map is such (one such map among others is a model's, and noted);
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
-  using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255); any other colour
-  palette, like any colour file whose channels differ, is a photograph: refused;
+  using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255), and so is a VOC-style
+  mask that also uses index 255 (:data:`VOID_INDEX`, "void": the unlabelled border around objects): its void
+  pixels are returned apart by :func:`read_mask` (the scorer leaves them out of every metric) and read as
+  background by :func:`read_grey` (training; noted); any other colour palette, like any colour file whose
+  channels differ, is a photograph: refused;
 - alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
 - an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
 
@@ -57,6 +60,9 @@ MASK_ZERO_ONE_NOTE = "stored as 0/1: read as 0/255 (1 = object)"
 ZERO_ONE_MAP_NOTE = "holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
 GREY_PALETTE_NOTE = "palette file of greys: read as the greys it shows"
 PALETTE_INDEX_NOTE = "palette file: read by index (0 = background, 1 = object, read as 255)"
+VOID_INDEX = 255  # the VOC palette's "void" index: pixels not labelled either way
+VOID_NOTE = f"palette index {VOID_INDEX} (void) pixels left out of every metric"
+VOID_AS_BACKGROUND_NOTE = f"palette index {VOID_INDEX} (void) pixels read as background"
 ZERO_ONE_MAP_FIX = (
     "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
     "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
@@ -317,8 +323,17 @@ def _photograph_error(path: Path, what: str) -> DataError:
     )
 
 
-def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> tuple[np.ndarray, list[str]] | None:
-    """A palette file's levels and notes (module docstring); None for a file without a colour table."""
+@dataclass(frozen=True)
+class Levels:
+    """A file's 8-bit grey levels, its void pixels (a mask's, else None) and the notes on how it was read."""
+
+    image: np.ndarray
+    void: np.ndarray | None
+    notes: list[str]
+
+
+def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> Levels | None:
+    """A palette file's levels, void and notes (module docstring); None for a file without a colour table."""
     try:
         with Image.open(io.BytesIO(buffer.tobytes())) as image:
             if image.mode != "P":
@@ -329,15 +344,18 @@ def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> tuple[np.ndarr
         return None  # OpenCV then reads it, or says it cannot
     used = np.unique(indices)
     if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
-        return palette[indices, 0], [GREY_PALETTE_NOTE]
-    if kind == "mask" and used[-1] <= 1:
+        return Levels(palette[indices, 0], None, [GREY_PALETTE_NOTE])
+    if kind == "mask" and np.isin(used, (0, 1, VOID_INDEX)).all():
         # Index 1 is the object whatever colour shows it (a VOC-style palette shows it dark red).
-        return (indices * 255).astype(np.uint8), [PALETTE_INDEX_NOTE]
-    reason = "a binary mask may use only the indices 0 and 1" if kind == "mask" else "a map must be grey"
+        void = indices == VOID_INDEX
+        image = np.where(indices == 1, np.uint8(255), np.uint8(0))
+        return Levels(image, void if void.any() else None, [PALETTE_INDEX_NOTE])
+    reason = (f"a binary mask may use only the indices 0, 1 and {VOID_INDEX} (void)" if kind == "mask"
+              else "a map must be grey")
     raise _photograph_error(path, f"a palette file of colours ({used.size} indices used; {reason})")
 
 
-def _decoded_levels(buffer: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+def _decoded_levels(buffer: np.ndarray, path: Path) -> Levels:
     """The stored levels of a file without a colour table (8- or 16-bit), as one channel, with notes."""
     # imdecode (unlike imread) reports undecodable data the same way for every path.
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
@@ -358,11 +376,32 @@ def _decoded_levels(buffer: np.ndarray, path: Path) -> tuple[np.ndarray, list[st
             raise _photograph_error(path, "a colour image whose channels differ")
     if image.dtype not in (np.uint8, np.uint16):
         raise DataError(f"cannot read {path}: unsupported pixel type {image.dtype}; save it as 8-bit grey")
-    return image, notes
+    return Levels(image, None, notes)
 
 
 def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
-    """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it.
+    """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it; a mask's void
+    pixels (:data:`VOID_INDEX`) are read as background, and noted (training has no way to leave them out)."""
+    levels = read_levels(path, kind)
+    if levels.void is None:
+        return levels.image, levels.notes
+    return levels.image, [*levels.notes, VOID_AS_BACKGROUND_NOTE]
+
+
+def read_mask(path: Path) -> Levels:
+    """A mask's levels, its void pixels apart (None where it has none) and the notes, :data:`VOID_NOTE` among
+    them where it has void: what the scorer reads."""
+    levels = read_levels(path, "mask")
+    if levels.void is None:
+        return levels
+    if levels.void.all():
+        raise DataError(f"mask {path} is void (palette index {VOID_INDEX}) everywhere: it leaves no pixel to score; "
+                        "remove it or its prediction")
+    return Levels(levels.image, levels.void, [*levels.notes, VOID_NOTE])
+
+
+def read_levels(path: Path, kind: str) -> Levels:
+    """A mask or map (``kind``) as a 2-D uint8 array, its void pixels (None: none) and the notes on what was done.
 
     The file is judged by itself, by the rules of the module docstring: a palette file by its colour table, then
     the stored levels (0/1 only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
@@ -373,9 +412,11 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
         buffer = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error}") from error
-    image, notes = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    levels = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    image, void, notes = levels.image, levels.void, levels.notes
     if (turn := file_orientation(buffer)) != 1:
         image, notes = upright(image, turn), [*notes, ORIENTED_NOTE]
+        void = None if void is None else upright(void, turn)
     highest = int(image.max())
     if highest == 1 and kind == "mask":
         image, notes = (image * 255).astype(np.uint8), [*notes, MASK_ZERO_ONE_NOTE]
@@ -392,4 +433,4 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
         image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if path.suffix.lower() in LOSSY_SUFFIXES:
         notes.append(LOSSY_NOTE)
-    return np.ascontiguousarray(image), notes
+    return Levels(np.ascontiguousarray(image), void, notes)

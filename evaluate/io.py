@@ -5,7 +5,8 @@ be ``.png``, ``.bmp``, ``.jpg`` or ``.jpeg`` (JPEG noted as lossy), masks must b
 JPEG stops the pairing, before any image is scored), any letter case; ``x.png`` pairs with ``x.bmp``. Nothing is
 dropped silently: unpaired files, files of other types and subfolders are returned to the caller to be counted
 and listed; each file is read by itself and what the reader did to it (0/1 masks, 16-bit or palette files, maps
-holding only the levels 0 and 1) is noted per image; a prediction whose size differs from its mask is resized
+holding only the levels 0 and 1) is noted per image; a mask's void pixels (VOC palette index 255) come apart
+in :attr:`LoadedPair.void`, for the scorer to leave out of every metric; a prediction whose size differs from its mask is resized
 (bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
 maps are in its subfolders says so), an unreadable file, a photograph where a map should be or two maps with one
 stem raise :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
+from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey, read_mask
 from common.layout import MAPS_RECORD
 from protocol import MAP_KINDS
 from evaluate.records import CheckedRecord, check_record
@@ -178,12 +179,19 @@ def mask_folder(gt_root: Path, dataset: str) -> Path:
 
 @dataclass(frozen=True)
 class LoadedPair:
-    """A prediction and its mask (and probability map) as equal-sized uint8 arrays, with what was done to them."""
+    """A prediction and its mask (and probability map) as equal-sized uint8 arrays, with what was done to them;
+    ``void``: the mask's pixels labelled neither way (None: none), read as background in ``gt``."""
 
     pred: np.ndarray
     gt: np.ndarray
     notes: list[str]
     probability: np.ndarray | None = None
+    void: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray | None:
+        """The pixels every metric counts (None: all of them)."""
+        return None if self.void is None else ~self.void
 
 
 def _fitted_to_mask(image: np.ndarray, shape: tuple[int, ...], role: str, pil: bool) -> tuple[np.ndarray, list[str]]:
@@ -206,7 +214,8 @@ def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
     """
     with as_evaluation_error():
         pred, pred_notes = read_grey(pair.pred, "map")
-        gt, gt_notes = read_grey(pair.gt, "mask")
+        mask = read_mask(pair.gt)
+        gt, gt_notes = mask.image, mask.notes
         probability, probability_notes = (
             read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
         )
@@ -215,4 +224,4 @@ def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
     if probability is not None:
         probability, resize_notes = _fitted_to_mask(probability, gt.shape, "probability map", pil=False)
         notes += [f"probability map: {note}" for note in probability_notes] + resize_notes
-    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability)
+    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability, void=mask.void)

@@ -14,7 +14,8 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 * with probability maps beside the test maps (protocols whose test maps are not probabilities), every
   calibration value of those under the probability protocol (the ``probabilities_`` keys);
 * counts of what was skipped, converted or resized, of empty masks (``n_empty_masks``: no pixel >= 128)
-  and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes
+  of constant prediction maps (``n_constant_maps``: one level over the whole map) and of void mask pixels
+  (``n_void_pixels`` in ``n_void_masks`` masks: VOC palette index 255, left out of every metric), with notes
   (worded in :mod:`evaluate.notes`).
 
 Each file is judged by itself (:mod:`data.files`): a mask stored as 0/1 is read as 0/255, with a note. A map
@@ -74,7 +75,7 @@ _SHARDS_PER_WORKER = 8
 _MAX_SHARD = 64
 COUNT_KEYS = (
     "boundary_width", "n_pixels", "n_empty_masks", "n_constant_maps", "n_pred_without_gt", "n_gt_without_pred",
-    "n_ignored_files", "n_ignored_folders", "n_resized", "n_converted",
+    "n_ignored_files", "n_ignored_folders", "n_resized", "n_converted", "n_void_pixels", "n_void_masks",
 )  # fmt: skip
 
 
@@ -264,6 +265,8 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         "n_ignored_folders": len(paired.ignored_folders),
         "n_resized": accumulator.n_resized,
         "n_converted": accumulator.n_converted,
+        "n_void_pixels": accumulator.n_void_pixels,
+        "n_void_masks": accumulator.n_void_masks,
     }
     metrics = {key: values.get(key) for key in RESULT_KEYS}
     diagrams = [
