@@ -21,8 +21,8 @@ file by itself and says what it did in notes (the callers count them and say the
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
   using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255), and so is a VOC-style
   mask that also uses index 255 (:data:`VOID_INDEX`, "void": the unlabelled border around objects): its void
-  pixels are returned apart by :func:`read_mask` (the scorer leaves them out of every metric) and read as
-  background by :func:`read_grey` (training; noted); any other colour palette, like any colour file whose
+  pixels come apart from :func:`read_mask_with_void` (the scorer leaves them out of every metric) and are
+  background to :func:`read_grey` (training; noted); any other colour palette, like any colour file whose
   channels differ, is a photograph: refused;
 - alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
 - an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
@@ -388,7 +388,7 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
     return levels.image, [*levels.notes, VOID_AS_BACKGROUND_NOTE]
 
 
-def read_mask(path: Path) -> Levels:
+def read_mask_with_void(path: Path) -> Levels:
     """A mask's levels, its void pixels apart (None where it has none) and the notes, :data:`VOID_NOTE` among
     them where it has void: what the scorer reads."""
     levels = read_levels(path, "mask")

@@ -26,7 +26,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey, read_mask
+from data.files import (
+    ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey, read_mask_with_void,
+)
 from common.layout import MAPS_RECORD
 from protocol import MAP_KINDS
 from evaluate.records import CheckedRecord, check_record
@@ -214,7 +216,7 @@ def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
     """
     with as_evaluation_error():
         pred, pred_notes = read_grey(pair.pred, "map")
-        mask = read_mask(pair.gt)
+        mask = read_mask_with_void(pair.gt)
         gt, gt_notes = mask.image, mask.notes
         probability, probability_notes = (
             read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
