@@ -14,16 +14,15 @@ file by itself and says what it did in notes (the callers count them and say the
 - **levels 0 and 1 only** (1 present, any bit depth): a mask is a mask stored as 0/1, read as 0/255 (it can be
   nothing else); a map is ambiguous (a binary map stored as 0/1, or a confident model's probability map with
   p <= 1/255), so it is read as it is and flagged (:data:`ZERO_ONE_MAP_NOTE`): the scorer refuses it where its
-  mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`zero_one_maps_error`);
+  mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`evaluate.io.zero_one_maps_error`);
 - **16-bit**: scaled by its bit depth, round(v * 255 / 65535), whatever its values; a 16-bit mask whose highest
   level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess), and so
   is a folder of maps whose every 16-bit map is such (one such map among others is a model's, and noted);
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
   using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255), and so is a VOC-style
-  mask that also uses index 255 (:data:`VOID_INDEX`, "void": the unlabelled border around objects): its void
-  pixels come apart from :func:`read_mask_with_void` (the scorer leaves them out of every metric) and are
-  background to :func:`read_grey` (training; noted); any other colour palette, like any colour file whose
-  channels differ, is a photograph: refused;
+  mask also using index 255 (:data:`VOID_INDEX`, "void", VOC's unlabelled border) too, its void apart for the
+  scorer (:func:`read_mask_with_void`) and background for training (:func:`read_grey`; noted); any other colour
+  palette, like any colour file whose channels differ, is a photograph: refused;
 - alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
 - an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
 
@@ -46,7 +45,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common import atomic
 from common.errors import UserFacingError
-from common.text import counted, plural
 from data.orientation import ORIENTED_NOTE, file_orientation, upright
 
 CONVERT_COMMAND = "python -m data.convert_masks"
@@ -54,7 +52,7 @@ LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
 SIXTEEN_BIT_NOTE = "16-bit file scaled to 8-bit by its bit depth (round(v * 255 / 65535))"
 # A 16-bit map whose levels all lie in 0..255: 8-bit values saved in a 16-bit file, or a model whose p < 1/256
-# everywhere. A folder whose every 16-bit map is such is refused, as such a mask is (`sixteen_bit_maps_error`).
+# everywhere. A folder whose every 16-bit map is such is refused, as such a mask is (`evaluate.io.sixteen_bit_maps_error`).
 SIXTEEN_BIT_LOW_NOTE = "16-bit file whose levels all lie in 0..255, scaled by its bit depth all the same"
 MASK_ZERO_ONE_NOTE = "stored as 0/1: read as 0/255 (1 = object)"
 ZERO_ONE_MAP_NOTE = "holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
@@ -63,11 +61,6 @@ PALETTE_INDEX_NOTE = "palette file: read by index (0 = background, 1 = object, r
 VOID_INDEX = 255  # the VOC palette's "void" index: pixels not labelled either way
 VOID_NOTE = f"palette index {VOID_INDEX} (void) pixels left out of every metric"
 VOID_AS_BACKGROUND_NOTE = f"palette index {VOID_INDEX} (void) pixels read as background"
-ZERO_ONE_MAP_FIX = (
-    "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
-    "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
-    "--trust-map-levels (trust_map_levels=True in Python)"
-)
 
 
 class DataError(UserFacingError, ValueError):
@@ -152,26 +145,6 @@ def require_writable_folder(path: Path) -> None:
             f"cannot write to the output folder {path} ({error.strerror or error}); choose another folder or make "
             "it writable"
         ) from error
-
-
-def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
-    """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
-    (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
-    count = len(names)
-    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
-    return DataError(
-        f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
-        f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"
-    )
-
-
-def sixteen_bit_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
-    """The refusal of a folder whose 16-bit maps (``total``, examples ``names``) all hold levels in 0..255 only."""
-    return DataError(
-        f"{folder}: its {counted(total, '16-bit map')} all hold levels within 0..255 only ({abbreviate(names, total=total)}): "
-        "read by their bit depth (v * 255 / 65535) they would be near-black, and reading them as 8-bit would be a "
-        "guess; save them as 8-bit maps (0..255)"
-    )
 
 
 @dataclass(frozen=True)
@@ -317,10 +290,8 @@ def read_photo(path: Path, at_least: int | None = None) -> Image.Image:
 
 
 def _photograph_error(path: Path, what: str) -> DataError:
-    return DataError(
-        f"{path} is {what}: it looks like a photograph, not a grey map or mask; point at the folder of maps or "
-        "masks, not at the folder of images"
-    )
+    return DataError(f"{path} is {what}: it looks like a photograph, not a grey map or mask; point at the folder of "
+                     "maps or masks, not at the folder of images")
 
 
 @dataclass(frozen=True)
@@ -347,11 +318,9 @@ def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> Levels | None:
         return Levels(palette[indices, 0], None, [GREY_PALETTE_NOTE])
     if kind == "mask" and np.isin(used, (0, 1, VOID_INDEX)).all():
         # Index 1 is the object whatever colour shows it (a VOC-style palette shows it dark red).
-        void = indices == VOID_INDEX
-        image = np.where(indices == 1, np.uint8(255), np.uint8(0))
-        return Levels(image, void if void.any() else None, [PALETTE_INDEX_NOTE])
-    reason = (f"a binary mask may use only the indices 0, 1 and {VOID_INDEX} (void)" if kind == "mask"
-              else "a map must be grey")
+        void = indices == VOID_INDEX if used[-1] == VOID_INDEX else None
+        return Levels(((indices == 1) * 255).astype(np.uint8), void, [PALETTE_INDEX_NOTE])
+    reason = "a binary mask may use only the indices 0, 1 and 255 (void)" if kind == "mask" else "a map must be grey"
     raise _photograph_error(path, f"a palette file of colours ({used.size} indices used; {reason})")
 
 
@@ -383,28 +352,23 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
     """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it; a mask's void
     pixels (:data:`VOID_INDEX`) are read as background, and noted (training has no way to leave them out)."""
     levels = read_levels(path, kind)
-    if levels.void is None:
-        return levels.image, levels.notes
-    return levels.image, [*levels.notes, VOID_AS_BACKGROUND_NOTE]
+    return levels.image, levels.notes + [VOID_AS_BACKGROUND_NOTE] * (levels.void is not None)
 
 
 def read_mask_with_void(path: Path) -> Levels:
     """A mask's levels, its void pixels apart (None where it has none) and the notes, :data:`VOID_NOTE` among
     them where it has void: what the scorer reads."""
     levels = read_levels(path, "mask")
-    if levels.void is None:
-        return levels
-    if levels.void.all():
+    if levels.void is not None and levels.void.all():
         raise DataError(f"mask {path} is void (palette index {VOID_INDEX}) everywhere: it leaves no pixel to score; "
                         "remove it or its prediction")
-    return Levels(levels.image, levels.void, [*levels.notes, VOID_NOTE])
+    return levels if levels.void is None else Levels(levels.image, levels.void, [*levels.notes, VOID_NOTE])
 
 
 def read_levels(path: Path, kind: str) -> Levels:
-    """A mask or map (``kind``) as a 2-D uint8 array, its void pixels (None: none) and the notes on what was done.
-
-    The file is judged by itself, by the rules of the module docstring: a palette file by its colour table, then
-    the stored levels (0/1 only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
+    """A mask or map (``kind``) as a 2-D uint8 array, its void pixels (None: none) and the notes on what was done,
+    the file judged by itself (module docstring): a palette file by its colour table, then the stored levels (0/1
+    only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
     if kind not in ("mask", "map"):
         raise ValueError(f"read_grey reads masks and maps, not {kind!r}")
     path = Path(path)

@@ -5,9 +5,9 @@ be ``.png``, ``.bmp``, ``.jpg`` or ``.jpeg`` (JPEG noted as lossy), masks must b
 JPEG stops the pairing, before any image is scored), any letter case; ``x.png`` pairs with ``x.bmp``. Nothing is
 dropped silently: unpaired files, files of other types and subfolders are returned to the caller to be counted
 and listed; each file is read by itself and what the reader did to it (0/1 masks, 16-bit or palette files, maps
-holding only the levels 0 and 1) is noted per image; a mask's void pixels (VOC palette index 255) come apart
-in :attr:`LoadedPair.void`, for the scorer to leave out of every metric; a prediction whose size differs from its mask is resized
-(bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
+holding only the levels 0 and 1) is noted per image; a mask's void pixels (VOC palette index 255) come
+apart in :attr:`LoadedPair.void`, for the scorer to leave out of every metric; a prediction whose size
+differs from its mask is resized (bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
 maps are in its subfolders says so), an unreadable file, a photograph where a map should be or two maps with one
 stem raise :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own
 ``results.json`` the evaluator's output files are skipped: they are not stray predictions. A folder's
@@ -17,7 +17,7 @@ stem raise :class:`EvaluationInputError`, naming the path. In a folder holding t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ from data.files import (
     ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey, read_mask_with_void,
 )
 from common.layout import MAPS_RECORD
+from common.text import counted, plural
 from protocol import MAP_KINDS
 from evaluate.records import CheckedRecord, check_record
 from report.tables import REPORT_JSON, is_report_output
@@ -44,8 +45,33 @@ RESIZE_NOTE = _RESIZED.format(role="prediction")
 ROTATED_NOTE = _ROTATED.format(role="prediction")
 # A map of only the levels 0 and 1 is scored or refused by the runner, which knows whether the maps are trusted.
 ZERO_ONE_NOTES = {role: f"{role}: {ZERO_ONE_MAP_NOTE}" for role in ("prediction", "probability map")}
+ZERO_ONE_MAP_FIX = (
+    "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
+    "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
+    "--trust-map-levels (trust_map_levels=True in Python)"
+)
 # The option that scores the sets found one folder down at once, by the role of the folder.
 _ROOT_OPTIONS = {"prediction": "--pred-root", "probability map": "--probabilities-root"}
+
+
+def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
+    (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
+    count = len(names)
+    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
+    return DataError(
+        f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
+        f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"
+    )
+
+
+def sixteen_bit_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of a folder whose 16-bit maps (``total``, examples ``names``) all hold levels in 0..255 only."""
+    return DataError(
+        f"{folder}: its {counted(total, '16-bit map')} all hold levels within 0..255 only ({abbreviate(names, total=total)}): "
+        "read by their bit depth (v * 255 / 65535) they would be near-black, and reading them as 8-bit would be a "
+        "guess; save them as 8-bit maps (0..255)"
+    )
 
 
 class EvaluationInputError(DataError):

@@ -21,7 +21,7 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 Each file is judged by itself (:mod:`data.files`): a mask stored as 0/1 is read as 0/255, with a note. A map
 holding only the levels 0 and 1 is a binary map stored as 0/1 or a confident model's probability map: it is
 scored as it is, with a note, where its mask is empty, and refused where its mask marks an object (naming every
-such map, :func:`data.files.zero_one_maps_error`) unless ``trust_map_levels`` says the maps are known to be 8-bit
+such map, :func:`evaluate.io.zero_one_maps_error`) unless ``trust_map_levels`` says the maps are known to be 8-bit
 maps (the pipeline's own, and ``--trust-map-levels``).
 
 With several workers, the sorted image list is cut into contiguous shards; each shard is scored in a worker
@@ -50,10 +50,12 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder, sixteen_bit_maps_error,
-                        zero_one_maps_error)
+from data.files import SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder
 from evaluate.accumulate import DatasetAccumulator, Scoring
-from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from evaluate.io import (
+    EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders, sixteen_bit_maps_error,
+    zero_one_maps_error,
+)
 from evaluate.notes import dataset_notes, empty_set_na
 from evaluate.pictures import Pictures, set_pictures
 from evaluate.records import rewrite_command

@@ -24,8 +24,8 @@ from data.files import (
     read_grey,
     read_photo,
     require_writable_folder,
-    zero_one_maps_error,
 )
+from evaluate.io import zero_one_maps_error
 from tests.conftest import PROJECT_ROOT
 
 
