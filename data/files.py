@@ -359,9 +359,6 @@ def read_mask_with_void(path: Path) -> Levels:
     """A mask's levels, its void pixels apart (None where it has none) and the notes, :data:`VOID_NOTE` among
     them where it has void: what the scorer reads."""
     levels = read_levels(path, "mask")
-    if levels.void is not None and levels.void.all():
-        raise DataError(f"mask {path} is void (palette index {VOID_INDEX}) everywhere: it leaves no pixel to score; "
-                        "remove it or its prediction")
     return levels if levels.void is None else Levels(levels.image, levels.void, [*levels.notes, VOID_NOTE])
 
 

@@ -42,6 +42,7 @@ class Scoring:
     workers: int | None = None  # scoring processes; None: every core this process may use
     trust_map_levels: bool = False  # maps holding only the levels 0 and 1 are scored, not refused
     pictures: Pictures | None = None  # where the report's thumbnails of the set go (None: none written)
+    void_level: int | None = None  # a grey mask level left out of every metric, as palette index 255 is
 
 
 def _zero_counts() -> np.ndarray:
@@ -142,7 +143,7 @@ class DatasetAccumulator:
     def add(self, pair: MapPair) -> None:
         """Read and score one pair."""
         protocol = self.protocol
-        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil)
+        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil, void_level=self.scoring.void_level)
         resized = RESIZE_NOTE in loaded.notes
         valid = loaded.valid
         joint = calibration.joint_histogram(loaded.pred, loaded.gt, valid)

@@ -50,6 +50,7 @@ ZERO_ONE_MAP_FIX = (
     "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
     "--trust-map-levels (trust_map_levels=True in Python)"
 )
+VOID_LEVEL_NOTE = "level {level} (void, --void) pixels left out of every metric"
 # The option that scores the sets found one folder down at once, by the role of the folder.
 _ROOT_OPTIONS = {"prediction": "--pred-root", "probability map": "--probabilities-root"}
 
@@ -234,22 +235,37 @@ def _fitted_to_mask(image: np.ndarray, shape: tuple[int, ...], role: str, pil: b
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), notes
 
 
-def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
+def _void_level(gt: np.ndarray, void: np.ndarray | None, level: int | None) -> tuple[np.ndarray, ...] | None:
+    """The mask with the pixels of the void ``level`` (None: no such level) as background, and the void with
+    them; None where the mask holds no pixel of that level."""
+    at_level = None if level is None else gt == level
+    if at_level is None or not at_level.any():
+        return None
+    return np.where(at_level, np.uint8(0), gt), at_level if void is None else void | at_level
+
+
+def load_pair(pair: MapPair, resize_with_pil: bool = False, void_level: int | None = None) -> LoadedPair:
     """Read a pair (and its probability map, if any) as 8-bit grey and resize the maps to the mask.
 
     Resizing is OpenCV's bilinear, or with ``resize_with_pil`` PIL's bilinear (as the authors' evaluation
-    loader) for the prediction; the probability map always uses OpenCV.
+    loader) for the prediction; the probability map always uses OpenCV. The mask's void (palette index 255,
+    and its pixels of ``void_level``) is read apart; a mask void everywhere is an error naming it.
     """
     with as_evaluation_error():
         pred, pred_notes = read_grey(pair.pred, "map")
         mask = read_mask_with_void(pair.gt)
-        gt, gt_notes = mask.image, mask.notes
         probability, probability_notes = (
             read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
         )
+    gt, gt_notes, void = mask.image, mask.notes, mask.void
+    if (leveled := _void_level(gt, void, void_level)) is not None:
+        (gt, void), gt_notes = leveled, [*gt_notes, VOID_LEVEL_NOTE.format(level=void_level)]
+    if void is not None and void.all():
+        raise EvaluationInputError(f"mask {pair.gt} is void everywhere: it leaves no pixel to score; remove it or "
+                                   "its prediction")
     pred, resize_notes = _fitted_to_mask(pred, gt.shape, "prediction", resize_with_pil)
     notes = [f"prediction: {note}" for note in pred_notes] + [f"mask: {note}" for note in gt_notes] + resize_notes
     if probability is not None:
         probability, resize_notes = _fitted_to_mask(probability, gt.shape, "probability map", pil=False)
         notes += [f"probability map: {note}" for note in probability_notes] + resize_notes
-    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability, void=mask.void)
+    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability, void=void)

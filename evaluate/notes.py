@@ -45,8 +45,9 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
         notes.append(f"{accumulator.n_empty_masks} of {n_images} {plural('mask', n_images)} "
                      f"{plural('is', accumulator.n_empty_masks, 'are')} empty")
     if accumulator.n_void_masks:
+        level = "" if accumulator.scoring.void_level is None else f" or level {accumulator.scoring.void_level}"
         notes.append(
-            f"{counted(accumulator.n_void_pixels, 'void pixel')} (palette index {VOID_INDEX}) in "
+            f"{counted(accumulator.n_void_pixels, 'void pixel')} (palette index {VOID_INDEX}{level}) in "
             f"{accumulator.n_void_masks} of {counted(n_images, 'mask')} left out of every metric; the S-measure (and "
             "the weighted F-measure, where reported), which need the image, see them as right background"
         )

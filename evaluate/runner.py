@@ -119,6 +119,10 @@ def scoring_of(**options: Any) -> Scoring:
         raise EvaluationInputError(
             f"n_bins must be an integer from 1 to {MAX_BINS} ({MAX_BINS_REASON}), got {n_bins!r}"
         )
+    level = scoring.void_level
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 254):
+        raise EvaluationInputError(f"the void level must be a mask level from 1 to 254 (0 is background and 255 the "
+                                   f"object), got {level!r}")
     try:
         check_width(scoring.boundary_width)
     except ValueError as error:

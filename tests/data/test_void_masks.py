@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +13,7 @@ from data.datasets import check_masks, read_mask
 from data.files import (
     PALETTE_INDEX_NOTE, VOID_AS_BACKGROUND_NOTE, VOID_NOTE, DataError, read_grey, read_mask_with_void,
 )
+from evaluate.io import MapPair, load_pair
 
 VOC_PALETTE = [0, 0, 0, 128, 0, 0] + [0, 0, 0] * 253 + [224, 224, 192]
 INDICES = np.array([[0, 255, 255, 0], [0, 255, 1, 255], [0, 255, 255, 0]])
@@ -46,8 +48,10 @@ def test_training_reads_void_as_background_and_says_so(tmp_path: Path, capsys: p
 
 
 def test_a_mask_void_everywhere_or_of_other_indices_is_refused_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"mask .*all_void\.png is void \(palette index 255\) everywhere"):
-        read_mask_with_void(_voc_mask(tmp_path / "all_void.png", np.full((2, 2), 255)))
+    mask = _voc_mask(tmp_path / "all_void.png", np.full((2, 3), 255))
+    cv2.imwrite(str(tmp_path / "map.png"), np.zeros((2, 3), np.uint8))
+    with pytest.raises(DataError, match=r"mask .*all_void\.png is void everywhere: it leaves no pixel to score"):
+        load_pair(MapPair("all_void", tmp_path / "map.png", mask))
     with pytest.raises(DataError, match=r"classes\.png is a palette file of colours \(3 indices used; a binary mask "
                                         r"may use only the indices 0, 1 and 255 \(void\)\)"):
         read_mask_with_void(_voc_mask(tmp_path / "classes.png", np.array([[0, 1, 2]])))
