@@ -94,18 +94,18 @@ def mask_thresholded(decision: Any, mask: Any) -> Any:
     return decision == (mask >= 128)
 
 
-def _paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray) -> Any:
+def _paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray, valid: Any = None) -> Any:
     # Imported on first use, as everything here that needs numpy (see the module docstring).
     from metrics.paper import paper_image_stats
 
-    return paper_image_stats(pred_u8, gt_u8, joint)
+    return paper_image_stats(pred_u8, gt_u8, joint, valid)
 
 
-def _pysodmetrics_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray) -> Any:
+def _pysodmetrics_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray, valid: Any = None) -> Any:
     # PySODMetrics and SciPy take 0.6 s to import, and only this protocol uses them.
     from metrics.sod import sod_image_stats
 
-    return sod_image_stats(pred_u8, gt_u8)
+    return sod_image_stats(pred_u8, gt_u8, valid)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,8 @@ class Protocol:
     resize_with_pil: bool  # resize a prediction of another size with PIL (else OpenCV)
     resized_maps_in_calibration: bool  # whether such a map counts in the calibration metrics
     resize_note: str  # said of each resized map, beside the reader's own note ("" for none)
-    image_stats: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (pred, gt, joint) -> per-image SOD stats
+    # (pred, gt, joint of the valid pixels, valid pixels or None for all) -> per-image SOD stats
+    image_stats: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], Any]
     worker_preload: tuple[str, ...]  # modules the scoring workers' server imports once, before forking
     needs_foreground: frozenset[str]  # metrics that are n/a when every mask of a set is empty
     empty_set_note: str  # what else to know about a set whose masks are all empty

@@ -14,12 +14,14 @@ file by itself and says what it did in notes (the callers count them and say the
 - **levels 0 and 1 only** (1 present, any bit depth): a mask is a mask stored as 0/1, read as 0/255 (it can be
   nothing else); a map is ambiguous (a binary map stored as 0/1, or a confident model's probability map with
   p <= 1/255), so it is read as it is and flagged (:data:`ZERO_ONE_MAP_NOTE`): the scorer refuses it where its
-  mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`zero_one_maps_error`);
+  mask marks an object, unless the maps are trusted (``evaluate.runner``; :func:`evaluate.io.zero_one_maps_error`);
 - **16-bit**: scaled by its bit depth, round(v * 255 / 65535), whatever its values; a 16-bit mask whose highest
   level lies in 2..255 is refused (by its bit depth its object would vanish, read as 8-bit is a guess), and so
   is a folder of maps whose every 16-bit map is such (one such map among others is a model's, and noted);
 - **palette** (``.png``/``.bmp`` with a colour table): a palette of greys is read as the greys it shows; a mask
-  using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255); any other colour
+  using only the indices 0 and 1 of a colour palette is read by index (1 = object, 255), and so is a VOC-style
+  mask also using index 255 (:data:`VOID_INDEX`, "void", VOC's unlabelled border) too, its void apart for the
+  scorer (:func:`read_mask_with_void`) and background for training (:func:`read_grey`; noted); any other colour
   palette, like any colour file whose channels differ, is a photograph: refused;
 - alpha is dropped and grey stored as colour keeps one channel; a JPEG map is noted as lossy;
 - an EXIF orientation tag is applied, to photos, masks and maps alike (:mod:`data.orientation`), and noted.
@@ -43,7 +45,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from common import atomic
 from common.errors import UserFacingError
-from common.text import counted, plural
 from data.orientation import ORIENTED_NOTE, file_orientation, upright
 
 CONVERT_COMMAND = "python -m data.convert_masks"
@@ -51,17 +52,15 @@ LOSSY_SUFFIXES = (".jpg", ".jpeg")
 LOSSY_NOTE = "lossy JPEG file: compression noise shifts its levels (save maps as PNG)"
 SIXTEEN_BIT_NOTE = "16-bit file scaled to 8-bit by its bit depth (round(v * 255 / 65535))"
 # A 16-bit map whose levels all lie in 0..255: 8-bit values saved in a 16-bit file, or a model whose p < 1/256
-# everywhere. A folder whose every 16-bit map is such is refused, as such a mask is (`sixteen_bit_maps_error`).
+# everywhere. A folder whose every 16-bit map is such is refused, as such a mask is (`evaluate.io.sixteen_bit_maps_error`).
 SIXTEEN_BIT_LOW_NOTE = "16-bit file whose levels all lie in 0..255, scaled by its bit depth all the same"
 MASK_ZERO_ONE_NOTE = "stored as 0/1: read as 0/255 (1 = object)"
 ZERO_ONE_MAP_NOTE = "holds only the levels 0 and 1: scored as probabilities (p <= 1/255), not as a binary map"
 GREY_PALETTE_NOTE = "palette file of greys: read as the greys it shows"
 PALETTE_INDEX_NOTE = "palette file: read by index (0 = background, 1 = object, read as 255)"
-ZERO_ONE_MAP_FIX = (
-    "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
-    "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
-    "--trust-map-levels (trust_map_levels=True in Python)"
-)
+VOID_INDEX = 255  # the VOC palette's "void" index: pixels not labelled either way
+VOID_NOTE = f"palette index {VOID_INDEX} (void) pixels left out of every metric"
+VOID_AS_BACKGROUND_NOTE = f"palette index {VOID_INDEX} (void) pixels read as background"
 
 
 class DataError(UserFacingError, ValueError):
@@ -146,26 +145,6 @@ def require_writable_folder(path: Path) -> None:
             f"cannot write to the output folder {path} ({error.strerror or error}); choose another folder or make "
             "it writable"
         ) from error
-
-
-def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
-    """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
-    (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
-    count = len(names)
-    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
-    return DataError(
-        f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
-        f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"
-    )
-
-
-def sixteen_bit_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
-    """The refusal of a folder whose 16-bit maps (``total``, examples ``names``) all hold levels in 0..255 only."""
-    return DataError(
-        f"{folder}: its {counted(total, '16-bit map')} all hold levels within 0..255 only ({abbreviate(names, total=total)}): "
-        "read by their bit depth (v * 255 / 65535) they would be near-black, and reading them as 8-bit would be a "
-        "guess; save them as 8-bit maps (0..255)"
-    )
 
 
 @dataclass(frozen=True)
@@ -311,14 +290,21 @@ def read_photo(path: Path, at_least: int | None = None) -> Image.Image:
 
 
 def _photograph_error(path: Path, what: str) -> DataError:
-    return DataError(
-        f"{path} is {what}: it looks like a photograph, not a grey map or mask; point at the folder of maps or "
-        "masks, not at the folder of images"
-    )
+    return DataError(f"{path} is {what}: it looks like a photograph, not a grey map or mask; point at the folder of "
+                     "maps or masks, not at the folder of images")
 
 
-def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> tuple[np.ndarray, list[str]] | None:
-    """A palette file's levels and notes (module docstring); None for a file without a colour table."""
+@dataclass(frozen=True)
+class Levels:
+    """A file's 8-bit grey levels, its void pixels (a mask's, else None) and the notes on how it was read."""
+
+    image: np.ndarray
+    void: np.ndarray | None
+    notes: list[str]
+
+
+def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> Levels | None:
+    """A palette file's levels, void and notes (module docstring); None for a file without a colour table."""
     try:
         with Image.open(io.BytesIO(buffer.tobytes())) as image:
             if image.mode != "P":
@@ -329,15 +315,16 @@ def _palette_levels(buffer: np.ndarray, path: Path, kind: str) -> tuple[np.ndarr
         return None  # OpenCV then reads it, or says it cannot
     used = np.unique(indices)
     if used[-1] < len(palette) and (palette[used] == palette[used, :1]).all():
-        return palette[indices, 0], [GREY_PALETTE_NOTE]
-    if kind == "mask" and used[-1] <= 1:
+        return Levels(palette[indices, 0], None, [GREY_PALETTE_NOTE])
+    if kind == "mask" and np.isin(used, (0, 1, VOID_INDEX)).all():
         # Index 1 is the object whatever colour shows it (a VOC-style palette shows it dark red).
-        return (indices * 255).astype(np.uint8), [PALETTE_INDEX_NOTE]
-    reason = "a binary mask may use only the indices 0 and 1" if kind == "mask" else "a map must be grey"
+        void = indices == VOID_INDEX if used[-1] == VOID_INDEX else None
+        return Levels(((indices == 1) * 255).astype(np.uint8), void, [PALETTE_INDEX_NOTE])
+    reason = "a binary mask may use only the indices 0, 1 and 255 (void)" if kind == "mask" else "a map must be grey"
     raise _photograph_error(path, f"a palette file of colours ({used.size} indices used; {reason})")
 
 
-def _decoded_levels(buffer: np.ndarray, path: Path) -> tuple[np.ndarray, list[str]]:
+def _decoded_levels(buffer: np.ndarray, path: Path) -> Levels:
     """The stored levels of a file without a colour table (8- or 16-bit), as one channel, with notes."""
     # imdecode (unlike imread) reports undecodable data the same way for every path.
     image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
@@ -358,14 +345,27 @@ def _decoded_levels(buffer: np.ndarray, path: Path) -> tuple[np.ndarray, list[st
             raise _photograph_error(path, "a colour image whose channels differ")
     if image.dtype not in (np.uint8, np.uint16):
         raise DataError(f"cannot read {path}: unsupported pixel type {image.dtype}; save it as 8-bit grey")
-    return image, notes
+    return Levels(image, None, notes)
 
 
 def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
-    """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it.
+    """A mask or map (``kind``) as a 2-D uint8 array, and the notes on what was done to get it; a mask's void
+    pixels (:data:`VOID_INDEX`) are read as background, and noted (training has no way to leave them out)."""
+    levels = read_levels(path, kind)
+    return levels.image, levels.notes + [VOID_AS_BACKGROUND_NOTE] * (levels.void is not None)
 
-    The file is judged by itself, by the rules of the module docstring: a palette file by its colour table, then
-    the stored levels (0/1 only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
+
+def read_mask_with_void(path: Path) -> Levels:
+    """A mask's levels, its void pixels apart (None where it has none) and the notes, :data:`VOID_NOTE` among
+    them where it has void: what the scorer reads."""
+    levels = read_levels(path, "mask")
+    return levels if levels.void is None else Levels(levels.image, levels.void, [*levels.notes, VOID_NOTE])
+
+
+def read_levels(path: Path, kind: str) -> Levels:
+    """A mask or map (``kind``) as a 2-D uint8 array, its void pixels (None: none) and the notes on what was done,
+    the file judged by itself (module docstring): a palette file by its colour table, then the stored levels (0/1
+    only, 16-bit); a file that cannot be read without guessing is a DataError naming it."""
     if kind not in ("mask", "map"):
         raise ValueError(f"read_grey reads masks and maps, not {kind!r}")
     path = Path(path)
@@ -373,9 +373,11 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
         buffer = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise DataError(f"cannot read {path}: {error}") from error
-    image, notes = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    levels = _palette_levels(buffer, path, kind) or _decoded_levels(buffer, path)
+    image, void, notes = levels.image, levels.void, levels.notes
     if (turn := file_orientation(buffer)) != 1:
         image, notes = upright(image, turn), [*notes, ORIENTED_NOTE]
+        void = None if void is None else upright(void, turn)
     highest = int(image.max())
     if highest == 1 and kind == "mask":
         image, notes = (image * 255).astype(np.uint8), [*notes, MASK_ZERO_ONE_NOTE]
@@ -392,4 +394,4 @@ def read_grey(path: Path, kind: str) -> tuple[np.ndarray, list[str]]:
         image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if path.suffix.lower() in LOSSY_SUFFIXES:
         notes.append(LOSSY_NOTE)
-    return np.ascontiguousarray(image), notes
+    return Levels(np.ascontiguousarray(image), void, notes)

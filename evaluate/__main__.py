@@ -8,7 +8,8 @@ folder exists, else ``<gt-root>/A/``). ``--protocol`` picks what the numbers mea
 under a protocol whose test maps are not the probability maps themselves (paper: stretched maps),
 ``--probabilities`` / ``--probabilities-root`` name the probability maps, whose calibration is reported beside.
 ``--trust-map-levels`` scores maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255
-nearly everywhere) instead of refusing them as binary maps stored as 0/1. Prints the tables and writes
+nearly everywhere) instead of refusing them as binary maps stored as 0/1. ``--void=LEVEL`` leaves the pixels
+of one grey mask level out of every metric, as the void (palette index 255) of VOC-style masks always is. Prints the tables and writes
 ``results.md/.csv/.json``, reliability diagrams and ``report.html`` (every image, worst first; the photographs
 from ``--photos`` or the ``Image/`` folder beside the masks) into ``--out``, by default a folder beside the predictions
 named after them with ``_eval`` appended (``maps/ECSSD`` -> ``maps/ECSSD_eval``), so that the outputs never mix
@@ -96,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
         help="score maps holding only the levels 0 and 1 as they are (a model whose p <= 1/255 nearly everywhere "
         "writes such probability maps) instead of refusing them as binary maps stored as 0/1",
     )
+    parser.add_argument(
+        "--void", type=int, metavar="LEVEL",
+        help="a grey mask level (1..254) marking pixels labelled neither way: left out of every metric and counted, "
+        "as the void (index 255) of VOC-style palette masks always is",
+    )
     parser.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
     parser.add_argument("--bins", type=_positive_int, default=10, help="equal-width confidence bins (default 10)")
     parser.add_argument(
@@ -173,6 +179,7 @@ def _score(args: argparse.Namespace, single: bool) -> int:
         photo_dirs={jobs[0][0]: args.photos} if args.photos is not None else None,
         trust_map_levels=args.trust_map_levels,
         boundary_width=args.boundary_width,
+        void_level=args.void,
     )
     print(f"\nResults written to {out_dir}")
     return 0

@@ -42,6 +42,7 @@ class Scoring:
     workers: int | None = None  # scoring processes; None: every core this process may use
     trust_map_levels: bool = False  # maps holding only the levels 0 and 1 are scored, not refused
     pictures: Pictures | None = None  # where the report's thumbnails of the set go (None: none written)
+    void_level: int | None = None  # a grey mask level left out of every metric, as palette index 255 is
 
 
 def _zero_counts() -> np.ndarray:
@@ -65,10 +66,11 @@ class MapCounts:
         name = self.scored_by.name
         return bool(calibration_metrics(name, BOUNDARY) or calibration_metrics(name, REST))
 
-    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring) -> LevelCounts:
-        """Count one map ``pred`` against its mask ``gt``, whose joint histogram is ``joint``; returns the
-        image's own counts (the report's row shows its values)."""
-        pixels = count_pixels(pred, gt, scoring.boundary_width if self.has_band else None, joint)
+    def add(self, pred: np.ndarray, gt: np.ndarray, joint: np.ndarray, scoring: Scoring,
+            valid: np.ndarray | None = None) -> LevelCounts:
+        """Count one map ``pred`` against its mask ``gt``, whose joint histogram (of the ``valid`` pixels, None:
+        all) is ``joint``; returns the image's own counts (the report's row shows its values)."""
+        pixels = count_pixels(pred, gt, scoring.boundary_width if self.has_band else None, joint, valid)
         counts = pixels.level_counts(self.scored_by.correct_table)
         self.counts += counts.pixels
         for metric in calibration_metrics(self.scored_by.name, IMAGE):
@@ -119,6 +121,8 @@ class DatasetAccumulator:
     n_constant_maps: int = 0
     n_resized: int = 0
     n_converted: int = 0
+    n_void_pixels: int = 0  # mask pixels labelled neither way (VOC palette index 255), left out of every metric
+    n_void_masks: int = 0
     # The maps holding only the levels 0 and 1 over a mask with an object, by role ("prediction", "probability
     # map"): each is a binary map stored as 0/1 or a probability map with p <= 1/255 on the object.
     zero_one_maps: dict[str, list[str]] = field(default_factory=dict)
@@ -139,13 +143,17 @@ class DatasetAccumulator:
     def add(self, pair: MapPair) -> None:
         """Read and score one pair."""
         protocol = self.protocol
-        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil)
+        loaded = load_pair(pair, resize_with_pil=protocol.resize_with_pil, void_level=self.scoring.void_level)
         resized = RESIZE_NOTE in loaded.notes
-        joint = calibration.joint_histogram(loaded.pred, loaded.gt)
+        valid = loaded.valid
+        joint = calibration.joint_histogram(loaded.pred, loaded.gt, valid)
         pred_levels = np.flatnonzero(joint.sum(axis=1))
         has_object = bool(joint[:, 128:].any())
         self.n_images += 1
         self.n_empty_masks += int(not has_object)
+        n_void = 0 if loaded.void is None else int(np.count_nonzero(loaded.void))
+        self.n_void_pixels += n_void
+        self.n_void_masks += int(n_void > 0)
         for role, note in ZERO_ONE_NOTES.items():
             if has_object and note in loaded.notes:
                 self.zero_one_maps.setdefault(role, []).append(pair.name)
@@ -157,14 +165,14 @@ class DatasetAccumulator:
                 self.note(protocol.resize_note, [pair.name], 1)
                 notes.append(protocol.resize_note)
         else:
-            test_counts = self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring)
+            test_counts = self.test_maps.add(loaded.pred, loaded.gt, joint, self.scoring, valid)
             self.n_images_calibration += 1
-        stats = protocol.image_stats(loaded.pred, loaded.gt, joint)
+        stats = protocol.image_stats(loaded.pred, loaded.gt, joint, valid)
         self.sod.add(stats, pair.name)
         if loaded.probability is not None:
-            probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt)
+            probability_joint = calibration.joint_histogram(loaded.probability, loaded.gt, valid)
             probability_counts = self.probability_maps.add(loaded.probability, loaded.gt, probability_joint,
-                                                           self.scoring)
+                                                           self.scoring, valid)
         row = ImageRow(pair.name, image_values(test_counts, probability_counts, stats, self.scoring.n_bins),
                        notes + sorted(stats.conditions), picture_stem(pair.name))
         if self.scoring.pictures is not None:
@@ -193,6 +201,8 @@ class DatasetAccumulator:
         self.n_constant_maps += other.n_constant_maps
         self.n_resized += other.n_resized
         self.n_converted += other.n_converted
+        self.n_void_pixels += other.n_void_pixels
+        self.n_void_masks += other.n_void_masks
         for role, names in other.zero_one_maps.items():
             self.zero_one_maps.setdefault(role, []).extend(names)
         self.sod.merge(other.sod)

@@ -5,8 +5,9 @@ be ``.png``, ``.bmp``, ``.jpg`` or ``.jpeg`` (JPEG noted as lossy), masks must b
 JPEG stops the pairing, before any image is scored), any letter case; ``x.png`` pairs with ``x.bmp``. Nothing is
 dropped silently: unpaired files, files of other types and subfolders are returned to the caller to be counted
 and listed; each file is read by itself and what the reader did to it (0/1 masks, 16-bit or palette files, maps
-holding only the levels 0 and 1) is noted per image; a prediction whose size differs from its mask is resized
-(bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
+holding only the levels 0 and 1) is noted per image; a mask's void pixels (VOC palette index 255) come
+apart in :attr:`LoadedPair.void`, for the scorer to leave out of every metric; a prediction whose size
+differs from its mask is resized (bilinear) and noted, with a warning when it looks rotated by 90 degrees. A missing or empty folder (one whose
 maps are in its subfolders says so), an unreadable file, a photograph where a map should be or two maps with one
 stem raise :class:`EvaluationInputError`, naming the path. In a folder holding the evaluator's own
 ``results.json`` the evaluator's output files are skipped: they are not stray predictions. A folder's
@@ -16,7 +17,7 @@ stem raise :class:`EvaluationInputError`, naming the path. In a folder holding t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from data.files import ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey
+from data.files import (
+    ZERO_ONE_MAP_NOTE, DataError, Listing, abbreviate, list_files, read_grey, read_mask_with_void,
+)
 from common.layout import MAPS_RECORD
+from common.text import counted, plural
 from protocol import MAP_KINDS
 from evaluate.records import CheckedRecord, check_record
 from report.tables import REPORT_JSON, is_report_output
@@ -41,8 +45,34 @@ RESIZE_NOTE = _RESIZED.format(role="prediction")
 ROTATED_NOTE = _ROTATED.format(role="prediction")
 # A map of only the levels 0 and 1 is scored or refused by the runner, which knows whether the maps are trusted.
 ZERO_ONE_NOTES = {role: f"{role}: {ZERO_ONE_MAP_NOTE}" for role in ("prediction", "probability map")}
+ZERO_ONE_MAP_FIX = (
+    "binary maps stored as 0/1 must mark the object with 255 (multiply them by 255); probability maps of a model "
+    "whose p <= 1/255 where the object is can hold only these levels: score them as they are with "
+    "--trust-map-levels (trust_map_levels=True in Python)"
+)
+VOID_LEVEL_NOTE = "level {level} (void, --void) pixels left out of every metric"
 # The option that scores the sets found one folder down at once, by the role of the folder.
 _ROOT_OPTIONS = {"prediction": "--pred-root", "probability map": "--probabilities-root"}
+
+
+def zero_one_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of the maps ``names`` of ``folder`` (``total`` maps read): each holds only the levels 0 and 1
+    (:data:`ZERO_ONE_MAP_NOTE`) although its mask marks an object, and the maps are not trusted."""
+    count = len(names)
+    maps, hold, their = plural("map", count), plural("holds", count, "hold"), plural("its", count, "their")
+    return DataError(
+        f"{len(names)} {maps} (of {total}) in {folder} {hold} only the levels 0 and 1 although {their} masks mark "
+        f"an object: {abbreviate(names)}; {ZERO_ONE_MAP_FIX}"
+    )
+
+
+def sixteen_bit_maps_error(folder: Path, names: Sequence[str], total: int) -> DataError:
+    """The refusal of a folder whose 16-bit maps (``total``, examples ``names``) all hold levels in 0..255 only."""
+    return DataError(
+        f"{folder}: its {counted(total, '16-bit map')} all hold levels within 0..255 only ({abbreviate(names, total=total)}): "
+        "read by their bit depth (v * 255 / 65535) they would be near-black, and reading them as 8-bit would be a "
+        "guess; save them as 8-bit maps (0..255)"
+    )
 
 
 class EvaluationInputError(DataError):
@@ -178,12 +208,19 @@ def mask_folder(gt_root: Path, dataset: str) -> Path:
 
 @dataclass(frozen=True)
 class LoadedPair:
-    """A prediction and its mask (and probability map) as equal-sized uint8 arrays, with what was done to them."""
+    """A prediction and its mask (and probability map) as equal-sized uint8 arrays, with what was done to them;
+    ``void``: the mask's pixels labelled neither way (None: none), read as background in ``gt``."""
 
     pred: np.ndarray
     gt: np.ndarray
     notes: list[str]
     probability: np.ndarray | None = None
+    void: np.ndarray | None = None
+
+    @property
+    def valid(self) -> np.ndarray | None:
+        """The pixels every metric counts (None: all of them)."""
+        return None if self.void is None else ~self.void
 
 
 def _fitted_to_mask(image: np.ndarray, shape: tuple[int, ...], role: str, pil: bool) -> tuple[np.ndarray, list[str]]:
@@ -198,21 +235,37 @@ def _fitted_to_mask(image: np.ndarray, shape: tuple[int, ...], role: str, pil: b
     return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), notes
 
 
-def load_pair(pair: MapPair, resize_with_pil: bool = False) -> LoadedPair:
+def _void_level(gt: np.ndarray, void: np.ndarray | None, level: int | None) -> tuple[np.ndarray, ...] | None:
+    """The mask with the pixels of the void ``level`` (None: no such level) as background, and the void with
+    them; None where the mask holds no pixel of that level."""
+    at_level = None if level is None else gt == level
+    if at_level is None or not at_level.any():
+        return None
+    return np.where(at_level, np.uint8(0), gt), at_level if void is None else void | at_level
+
+
+def load_pair(pair: MapPair, resize_with_pil: bool = False, void_level: int | None = None) -> LoadedPair:
     """Read a pair (and its probability map, if any) as 8-bit grey and resize the maps to the mask.
 
     Resizing is OpenCV's bilinear, or with ``resize_with_pil`` PIL's bilinear (as the authors' evaluation
-    loader) for the prediction; the probability map always uses OpenCV.
+    loader) for the prediction; the probability map always uses OpenCV. The mask's void (palette index 255,
+    and its pixels of ``void_level``) is read apart; a mask void everywhere is an error naming it.
     """
     with as_evaluation_error():
         pred, pred_notes = read_grey(pair.pred, "map")
-        gt, gt_notes = read_grey(pair.gt, "mask")
+        mask = read_mask_with_void(pair.gt)
         probability, probability_notes = (
             read_grey(pair.probability, "map") if pair.probability is not None else (None, [])
         )
+    gt, gt_notes, void = mask.image, mask.notes, mask.void
+    if (leveled := _void_level(gt, void, void_level)) is not None:
+        (gt, void), gt_notes = leveled, [*gt_notes, VOID_LEVEL_NOTE.format(level=void_level)]
+    if void is not None and void.all():
+        raise EvaluationInputError(f"mask {pair.gt} is void everywhere: it leaves no pixel to score; remove it or "
+                                   "its prediction")
     pred, resize_notes = _fitted_to_mask(pred, gt.shape, "prediction", resize_with_pil)
     notes = [f"prediction: {note}" for note in pred_notes] + [f"mask: {note}" for note in gt_notes] + resize_notes
     if probability is not None:
         probability, resize_notes = _fitted_to_mask(probability, gt.shape, "probability map", pil=False)
         notes += [f"probability map: {note}" for note in probability_notes] + resize_notes
-    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability)
+    return LoadedPair(pred=pred, gt=gt, notes=notes, probability=probability, void=void)

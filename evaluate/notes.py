@@ -2,13 +2,13 @@
 
 The scorer (:mod:`evaluate.runner`) counts; this module says what the counts mean for a reader: files
 without a partner, images a metric leaves out (:mod:`metrics.measures`), sets whose masks are all
-empty, boundary bands that hold no pixel (or every pixel), constant maps.
+empty, void mask pixels left out, boundary bands that hold no pixel (or every pixel), constant maps.
 """
 
 from __future__ import annotations
 
-from common.text import joined, plural
-from data.files import abbreviate
+from common.text import counted, joined, plural
+from data.files import VOID_INDEX, abbreviate
 from evaluate.accumulate import DatasetAccumulator
 from evaluate.io import PairedFolders
 from metrics.table import BOUNDARY, REST, calibration_metrics, result_key, sod_metrics
@@ -44,6 +44,13 @@ def dataset_notes(paired: PairedFolders, accumulator: DatasetAccumulator) -> lis
     elif accumulator.n_empty_masks:
         notes.append(f"{accumulator.n_empty_masks} of {n_images} {plural('mask', n_images)} "
                      f"{plural('is', accumulator.n_empty_masks, 'are')} empty")
+    if accumulator.n_void_masks:
+        level = "" if accumulator.scoring.void_level is None else f" or level {accumulator.scoring.void_level}"
+        notes.append(
+            f"{counted(accumulator.n_void_pixels, 'void pixel')} (palette index {VOID_INDEX}{level}) in "
+            f"{accumulator.n_void_masks} of {counted(n_images, 'mask')} left out of every metric; the S-measure (and "
+            "the weighted F-measure, where reported), which need the image, see them as right background"
+        )
     notes += paired.record_notes + _undefined_notes(accumulator)  # record_notes: evaluate/records.py
     notes += _band_notes(accumulator)
     if accumulator.n_constant_maps == n_images:

@@ -14,13 +14,14 @@ finishes each set. Each set's entry holds, under the same keys in the same order
 * with probability maps beside the test maps (protocols whose test maps are not probabilities), every
   calibration value of those under the probability protocol (the ``probabilities_`` keys);
 * counts of what was skipped, converted or resized, of empty masks (``n_empty_masks``: no pixel >= 128)
-  and of constant prediction maps (``n_constant_maps``: one level over the whole map), with notes
+  of constant prediction maps (``n_constant_maps``: one level over the whole map) and of void mask pixels
+  (``n_void_pixels`` in ``n_void_masks`` masks: VOC palette index 255, left out of every metric), with notes
   (worded in :mod:`evaluate.notes`).
 
 Each file is judged by itself (:mod:`data.files`): a mask stored as 0/1 is read as 0/255, with a note. A map
 holding only the levels 0 and 1 is a binary map stored as 0/1 or a confident model's probability map: it is
 scored as it is, with a note, where its mask is empty, and refused where its mask marks an object (naming every
-such map, :func:`data.files.zero_one_maps_error`) unless ``trust_map_levels`` says the maps are known to be 8-bit
+such map, :func:`evaluate.io.zero_one_maps_error`) unless ``trust_map_levels`` says the maps are known to be 8-bit
 maps (the pipeline's own, and ``--trust-map-levels``).
 
 With several workers, the sorted image list is cut into contiguous shards; each shard is scored in a worker
@@ -49,10 +50,12 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from data.files import (SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder, sixteen_bit_maps_error,
-                        zero_one_maps_error)
+from data.files import SIXTEEN_BIT_LOW_NOTE, SIXTEEN_BIT_NOTE, require_writable_folder
 from evaluate.accumulate import DatasetAccumulator, Scoring
-from evaluate.io import EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders
+from evaluate.io import (
+    EvaluationInputError, PairedFolders, as_evaluation_error, mask_folder, pair_folders, sixteen_bit_maps_error,
+    zero_one_maps_error,
+)
 from evaluate.notes import dataset_notes, empty_set_na
 from evaluate.pictures import Pictures, set_pictures
 from evaluate.records import rewrite_command
@@ -74,7 +77,7 @@ _SHARDS_PER_WORKER = 8
 _MAX_SHARD = 64
 COUNT_KEYS = (
     "boundary_width", "n_pixels", "n_empty_masks", "n_constant_maps", "n_pred_without_gt", "n_gt_without_pred",
-    "n_ignored_files", "n_ignored_folders", "n_resized", "n_converted",
+    "n_ignored_files", "n_ignored_folders", "n_resized", "n_converted", "n_void_pixels", "n_void_masks",
 )  # fmt: skip
 
 
@@ -116,6 +119,10 @@ def scoring_of(**options: Any) -> Scoring:
         raise EvaluationInputError(
             f"n_bins must be an integer from 1 to {MAX_BINS} ({MAX_BINS_REASON}), got {n_bins!r}"
         )
+    level = scoring.void_level
+    if level is not None and (isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 254):
+        raise EvaluationInputError(f"the void level must be a mask level from 1 to 254 (0 is background and 255 the "
+                                   f"object), got {level!r}")
     try:
         check_width(scoring.boundary_width)
     except ValueError as error:
@@ -264,6 +271,8 @@ def _finalise(name: str, paired: PairedFolders, accumulator: DatasetAccumulator)
         "n_ignored_folders": len(paired.ignored_folders),
         "n_resized": accumulator.n_resized,
         "n_converted": accumulator.n_converted,
+        "n_void_pixels": accumulator.n_void_pixels,
+        "n_void_masks": accumulator.n_void_masks,
     }
     metrics = {key: values.get(key) for key in RESULT_KEYS}
     diagrams = [

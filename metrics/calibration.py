@@ -101,9 +101,12 @@ def _check_maps(pred_u8: np.ndarray, gt_u8: np.ndarray) -> None:
         raise ValueError(f"prediction shape {pred_u8.shape} differs from mask shape {gt_u8.shape}")
 
 
-def joint_histogram(pred_u8: np.ndarray, gt_u8: np.ndarray) -> np.ndarray:
-    """Pixels per (prediction level, mask level): an int64 array of shape (256, 256), ``[v, g]``."""
+def joint_histogram(pred_u8: np.ndarray, gt_u8: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Pixels per (prediction level, mask level): an int64 array of shape (256, 256), ``[v, g]``; with
+    ``valid`` (a boolean map of their shape), of those pixels only (a mask's void pixels are not counted)."""
     _check_maps(pred_u8, gt_u8)
+    if valid is not None:
+        pred_u8, gt_u8 = pred_u8[valid], gt_u8[valid]
     index = pred_u8.ravel().astype(np.intp) * N_LEVELS + gt_u8.ravel()
     return np.bincount(index, minlength=N_LEVELS * N_LEVELS).reshape(N_LEVELS, N_LEVELS).astype(np.int64)
 

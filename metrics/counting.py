@@ -56,13 +56,18 @@ class PixelCounts:
 
 def count_pixels(
     pred_u8: np.ndarray, gt_u8: np.ndarray, boundary_width: int | None, joint: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> PixelCounts:
     """The pixels of one map ``pred_u8`` against its mask ``gt_u8`` (uint8, one shape), and those of the
     mask's boundary band of ``boundary_width`` (None: the band is not counted). ``joint``: the map's
-    joint histogram where the caller has built it already."""
+    joint histogram where the caller has built it already (of the same pixels). ``valid``: the pixels
+    counted (None: all); the others (a mask's void) count nowhere, while the band is that of ``gt_u8``,
+    which shows them as background."""
     if joint is None:
-        joint = joint_histogram(pred_u8, gt_u8)
+        joint = joint_histogram(pred_u8, gt_u8, valid)
     if boundary_width is None:
         return PixelCounts(joint, None)
     band = boundary_band(gt_u8, boundary_width)
+    if valid is not None:
+        band &= valid
     return PixelCounts(joint, joint_histogram(pred_u8[band], gt_u8[band]))

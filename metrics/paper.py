@@ -41,6 +41,10 @@ the image is left out of that metric, counted and named: a single-pixel image
 in E (their value would be 0.25 / 1e-20 = 2.5e19) and the S-measure's NaN
 cases (their set's S would be NaN).
 
+A mask's void pixels (VOC palette index 255, :mod:`data.files`) are left out: the joint histogram holds the
+other pixels only, so every curve, MAE and the stretching are theirs; the S-measure, which needs the image's
+layout, sees void pixels as background in the mask and at the stretched map's 0 (right background).
+
 A pixel's stretched value is monotone in its 8-bit level, so every threshold
 is a level cut: the pixels at or above a threshold are those with level >= cut.
 With the image's joint (prediction level, mask level) histogram, every curve
@@ -200,10 +204,14 @@ def s_measure(pred_u8: np.ndarray, gt_u8: np.ndarray, low: int, high: int) -> fl
     return 0.0 if q < 0 else q
 
 
-def paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray) -> PaperImageStats:
-    """Every SOD quantity of one image; ``joint`` is its (256, 256) joint histogram."""
+def paper_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, joint: np.ndarray,
+                      valid: np.ndarray | None = None) -> PaperImageStats:
+    """Every SOD quantity of one image; ``joint`` is its (256, 256) joint histogram, of its ``valid`` pixels
+    (None: all; the module docstring says what the S-measure does with the others)."""
     present = np.flatnonzero(joint.sum(axis=1))
     low, high = int(present[0]), int(present[-1])
+    if valid is not None:  # the S-measure's image: void pixels at the stretched map's 0, background in the mask
+        pred_u8, gt_u8 = np.where(valid, pred_u8, np.uint8(low)), np.where(valid, gt_u8, np.uint8(0))
     mask_levels = np.flatnonzero(joint.sum(axis=0))
     per_mask_level = joint[:, mask_levels]
     # above[c, k]: pixels of mask level k with prediction level >= c (row 256: none).

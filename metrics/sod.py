@@ -29,6 +29,10 @@ classes:
 * weighted F-measure (Margolin et al.): see :func:`_weighted_f_measure`;
 * MAE: mean |pred - gt| on the stretched map; S-measure (alpha = 0.5).
 
+A mask's void pixels (VOC palette index 255, :mod:`data.files`) are left out: every value but S and wF is
+computed from the other pixels alone (the map is stretched over them); S and wF, which need the image's
+layout, see void pixels as background in both the map and the mask, so they count as right background.
+
 AP and AUC, which the classic classes do not compute, come from the same curves,
 averaged over images (:mod:`metrics.measures`).
 
@@ -158,13 +162,27 @@ def _weighted_f_measure(gt: np.ndarray, abs_error: np.ndarray) -> float:
     return float(f_measure(precision, recall, WEIGHTED_F_BETA2, EPS))
 
 
-def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
-    """All SOD metrics of one 8-bit prediction / mask pair of equal shape."""
-    pred, gt = prepare_data(pred_u8, gt_u8)
+def _prepared(pred_u8: np.ndarray, gt_u8: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The library's stretched map and binary mask as images, and of the ``valid`` pixels (None: all) only: the
+    map is stretched over those, and the other pixels (a mask's void) are background in both images."""
+    if valid is None:
+        pred, gt = prepare_data(pred_u8, gt_u8)
+        return pred, gt, pred, gt
+    pred, gt = prepare_data(pred_u8[valid], gt_u8[valid])
+    pred_image, gt_image = np.zeros(pred_u8.shape, pred.dtype), np.zeros(gt_u8.shape, bool)
+    pred_image[valid], gt_image[valid] = pred, gt
+    return pred_image, gt_image, pred, gt
+
+
+def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray, valid: np.ndarray | None = None) -> SODImageStats:
+    """All SOD metrics of one 8-bit prediction / mask pair of equal shape, of its ``valid`` pixels (None: all):
+    every metric but S and wF is of those pixels alone; S and wF, which need the image, see the others as
+    background in both the map and the mask (right background, by the nearest-pixel rule of wF)."""
+    pred_image, gt_image, pred, gt = _prepared(pred_u8, gt_u8, valid)
     size = gt.size
     fg = int(np.count_nonzero(gt))
 
-    joint = joint_histogram((pred * 255).astype(np.uint8), gt_u8)
+    joint = joint_histogram((pred * 255).astype(np.uint8), gt_u8 if valid is None else gt_u8[valid])
     # Pixels at or above each threshold 0..255: counts summed from the top level down.
     tp_curve = np.cumsum(joint[::-1, _FOREGROUND_LEVEL:].sum(axis=1))[::-1]
     fp_curve = np.cumsum(joint[::-1, :_FOREGROUND_LEVEL].sum(axis=1))[::-1]
@@ -176,13 +194,14 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
     predicted = tp_curve + fp_curve
     precision = tp_curve / np.maximum(predicted, 1)
     recall = tp_curve / max(fg, 1)
-    abs_error = np.abs(pred - gt)
+    abs_error_image = np.abs(pred_image - gt_image)
+    abs_error = abs_error_image if valid is None else abs_error_image[valid]
     e_curve = _e_measure(tp_curve, fp_curve, fg, size)
     adaptive_e = float(_e_measure(adaptive_tp, adaptive_predicted - adaptive_tp, fg, size))
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         # The library takes the mean of an empty block where its S-measure is NaN (S_NAN): said in the notes.
         warnings.simplefilter("ignore", RuntimeWarning)
-        s = float(_S_MEASURE.cal_sm(pred, gt))
+        s = float(_S_MEASURE.cal_sm(pred_image, gt_image))
     conditions = {NO_FOREGROUND} if fg == 0 else {NO_BACKGROUND} if fg == size else set()
     conditions |= e_measure_conditions(np.append(e_curve, adaptive_e), size)
     if math.isnan(s):
@@ -197,7 +216,7 @@ def sod_image_stats(pred_u8: np.ndarray, gt_u8: np.ndarray) -> SODImageStats:
         fpr=fp_curve / max(size - fg, 1),
         adaptive_f=float(f_measure(adaptive_tp / max(adaptive_predicted, 1), adaptive_tp / max(fg, 1))),
         adaptive_e=adaptive_e,
-        weighted_f=_weighted_f_measure(gt, abs_error),
+        weighted_f=_weighted_f_measure(gt_image, abs_error_image),
         mae=float(np.mean(abs_error)),
         s_measure=s,
     )

@@ -6,7 +6,7 @@ import pytest
 
 import main_ASLP
 from common import methods
-from benchmarks import real_study
+from benchmarks import real_study, study_report
 from data import pascal_s
 from data.pascal_s import SET_NAME
 from protocol import get_protocol
@@ -34,15 +34,15 @@ def test_one_seed_finds_the_experiments_method_folders(tmp_path, gt_dir):
     assert folders == {"BCE": {1: study / "BCE"}, "ASLP": {1: study / "ASLP_MC"}}
     for per_seed in folders.values():
         write_levels(per_seed[1] / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
+    figure, missing = study_report.reliability_figure(folders, gt_dir, PAPER)
     assert missing == []
     for axis in figure.axes:
         seed_line = axis.lines[0]
         assert seed_line.get_label() == "seed 1"
         assert np.allclose(seed_line.get_xdata(), [150 / 255, 200 / 255], atol=1e-6)  # confidence of each map
         assert np.allclose(seed_line.get_ydata(), [0.5, 0.5])
-    outputs = real_study.report_study(study, folders, gt_dir, PAPER)
-    assert outputs == [study / real_study.PLOT, study / "BCE", study / "ASLP_MC"]
+    outputs = study_report.report_study(study, folders, gt_dir, PAPER)
+    assert outputs == [study / study_report.PLOT, study / "BCE", study / "ASLP_MC"]
 
 
 def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
@@ -53,7 +53,7 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     for per_seed in folders.values():
         for folder in per_seed.values():
             write_levels(folder / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
+    figure, missing = study_report.reliability_figure(folders, gt_dir, PAPER)
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
 
@@ -62,7 +62,7 @@ def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
     folders = real_study.run_folders(tmp_path, "exp", methods, [1], "MC")
     for per_seed in folders.values():
         write_levels(per_seed[1] / "probabilities" / SET_NAME)
-    figure, _ = real_study.reliability_figure(folders, gt_dir, PAPER)
+    figure, _ = study_report.reliability_figure(folders, gt_dir, PAPER)
     shown = [axis for axis in figure.axes if axis.axison]
     assert [axis.get_title() for axis in shown] == methods
     rows = {round(axis.get_position().y0, 3) for axis in shown}
@@ -74,13 +74,13 @@ def test_runs_without_maps_are_reported_in_the_panel_and_the_warnings(tmp_path, 
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP", "TS"], [1, 2], "MC")
     for folder in (folders["BCE"][1], folders["BCE"][2], folders["ASLP"][1]):
         write_levels(folder / "probabilities" / SET_NAME)
-    figure, missing = real_study.reliability_figure(folders, gt_dir, PAPER)
+    figure, missing = study_report.reliability_figure(folders, gt_dir, PAPER)
     panel_texts = [[text.get_text() for text in axis.texts] for axis in figure.axes]
     assert panel_texts == [[], ["no probability maps for seed 2"], ["no probability maps found"]]
     assert [line.split(":")[0] for line in missing] == ["ASLP, seed 2", "TS, seed 1", "TS, seed 2"]
     assert f"{folders['TS'][1] / 'probabilities' / SET_NAME} does not exist" in missing[1]
     study = tmp_path / "experiments" / "exp"
-    outputs = real_study.report_study(study, folders, gt_dir, PAPER)
+    outputs = study_report.report_study(study, folders, gt_dir, PAPER)
     assert "warning: TS, seed 2: no probability maps" in capsys.readouterr().err
     assert folders["TS"][1] not in outputs and folders["BCE"][1] in outputs  # only what exists is listed
 
@@ -89,8 +89,8 @@ def test_no_maps_at_all_is_an_error_and_draws_nothing(tmp_path, gt_dir):
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
     study = tmp_path / "experiments" / "exp"
     with pytest.raises(real_study.StudyError, match="no run of the study has probability maps"):
-        real_study.report_study(study, folders, gt_dir, PAPER)
-    assert not (study / real_study.PLOT).exists()
+        study_report.report_study(study, folders, gt_dir, PAPER)
+    assert not (study / study_report.PLOT).exists()
 
 
 def test_a_missing_source_says_what_it_must_hold_and_names_the_option(tmp_path, capsys):
@@ -131,9 +131,9 @@ def test_under_the_calibrated_protocol_the_test_maps_are_the_probability_maps(tm
     folders = real_study.run_folders(tmp_path, "exp", ["BCE", "ASLP"], [1], "MC")
     for per_seed in folders.values():
         write_levels(per_seed[1] / "predictions" / SET_NAME)  # that protocol writes no probabilities/
-    figure, missing = real_study.reliability_figure(folders, gt_dir, CALIBRATED)
+    figure, missing = study_report.reliability_figure(folders, gt_dir, CALIBRATED)
     assert missing == [] and np.allclose(figure.axes[0].lines[0].get_ydata(), [0.5, 0.5])
-    assert len(real_study.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/
+    assert len(study_report.reliability_figure(folders, gt_dir, PAPER)[1]) == 2  # paper looks in probabilities/
 
 
 
@@ -193,7 +193,7 @@ def test_the_validation_table_sets_swings_after_perturbations_against_the_others
     (tmp_path / "BCE" / "log.csv").write_text("epoch,val_ECE\n1,0.05\n2,0.045\n3,0.04\n")
     folders = {"ASLP": {1: tmp_path / "seed1" / "ASLP", 2: tmp_path / "seed2" / "ASLP"}, "BCE": {1: tmp_path / "BCE"},
                "TS": {1: tmp_path / "TS"}}  # a post-hoc row has no log: left out
-    table = real_study.validation_table(folders)
+    table = study_report.validation_table(folders)
     rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
     assert set(rows) == {"Method", "ASLP", "BCE"} and "12.00 ± 2.83" in rows["ASLP"] and "4.00 |" in rows["BCE"]
     assert "ASLP: in the 2 run-epochs that drew perturbed labels the validation ECE moved 8.00 points" in table
@@ -260,7 +260,7 @@ def test_the_study_tabulates_every_plans_runs_together(tmp_path):
                        for name in (SET_NAME, "SOD", f"{SET_NAME}@fog-1", f"{SET_NAME}@fog-5")}
             (folder / "results.json").write_text(json.dumps(results))
     study = tmp_path / "experiments" / "exp"
-    written = real_study.study_tables(study, folders, PAPER)
+    written = study_report.study_tables(study, folders, PAPER)
     assert written == [study / "comparison.md", study / "shift.md", study / "shift.png"]
     compared = json.loads((study / "comparison.json").read_text())
     assert sorted((r["method"], r["seed"]) for r in compared["runs"])[:5] == [("BCE", s) for s in range(1, 6)]

@@ -24,8 +24,8 @@ from data.files import (
     read_grey,
     read_photo,
     require_writable_folder,
-    zero_one_maps_error,
 )
+from evaluate.io import zero_one_maps_error
 from tests.conftest import PROJECT_ROOT
 
 
@@ -222,7 +222,7 @@ def test_palette_masks_are_read_by_index_and_colour_palettes_of_more_indices_ref
     assert image.tolist() == [[0, 255, 255], [0, 0, 255]] and notes == [GREY_PALETTE_NOTE, MASK_ZERO_ONE_NOTE]
     colours = _palette_file(tmp_path / "colours.png", np.array([[0, 1, 2]]), [0, 0, 0, 128, 0, 0, 0, 128, 0])
     with pytest.raises(DataError, match=r"colours\.png is a palette file of colours \(3 indices used; a binary mask "
-                                        r"may use only the indices 0 and 1\): it looks like a photograph"):
+                                        r"may use only the indices 0, 1 and 255 \(void\)\): it looks like a photograph"):
         read_grey(colours, "mask")
     with pytest.raises(DataError, match=r"voc\.bmp is a palette file of colours .*a map must be grey"):
         read_grey(voc, "map")
