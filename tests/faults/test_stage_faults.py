@@ -90,8 +90,8 @@ def test_predict_faulted_at_each_point_reruns_to_the_test_stages_maps(
 
     comparison, _ = demo_comparison
     out = tmp_path / "out"
-    argv = [f"--weights={comparison / 'BCE' / 'Model_2_Gen.pth'}", f"--images={demo_root / 'Test' / 'DEMO-SOD' / 'Image'}",
-            f"--out={out}", "--size=32", "--device=cpu", "--batch-size=2"]
+    argv = [f"--weights={comparison / 'BCE' / 'Model_2_Gen.pth'}", f"--out={out}", "--size=32", "--device=cpu",
+            f"--images={demo_root / 'Test' / 'DEMO-SOD' / 'Image'}", "--batch-size=2"]
     for where, k, kind in PREDICT_FAULTS:
         if where == "write":
             targets = faulted_at(monkeypatch, k, kind)
@@ -101,8 +101,8 @@ def test_predict_faulted_at_each_point_reruns_to_the_test_stages_maps(
         code = predict.cli(argv)
         monkeypatch.undo()
         assert where == "batch" or len(targets) == k, f"predict.py wrote {len(targets)} files, fewer than {k}"
-        target = targets[-1]
-        _assert_one_line((code, capsys.readouterr().err), kind, target, f"interrupted: the maps written so far are in {out}")
+        interrupted = f"interrupted: the maps written so far are in {out}"
+        _assert_one_line((code, capsys.readouterr().err), kind, targets[-1], interrupted)
         if out.exists():
             assert_whole(out)
     assert predict.cli(argv) == 0
