@@ -35,6 +35,7 @@ from tqdm import tqdm  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+from common import atomic  # noqa: E402
 from common.text import counted, plural  # noqa: E402
 from data.files import abbreviate  # noqa: E402
 
@@ -99,15 +100,13 @@ def spread_selection(images: Path, count: int, seed: int) -> list[Path]:
 
 def write_set(paths: list[Path], out: Path) -> None:
     """Copy `paths` to `out`/Image with empty masks in `out`/GT, through a hidden folder renamed when complete."""
-    partial = out.parent / f".{out.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    (partial / "Image").mkdir(parents=True)
-    (partial / "GT").mkdir()
-    for path in tqdm(paths, desc=out.name, unit="image"):
-        shutil.copyfile(path, partial / "Image" / path.name)
-        with Image.open(path) as image:
-            Image.new("L", image.size, 0).save(partial / "GT" / f"{path.stem}.png")
-    partial.rename(out)
+    with atomic.folder(out) as partial:
+        (partial / "Image").mkdir()
+        (partial / "GT").mkdir()
+        for path in tqdm(paths, desc=out.name, unit="image"):
+            shutil.copyfile(path, partial / "Image" / path.name)
+            with Image.open(path) as image:
+                Image.new("L", image.size, 0).save(partial / "GT" / f"{path.stem}.png")
 
 
 def build_texture_set(dtd: Path, test_root: Path, names_file: Path = AUTHORS_NAMES) -> Path:

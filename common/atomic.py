@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,3 +110,16 @@ def appending(path: str | Path, **kwargs: object) -> Iterator[IO]:
         else:
             os.truncate(path, size)
         raise _write_error(path, error, size is not None) from error
+
+
+@contextmanager
+def folder(path: str | Path) -> Iterator[Path]:
+    """A folder written whole or not at all: filled under the hidden name `.<name>.partial` beside `path`
+    (one left by a stopped run is removed first) and renamed to `path` when the block ends without error;
+    a folder under its final name is therefore always complete."""
+    path = Path(path)
+    partial = path.parent / f".{path.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    yield partial
+    partial.rename(path)

@@ -24,6 +24,7 @@ from filelock import FileLock
 from PIL import Image
 from tqdm import tqdm
 
+from common import atomic
 from common.text import counted, plural
 from data.corruptions import MIN_SIDE, ShiftedSet, corrupt
 from data.datasets import image_size, list_images
@@ -62,23 +63,20 @@ def _link_masks(mask_dir: Path, out_dir: Path) -> None:
 
 def _write(test_root: Path, shifted: ShiftedSet, photos: list[Path], progress: tqdm) -> None:
     """Write `shifted` into its partial folder and rename it into place."""
-    target, partial = test_root / shifted.name, test_root / f".{shifted.name}.partial"
-    if partial.exists():  # left by a run that stopped: under the lock, nobody else is writing it
-        shutil.rmtree(partial)
-    (partial / "Image").mkdir(parents=True)
-    for path in photos:
-        photo = np.asarray(read_photo(path))
-        Image.fromarray(corrupt(photo, shifted.corruption, shifted.severity, path.stem)).save(
-            partial / "Image" / f"{path.stem}.png")
-        progress.update()
-    source_masks = test_root / shifted.source / "GT"
-    if source_masks.is_dir():
-        _link_masks(source_masks, partial / "GT")
-    record = {"source": shifted.source, "corruption": shifted.corruption, "family": shifted.family,
-              "severity": shifted.severity, "images": len(photos), "imagecorruptions": version("imagecorruptions"),
-              "seed": SEED_RULE, "masks": f"{shifted.source}/GT, unchanged"}
-    (partial / RECORD).write_text(json.dumps(record, indent=1) + "\n")
-    partial.rename(target)
+    with atomic.folder(test_root / shifted.name) as partial:  # under the lock: nobody else is writing it
+        (partial / "Image").mkdir()
+        for path in photos:
+            photo = np.asarray(read_photo(path))
+            Image.fromarray(corrupt(photo, shifted.corruption, shifted.severity, path.stem)).save(
+                partial / "Image" / f"{path.stem}.png")
+            progress.update()
+        source_masks = test_root / shifted.source / "GT"
+        if source_masks.is_dir():
+            _link_masks(source_masks, partial / "GT")
+        record = {"source": shifted.source, "corruption": shifted.corruption, "family": shifted.family,
+                  "severity": shifted.severity, "images": len(photos), "imagecorruptions": version("imagecorruptions"),
+                  "seed": SEED_RULE, "masks": f"{shifted.source}/GT, unchanged"}
+        (partial / RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 
 def write_shifted_sets(test_root: Path, shifted: list[ShiftedSet]) -> list[ShiftedSet]:
