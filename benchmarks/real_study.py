@@ -61,7 +61,7 @@ from common.configurator import ConfigError  # noqa: E402
 from common.errors import UserFacingError  # noqa: E402
 from common.layout import EXPERIMENTS, experiment_dir  # noqa: E402
 from common.methods import POST_HOC, TRAINED  # noqa: E402
-from benchmarks.study_report import SET_NAME, StudyError, report_study, study_tables  # noqa: E402
+from benchmarks.study_report import SET_NAME, SOD_NAME, StudyError, report_study, study_tables  # noqa: E402
 from protocol import get_protocol  # noqa: E402
 
 
@@ -69,7 +69,6 @@ DEFAULT_SOURCE = PROJECT.parent / "shared" / "data" / "PASCAL-S"
 SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <stem>.png"}
 DEFAULT_SOD = PROJECT.parent / "shared" / "data" / "SOD"
 DEFAULT_DTD = PROJECT.parent / "shared" / "data" / "DTD" / "Image"
-SOD_NAME = "SOD"
 # One corruption per family, each a few milliseconds a photo (glass_blur takes seconds: data/corruptions.py),
 # at every severity: 20 corrupted copies of the 150 test photos, scored by every run. Each stands for a
 # different way a photo degrades: sensor noise, a lens out of focus, haze over the whole scene, and the

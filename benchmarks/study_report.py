@@ -4,6 +4,7 @@ calibration table (benchmarks/real_study.py runs the study; this draws and tabul
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from protocol import Protocol
 
 SET_NAME = "PASCAL-S"  # as data.pascal_s lays it out (a test keeps the two equal)
+SOD_NAME = "SOD"  # the cross-dataset test set, linked in as it is
+SUMMARY_TABLE = "shift_summary.md"  # the table the README's "when ASLP, when TS" reading quotes
+SUMMARY_KEY = "ECE"
+TIED = "≈"  # after a cell whose range over seeds meets the column's best: the spread cannot tell them apart
 PLOT = "reliability_study.png"
 PANELS_PER_ROW = 4  # a study of eleven rows still fits a page
 VALIDATION_TABLE = "validation_calibration.md"
@@ -50,7 +55,94 @@ def study_tables(study_dir: Path, folders: dict[str, dict[int, Path]], protocol:
     written = [study_dir / "comparison.md"]
     if write_shift(runs, study_dir, protocol.name) is not None:
         written += [study_dir / "shift.md", study_dir / "shift.png"]
+    summary = shift_summary(runs)
+    if summary:
+        atomic.write_text(study_dir / SUMMARY_TABLE, summary)
+        written.append(study_dir / SUMMARY_TABLE)
     return written
+
+
+@dataclass(frozen=True)
+class SummaryColumn:
+    """One column of the shift summary: the mean of one metric over some test sets (a run's value; a
+    run that lacks one of them has none)."""
+
+    title: str
+    sets: tuple[str, ...]
+    key: str
+
+
+def summary_columns(runs: dict[str, dict[int, dict[str, dict]]]) -> list[SummaryColumn]:
+    """The columns the study's runs can fill: in-domain, cross-dataset, out-of-distribution (the sets no
+    run has an F-measure for), the in-domain set's corrupted copies at each severity (the mean over the
+    corruptions), then the boundary band in-domain and cross-dataset; probability maps where scored."""
+    from data.corruptions import parse_shifted
+    from metrics.table import BOUNDARY, result_key
+    from report.shift import metric_keys
+
+    results = [result for per_seed in runs.values() for result in per_seed.values()]
+    names = list(dict.fromkeys(name for result in results for name in result))
+    probabilities = metric_keys(runs)[SUMMARY_KEY] != SUMMARY_KEY
+    key = result_key(SUMMARY_KEY, probabilities=probabilities)
+    band = result_key(SUMMARY_KEY, BOUNDARY, probabilities=probabilities)
+    shifted = [s for s in map(parse_shifted, names) if s is not None and s.source == SET_NAME]
+    ood = [n for n in names if parse_shifted(n) is None and n not in (SET_NAME, SOD_NAME)
+           and all(result.get(n, {}).get("maxF") is None for result in results)]
+    columns = [SummaryColumn(f"in-domain {SET_NAME}", (SET_NAME,), key),
+               SummaryColumn(f"cross-dataset {SOD_NAME}", (SOD_NAME,), key),
+               *(SummaryColumn(f"out-of-distribution {n}", (n,), key) for n in ood),
+               *(SummaryColumn(f"corrupted, severity {level}", tuple(s.name for s in shifted if s.severity == level),
+                               key) for level in sorted({s.severity for s in shifted})),
+               SummaryColumn(f"boundary, in-domain {SET_NAME}", (SET_NAME,), band),
+               SummaryColumn(f"boundary, cross-dataset {SOD_NAME}", (SOD_NAME,), band)]
+    # A column stays where some run has a value for it (no boundary band scored: no boundary columns).
+    return [c for c in columns if any(_run_value(result, c) is not None for result in results)]
+
+
+def _run_value(result: dict[str, dict], column: SummaryColumn) -> float | None:
+    values = [result.get(name, {}).get(column.key) for name in column.sets]
+    return None if None in values else sum(values) / len(values)
+
+
+def shift_summary(runs: dict[str, dict[int, dict[str, dict]]]) -> str:
+    """Markdown: one row per method, one column per kind of test (`summary_columns`), each cell the
+    mean ± std over the method's seeds of its ECE (%); the best mean in bold, and `TIED` after each cell
+    whose range over seeds meets the best's. Empty when the runs have no column."""
+    from metrics.table import column_title
+    from report.comparison import seed_summary
+
+    columns = summary_columns(runs)
+    if not columns:
+        return ""
+    cells = {method: [seed_summary([_run_value(result, column) for result in per_seed.values()])
+                      for column in columns] for method, per_seed in runs.items()}
+    lines = ["| Method (seeds) | " + " | ".join(column.title for column in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    best = []
+    for index in range(len(columns)):
+        present = {method: row[index] for method, row in cells.items() if row[index] is not None}
+        best.append(min(present, key=lambda method: present[method]["mean"]) if present else None)
+    for method, row in cells.items():
+        texts = []
+        for index, (summary, leader) in enumerate(zip(row, best, strict=True)):
+            if summary is None:
+                texts.append("n/a")
+                continue
+            top = cells[leader][index]
+            text = f"{100 * summary['mean']:.2f} ± {100 * summary['std']:.2f}"
+            if leader == method:
+                text = f"**{text}**"
+            elif min(top["n"], summary["n"]) > 1 and summary["min"] <= top["max"] and top["min"] <= summary["max"]:
+                text += f" {TIED}"
+            texts.append(text)
+        seeds = max((summary["n"] for summary in row if summary), default=0)
+        lines.append(f"| {method} ({seeds}) | " + " | ".join(texts) + " |")
+    what = column_title(SUMMARY_KEY, probabilities=columns[0].key != SUMMARY_KEY)
+    return (f"{what}, mean ± std over each method's seeds. Corrupted: per seed the mean over the corruptions of "
+            f"{SET_NAME}'s test images at that severity (shift.md breaks it down). Boundary: the band around the "
+            f"objects' edges. **Bold**: the column's lowest mean; {TIED}: the method's range over seeds meets the "
+            "best's, so the seeds cannot tell the two apart. Post-hoc calibrators are fitted on the clean "
+            "validation split.\n\n" + "\n".join(lines) + "\n")
 
 
 def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protocol: Protocol,

@@ -261,11 +261,13 @@ def test_the_study_tabulates_every_plans_runs_together(tmp_path):
             (folder / "results.json").write_text(json.dumps(results))
     study = tmp_path / "experiments" / "exp"
     written = study_report.study_tables(study, folders, PAPER)
-    assert written == [study / "comparison.md", study / "shift.md", study / "shift.png"]
+    assert written == [study / "comparison.md", study / "shift.md", study / "shift.png", study / "shift_summary.md"]
     compared = json.loads((study / "comparison.json").read_text())
     assert sorted((r["method"], r["seed"]) for r in compared["runs"])[:5] == [("BCE", s) for s in range(1, 6)]
     assert not any("@" in group for r in compared["runs"] for group in r["metrics"])
     assert "| BCE | 3.00 ± 1.58 |" in (study / "shift.md").read_text()  # clean ECE over the five seeds
+    summary = (study / "shift_summary.md").read_text()
+    assert "| BCE (5) | 3.00 ± 1.58 ≈ |" in summary and "boundary," not in summary  # no run scored the band
 
 
 SHARED = real_study.PROJECT.parent / "shared" / "data"
@@ -286,3 +288,40 @@ def test_more_seeds_of_one_seed_are_refused_since_the_runs_would_share_folders(t
                             "--experiment=never_laid_out"]) == 2
     assert "give --seeds and --more-seeds two or more seeds each" in capsys.readouterr().err
     assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
+
+
+def summary_runs(ece: dict[str, list[float]]) -> dict:
+    """method -> seed -> results: the same ECE on every set a study scores, the probability maps' beside."""
+    names = (SET_NAME, "SOD", "DTD_Texture_205", f"{SET_NAME}@fog-1", f"{SET_NAME}@jpeg_compression-1",
+             f"{SET_NAME}@fog-5")
+    return {method: {seed: {name: {"probabilities_ECE": value, "probabilities_ECE_boundary": 2 * value, "ECE": 0.5,
+                                   "maxF": None if name.startswith("DTD") else 0.8}
+                            for name in names}
+                     for seed, value in enumerate(values, 1)} for method, values in ece.items()}
+
+
+def test_the_shift_summary_has_a_column_per_kind_of_test_and_marks_what_the_spread_cannot_tell_apart():
+    runs = summary_runs({"BCE": [0.05, 0.07, 0.06], "ASLP": [0.02, 0.03, 0.04], "TS": [0.035, 0.045, 0.05]})
+    runs["ASLP"][1][f"{SET_NAME}@fog-1"]["probabilities_ECE"] = 0.12  # severity 1: ASLP's first seed (0.12+0.02)/2
+    table = study_report.shift_summary(runs)
+    header, _, bce, aslp, ts = table.strip().splitlines()[-5:]
+    assert header.split(" | ")[1:] == ["in-domain PASCAL-S", "cross-dataset SOD", "out-of-distribution DTD_Texture_205",
+                                       "corrupted, severity 1", "corrupted, severity 5",
+                                       "boundary, in-domain PASCAL-S", "boundary, cross-dataset SOD |"]
+    assert aslp.startswith("| ASLP (3) | **3.00 ± 1.00** |")  # the probability maps' ECE, not the test maps'
+    assert ts.startswith("| TS (3) | 4.33 ± 0.76 ≈ |")  # 3.5..5 meets ASLP's 2..4
+    assert bce.startswith("| BCE (3) | 6.00 ± 1.00 |")  # 5..7 does not: no mark
+    assert aslp.split(" | ")[4] == "4.67 ± 2.08 ≈"  # (7, 3, 4): its range meets the now best TS's 3.5..5
+    assert ts.split(" | ")[4] == "**4.33 ± 0.76**"
+    assert ts.split(" | ")[-1] == "8.67 ± 1.53 ≈ |"  # the boundary band: twice the set's
+    assert "(probabilities)" in table.splitlines()[0]
+
+
+def test_the_shift_summary_leaves_out_the_kinds_of_test_no_run_scored():
+    runs = summary_runs({"BCE": [0.05], "TS": [0.04]})
+    for result in (result for per_seed in runs.values() for result in per_seed.values()):
+        for name in ("SOD", "DTD_Texture_205", f"{SET_NAME}@fog-5"):
+            del result[name]
+    header = study_report.shift_summary(runs).strip().splitlines()[-4]
+    assert header == ("| Method (seeds) | in-domain PASCAL-S | corrupted, severity 1 | boundary, in-domain PASCAL-S |")
+    assert study_report.shift_summary({}) == ""
