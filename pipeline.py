@@ -199,7 +199,8 @@ def prepare(settings: Settings, locks: ExitStack) -> Run:
     if workers < data.num_workers and context.is_main:
         print(f"NUM_WORKERS={data.num_workers} but this machine has {workers} core(s): using {workers} DataLoader "
               "process(es)")
-    inference = Inference(context.device, data.test_size, data.test_batch_size, workers, settings.speed.amp)
+    inference = Inference(context.device, data.test_size, data.test_batch_size, workers, settings.speed.amp,
+                          settings.speed.channels_last)
     run = Run(settings, context, inference, get_protocol(settings.evaluation.protocol), workers, trained)
     if training:
         _add_needed_networks(run)

@@ -95,6 +95,10 @@ from data.loaders import inference_loader
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
 
+# zlib level of the map PNGs (lossless at any level): 1 writes a 500 x 375 map in a quarter of the time
+# of Pillow's default 6, for files about 1.5 times as large; writing maps was a third of a test stage.
+MAP_COMPRESSION = 1
+
 # A post-hoc calibration: (logits, images) at network resolution -> a positive temperature, one value
 # or one per pixel. Applied as logit / T after both are resized to the image, so that T > 0 never
 # changes a decision (dividing first and interpolating after could).
@@ -110,6 +114,11 @@ class Inference:
     batch_size: int
     num_workers: int
     amp: bool = False
+    channels_last: bool = False  # CHANNELS_LAST: the same logits, about twice as fast on a CPU at 64 px
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
 
 
 def _resized(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -130,9 +139,11 @@ def predict_maps(
     was_training = network.training
     network.eval()
     device = inference.device
+    if inference.channels_last:  # as training leaves it under CHANNELS_LAST; never undone, to leave training's alone
+        network.to(memory_format=torch.channels_last)
     try:
         for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show_progress):
-            images = batch["image"].to(device, non_blocking=True)
+            images = batch["image"].to(device, non_blocking=True, memory_format=inference.memory_format)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=inference.amp):
                 logits = network(images).float()
             scale = temperature(logits, images) if temperature is not None else None
@@ -186,10 +197,10 @@ def write_predictions(
         probability = torch.sigmoid(logit).cpu().numpy()
         # Whole or not at all, as every output: a map cut short by a kill would be read as a map.
         with atomic.replacing(test_dir / f"{name}.png", sync=False) as temporary:
-            Image.fromarray(protocol.test_map(probability)).save(temporary)
+            Image.fromarray(protocol.test_map(probability)).save(temporary, compress_level=MAP_COMPRESSION)
         if probability_dir != test_dir:
             with atomic.replacing(probability_dir / f"{name}.png", sync=False) as temporary:
-                Image.fromarray(probability_map(probability)).save(temporary)
+                Image.fromarray(probability_map(probability)).save(temporary, compress_level=MAP_COMPRESSION)
     origin = origin or {}
     write_maps_record(test_dir, protocol.test_maps, protocol, inference, len(images), origin)
     if probability_dir != test_dir:

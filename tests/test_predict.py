@@ -194,3 +194,20 @@ def test_help_answers_without_importing_torch(tmp_path):
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--weights" in result.stdout and "--protocol {paper,calibrated}" in result.stdout
     assert "torch" not in result.stderr
+
+
+def test_channels_last_inference_gives_the_contiguous_logits(tmp_path):
+    """CHANNELS_LAST changes only the memory layout: the same logits (to float rounding), so the same maps."""
+    images = _images(tmp_path / "Image")
+    torch.manual_seed(0)
+    network = build_model(feat_channel=8)
+    loader = inference_loader(sorted(images.iterdir()), 32, 2, 0, False)
+    plain = {name: logit for name, logit, _ in predict_maps(network, loader, CPU, show_progress=False)}
+    fast = Inference(CPU.device, CPU.size, CPU.batch_size, CPU.num_workers, channels_last=True)
+    converted = {name: logit for name, logit, _ in predict_maps(network, loader, fast, show_progress=False)}
+    assert next(network.parameters()).dim() == 4 and next(network.parameters()).is_contiguous(
+        memory_format=torch.channels_last)
+    assert plain.keys() == converted.keys() == {"im0", "im1"}
+    for name in plain:
+        torch.testing.assert_close(converted[name], plain[name], rtol=1e-4, atol=1e-4)
+
