@@ -53,6 +53,18 @@ def study_tables(study_dir: Path, folders: dict[str, dict[int, Path]], protocol:
                       for seed, result in per_seed.items()} for method, per_seed in runs.items()}
     write_comparison(clean, study_dir, protocol, curves)
     written = [study_dir / "comparison.md"]
+    # Each main_ASLP.py run drew its own rows only: the study's page and validation plot show them all.
+    from report.html import PAGE_DATA, write_comparison_page
+    from report.names import PICTURES_FOLDER
+    from training.plots import plot_validation_calibration
+
+    paged = {method: folder for method, per_seed in folders.items()
+             if (folder := next((per_seed[seed] for seed in sorted(per_seed)
+                                 if (per_seed[seed] / PICTURES_FOLDER / PAGE_DATA).is_file()), None))}
+    if paged:
+        written.append(write_comparison_page(study_dir, paged))
+    if plot_validation_calibration(folders, study_dir / VALIDATION_PLOT) is not None:
+        written.append(study_dir / VALIDATION_PLOT)
     if write_shift(runs, study_dir, protocol.name) is not None:
         written += [study_dir / "shift.md", study_dir / "shift.png"]
     summary = shift_summary(runs)

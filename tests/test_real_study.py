@@ -114,6 +114,15 @@ def test_a_study_of_one_run_is_refused_before_the_data_is_laid_out(tmp_path, cap
     assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
 
 
+
+def test_corrupted_methods_must_be_rows_of_the_study(tmp_path, capsys):
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--reduced", "--corrupted-methods=BCE,TSS",
+                            "--experiment=never_laid_out"]) == 2
+    assert "--corrupted-methods names TSS, not among --methods" in capsys.readouterr().err
+    assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
+
 def test_the_studies_run_the_post_hoc_rows_and_the_full_one_every_method():
     reduced = real_study.REDUCED["methods"].split(",")
     assert {"SVLS", "NACL", "SEL", "SEL-context", "ASLP+SEL"} <= set(reduced) and len(reduced) == 11
@@ -202,12 +211,16 @@ def test_the_validation_table_sets_swings_after_perturbations_against_the_others
 
 def test_the_reduced_study_gives_the_rows_the_shift_question_turns_on_five_seeds_and_the_others_three():
     args = real_study.argparse.Namespace(**real_study.REDUCED)
-    seeds = {}
-    for methods_, seeds_ in real_study.plans(args):
-        for method in methods_.split(","):
-            seeds.setdefault(method, set()).update(int(s) for s in seeds_.split(","))
-    assert {method for method, s in seeds.items() if len(s) == 5} == {"BCE", "ASLP", "TS", "ASLP+TS"}
+    seeds, order = {}, []
+    for plan in real_study.plans(args):
+        for method in plan.methods.split(","):
+            seeds.setdefault(method, set()).update(int(s) for s in plan.seeds.split(","))
+            order.append(method)
+    key = {"BCE", "ASLP", "TS", "ASLP+TS"}
+    assert {method for method, s in seeds.items() if len(s) == 5} == key
     assert all(len(s) >= 3 for s in seeds.values()) and set(seeds) == set(args.methods.split(","))
+    # Those rows are whole before any other starts: a sitting cut short still answers the question.
+    assert set(order[:2 * len(key)]) == key and not key & set(order[2 * len(key):])
 
 
 def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per_family(tmp_path):
@@ -215,14 +228,24 @@ def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per
 
     args = real_study.argparse.Namespace(**real_study.REDUCED, experiment="exp", lr=5e-4, num_workers=0)
     sets = (SET_NAME, "SOD", "DTD_Texture_205")
-    for methods_, seeds_ in real_study.plans(args):
-        command = real_study.study_command(args, tmp_path, [], sets, methods_, seeds_)
+    corrupted = set()
+    for plan in real_study.plans(args):
+        command = real_study.study_command(args, tmp_path, [], sets, plan)
         settings = main_ASLP.configure(command[2:], announce=False)
-        assert settings.run.resume and settings.data.test_datasets == sets
+        assert settings.run.resume and settings.data.test_datasets == sets and settings.speed.channels_last
         shifted = settings.shift.sets(settings.data.test_datasets)
+        if not plan.corrupted:
+            assert shifted == [] or not shifted
+            continue
+        corrupted |= set(plan.methods.split(","))
         assert {s.source for s in shifted} == {SET_NAME} and {s.severity for s in shifted} == {1, 2, 3, 4, 5}
         assert sorted(CORRUPTIONS[name].family for name in settings.shift.names) == sorted(FAMILIES)
         assert not any(CORRUPTIONS[name].slow for name in settings.shift.names)
+    # On 2 cores only the rows the question turns on are scored under the corruptions; the full study all.
+    assert corrupted == {"BCE", "ASLP", "TS", "ASLP+TS"}
+    full = real_study.argparse.Namespace(**real_study.FULL)
+    assert {m for plan in real_study.plans(full) if plan.corrupted for m in plan.methods.split(",")} == set(
+        full.methods.split(","))
 
 
 def fake_sod_and_dtd(tmp_path):
