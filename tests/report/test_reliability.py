@@ -56,7 +56,10 @@ def test_title_says_which_maps_and_files_are_named_after_them(tmp_path):
     counts = under_and_over_confident_counts()
     title = reliability_figure([score(counts, maps=STRETCHED_MAPS)], n_bins=10).axes[0].get_title()
     # Half the pixels at confidence 0.6, 90 % right; half at 242/255, 70 % right: ECE (0.3 + 242/255 - 0.7) / 2.
-    assert f"{STRETCHED_MAPS.title}, paper protocol" in title and "ECE 27.45%" in title and "ACC 80.00%" in title
+    # The set, the kind of maps (wrapped), then the numbers once (they were once joined by the lines above).
+    lines = title.split("\n")
+    assert lines[0] == "S  (1 image)" and " ".join(lines[1:-1]) == f"{STRETCHED_MAPS.title}, paper protocol"
+    assert lines[-1].startswith("ECE 27.45%") and lines[-1].endswith("ACC 80.00%") and title.count("ECE") == 1
     paths = save_reliability_plots(tmp_path, [score(counts, "A", STRETCHED_MAPS), score(counts, "A")], n_bins=10)
     # One file per diagram; no figure of all sets for kinds shown for one set only (it would repeat it).
     assert [path.name for path in paths] == ["reliability_A_stretched.png", "reliability_A_probabilities.png"]
@@ -97,8 +100,13 @@ def test_one_bin_pixel_share_axis_labels_no_share_above_100_percent():
 
 
 def test_a_long_kind_of_maps_line_is_wrapped_inside_the_panel():
-    figure = reliability_figure([score(under_and_over_confident_counts(), maps=STRETCHED_MAPS)], n_bins=10)
+    counts = under_and_over_confident_counts()
+    figure = reliability_figure([score(counts, name, STRETCHED_MAPS) for name in "ABCDE"], n_bins=10)
     renderer = FigureCanvasAgg(figure).get_renderer()
     figure.draw(renderer)
-    title = figure.axes[0].title.get_window_extent(renderer)
-    assert title.x0 >= 0 and title.x1 <= figure.bbox.width
+    tops = figure.axes[::2]  # each panel: the diagram, then the pixel shares under it
+    titles = [top.title.get_window_extent(renderer) for top in tops]
+    assert all(t.x0 >= 0 and t.x1 <= figure.bbox.width and t.y1 <= figure.bbox.height for t in titles)
+    # Five panels in rows of 3 and 2 (fixed margins): no title runs into its neighbour or the row above.
+    assert titles[0].x1 < titles[1].x0 and titles[1].x1 < titles[2].x0
+    assert titles[3].y1 < tops[0].xaxis.label.get_window_extent(renderer).y0
