@@ -18,8 +18,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from data.demo import make_demo_dataset
+
+# Under pytest-xdist (pytest.ini: two workers, one per core of the CI machine) each worker runs torch
+# on one thread, so that the two do not fight over the cores. Set before torch is first imported.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"  # the data and the authors' code beside the project (absent: tests skip)
@@ -79,20 +85,38 @@ def run_cli(cwd: Path, *args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def _once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Path, FileLock]:
+    """A folder `name` made once for the whole test session, and the lock to hold while making it: under
+    pytest-xdist (`-n 2`) every worker is a process of its own, and they share the folder above their
+    temporary folders."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    return shared / name, FileLock(str(shared / f"{name}.lock"))
+
+
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_demo_dataset(tmp_path_factory.mktemp("demo_data"), seed=0, n_train=24, n_test=6, n_texture=4)
+    folder, lock = _once_per_session(tmp_path_factory, "demo_data")
+    with lock:  # the data set's own marker says when it is complete
+        return make_demo_dataset(folder, seed=0, n_train=24, n_test=6, n_texture=4)
 
 
 @pytest.fixture(scope="session")
 def demo_comparison(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
-    """The tiny network of every trained method, trained once per test session, with every post-hoc row,
-    tested and scored: (the comparison's folder experiments/demo, what the run printed). Tests that
-    change files copy them first."""
-    cwd = tmp_path_factory.mktemp("comparison")
-    result = run_cli(cwd, "--demo", f"--dataset_root={demo_root}", *TINY, f"--compare={','.join(ALL_METHODS)}")
-    assert result.code == 0, result.err[-3000:]
-    return cwd / "experiments" / "demo", result
+    """The tiny network of every trained method, trained once per test session (one worker trains, the
+    others wait and read), with every post-hoc row, tested and scored: (the comparison's folder
+    experiments/demo, what the run printed). Tests that change files copy them first."""
+    cwd, lock = _once_per_session(tmp_path_factory, "comparison")
+    printed = cwd / "printed.json"
+    with lock:
+        if not printed.is_file():
+            cwd.mkdir(exist_ok=True)
+            result = run_cli(cwd, "--demo", f"--dataset_root={demo_root}", *TINY,
+                             f"--compare={','.join(ALL_METHODS)}")
+            assert result.code == 0, result.err[-3000:]
+            printed.write_text(json.dumps(result.__dict__))
+    return cwd / "experiments" / "demo", Result(**json.loads(printed.read_text()))
 
 
 @pytest.fixture(scope="session")
