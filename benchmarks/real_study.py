@@ -33,11 +33,12 @@ all). The study then tabulates all runs together: `comparison.md` (the clean set
 `shift.png` (report/shift.py), `shift_summary.md` (the README's table), `report.html` and
 `validation_calibration.png`.
 
-A study can be completed across several sittings: run the same command again. Trainings that
+A study can be completed across several sittings: run the same command again. A plan whose every
+run has scored every one of its sets is kept as it is (`plan_done`); in the others, trainings that
 finished are reused (their final weights are kept), one that was interrupted continues from its last
-checkpoint (main_ASLP.py's --resume, which the study always passes), and only the post-hoc fits,
-the test maps and the scores are redone. Arguments this script does not know go to main_ASLP.py
-(e.g. --device=cuda).
+checkpoint (main_ASLP.py's --resume, which the study always passes), and the post-hoc fits, the test
+maps and the scores are redone. Arguments this script does not know go to main_ASLP.py (e.g.
+--device=cuda).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ import main_ASLP  # noqa: E402
 from common.configurator import ConfigError  # noqa: E402
 from common.errors import UserFacingError  # noqa: E402
 from common.layout import EXPERIMENTS, experiment_dir  # noqa: E402
-from common.methods import POST_HOC, TRAINED  # noqa: E402
+from common.methods import POST_HOC, TRAINED, post_hoc  # noqa: E402
 from benchmarks.study_report import SET_NAME, SOD_NAME, StudyError, report_study, study_tables  # noqa: E402
 from protocol import get_protocol  # noqa: E402
 
@@ -133,16 +134,32 @@ def study_command(args: argparse.Namespace, root: Path, extra: list[str], test_s
 
 def plans(args: argparse.Namespace) -> list[Plan]:
     """The main_ASLP.py runs of the study, in order: the rows that get more seeds (`--more-seeds-methods`)
-    with those seeds, then with the study's seeds, then the other rows; each group split by whether its
-    rows are scored under the corruptions (`--corrupted-methods`). So the rows the question turns on are
-    complete first, and a sitting cut short leaves whole rows."""
+    with those seeds, then with the study's seeds; then the other rows, post-hoc ones first (they need
+    no training); each group split by whether its rows are scored under the corruptions
+    (`--corrupted-methods`). So the rows the question turns on are complete first, the cheap rows next,
+    and a sitting cut short leaves whole rows."""
     methods = args.methods.split(",")
     first = [m for m in (args.more_seeds_methods or "").split(",") if m in methods]
+    rest = [m for m in methods if m not in first]
     corrupted = set(methods) if args.corrupted_methods == "all" else set(args.corrupted_methods.split(","))
     groups = [(first, args.more_seeds)] if args.more_seeds and first else []
-    groups += [(first, args.seeds), ([m for m in methods if m not in first], args.seeds)]
+    groups += [(first, args.seeds), ([m for m in rest if post_hoc(m)], args.seeds),
+               ([m for m in rest if not post_hoc(m)], args.seeds)]
     return [Plan(",".join(part), seeds, flag) for rows, seeds in groups
             for flag in (True, False) if (part := [m for m in rows if (m in corrupted) == flag])]
+
+
+def plan_done(folders: dict[str, dict[int, Path]], test_sets: list[str]) -> bool:
+    """Whether every run of a plan (`folders`: method -> seed -> run folder) has scored every one of
+    `test_sets`: then a later sitting skips the plan instead of testing and scoring it again."""
+    import json
+
+    for per_seed in folders.values():
+        for folder in per_seed.values():
+            results = folder / "results.json"
+            if not results.is_file() or not set(test_sets) <= set(json.loads(results.read_text())):
+                return False
+    return True
 
 
 def lay_out_test_sets(root: Path, sod: Path, dtd: Path) -> tuple[str, ...]:
@@ -258,8 +275,15 @@ def study(argv: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    for plan in plans(args):
+    for plan, done in zip(plans(args), settings, strict=True):
         command = study_command(args, root.relative_to(PROJECT), extra, test_sets, plan)
+        planned = run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds, done.aslp.aslp_mode)
+        scored = [*test_sets, *(shifted.name for shifted in done.shift.sets((SET_NAME,)))] if plan.corrupted else [
+            *test_sets]
+        if plan_done(planned, scored):
+            print(f"Done in an earlier sitting, kept: {plan.methods} with seeds {plan.seeds} (delete their "
+                  "results.json to score them again)")
+            continue
         print("Running:", shlex.join(command[1:]),
               f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
         status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly

@@ -1,5 +1,7 @@
 """benchmarks/real_study.py without training: it finds the run folders main_ASLP.py writes, reports
 runs without probability maps instead of drawing empty panels, and checks its source folder first."""
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -219,8 +221,22 @@ def test_the_reduced_study_gives_the_rows_the_shift_question_turns_on_five_seeds
     key = {"BCE", "ASLP", "TS", "ASLP+TS"}
     assert {method for method, s in seeds.items() if len(s) == 5} == key
     assert all(len(s) >= 3 for s in seeds.values()) and set(seeds) == set(args.methods.split(","))
-    # Those rows are whole before any other starts: a sitting cut short still answers the question.
+    # Those rows are whole before any other starts: a sitting cut short still answers the question; then
+    # the rows that need no training, then the trained ones.
     assert set(order[:2 * len(key)]) == key and not key & set(order[2 * len(key):])
+    rest = [real_study.post_hoc(method) is None for method in order[2 * len(key):]]
+    assert rest == sorted(rest) and rest[0] is False and rest[-1] is True
+
+
+def test_a_plan_is_done_when_every_run_scored_every_set(tmp_path):
+    folders = {"BCE": {1: tmp_path / "seed1" / "BCE", 2: tmp_path / "seed2" / "BCE"}}
+    for folder in folders["BCE"].values():
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({"PASCAL-S": {}, "PASCAL-S@fog-1": {}}))
+    assert real_study.plan_done(folders, ["PASCAL-S", "PASCAL-S@fog-1"])
+    assert not real_study.plan_done(folders, ["PASCAL-S", "PASCAL-S@fog-1", "SOD"])  # a set it never scored
+    (tmp_path / "seed2" / "BCE" / "results.json").unlink()  # a run whose scoring was cut short
+    assert not real_study.plan_done(folders, ["PASCAL-S"])
 
 
 def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per_family(tmp_path):
