@@ -64,6 +64,7 @@ from dataclasses import dataclass  # noqa: E402
 import main_ASLP  # noqa: E402
 from common.configurator import ConfigError  # noqa: E402
 from common.errors import UserFacingError  # noqa: E402
+from common.settings import Settings  # noqa: E402
 from common.layout import EXPERIMENTS, experiment_dir  # noqa: E402
 from common.methods import POST_HOC, TRAINED, post_hoc  # noqa: E402
 from benchmarks.study_report import SET_NAME, SOD_NAME, StudyError, report_study, study_tables  # noqa: E402
@@ -200,6 +201,33 @@ def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int]
                      for seed in seeds} for method in methods}
 
 
+
+def run_plans(args: argparse.Namespace, root: Path, extra: list[str], settings: list[Settings]) -> int:
+    """Lay out the data under `root` and run each plan not done in an earlier sitting; 0, or the status
+    of the first that failed (2 for a source that lacks images of the split)."""
+    from data.pascal_s import lay_out
+
+    try:  # checks that the source holds every image of the split before it creates anything
+        lay_out(args.source, root)
+        test_sets = lay_out_test_sets(root, args.sod, args.dtd)
+    except UserFacingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for plan, done in zip(plans(args), settings, strict=True):
+        command = study_command(args, root.relative_to(PROJECT), extra, test_sets, plan)
+        planned = run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds, done.aslp.aslp_mode)
+        scored = [*test_sets, *(s.name for s in done.shift.sets((SET_NAME,)))] if plan.corrupted else [*test_sets]
+        if plan_done(planned, scored):
+            print(f"Done in an earlier sitting, kept: {plan.methods} with seeds {plan.seeds} (delete their "
+                  "results.json to score them again)")
+            continue
+        print("Running:", shlex.join(command[1:]),
+              f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
+        status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
+        if status != 0:
+            return status
+    return 0
+
 def main(argv: list[str]) -> int:
     """The study as a command (common/interrupts.py): one `error:` line, one Ctrl-C line (the training
     child's, when it runs), or none for a closed pipe."""
@@ -236,6 +264,8 @@ def study(argv: list[str]) -> int:
     parser.add_argument("--lr", type=float, default=5e-4,
                         help="Adam learning rate (the demo's, for a random-init backbone)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader processes")
+    parser.add_argument("--tables-only", action="store_true", help="run nothing: tabulate and draw the runs that "
+                        "have finished so far (a study cut short; its tables say how many seeds each row has)")
     args, extra = parser.parse_known_args(argv)  # the rest goes to main_ASLP.py, e.g. --device=cuda
     problem = source_problem(args.source)
     if problem:
@@ -266,27 +296,9 @@ def study(argv: list[str]) -> int:
         print("error: with --more-seeds, give --seeds and --more-seeds two or more seeds each (or --more-seeds= "
               "for none)", file=sys.stderr)
         return 2
-    from data.pascal_s import lay_out
-
-    try:  # checks that the source holds every image of the split before it creates anything
-        lay_out(args.source, root)
-        test_sets = lay_out_test_sets(root, args.sod, args.dtd)
-    except UserFacingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     started = time.monotonic()
-    for plan, done in zip(plans(args), settings, strict=True):
-        command = study_command(args, root.relative_to(PROJECT), extra, test_sets, plan)
-        planned = run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds, done.aslp.aslp_mode)
-        scored = [*test_sets, *(shifted.name for shifted in done.shift.sets((SET_NAME,)))] if plan.corrupted else [
-            *test_sets]
-        if plan_done(planned, scored):
-            print(f"Done in an earlier sitting, kept: {plan.methods} with seeds {plan.seeds} (delete their "
-                  "results.json to score them again)")
-            continue
-        print("Running:", shlex.join(command[1:]),
-              f"\n(on {platform.node()}, {platform.processor() or platform.machine()})")
-        status = run_child(command, cwd=PROJECT)  # an interrupted child has said so: its 130 ends the study quietly
+    if not args.tables_only:
+        status = run_plans(args, root, extra, settings)
         if status != 0:
             return status
     folders: dict[str, dict[int, Path]] = {}

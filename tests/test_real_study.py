@@ -364,3 +364,13 @@ def test_the_shift_summary_leaves_out_the_kinds_of_test_no_run_scored():
     header = study_report.shift_summary(runs).strip().splitlines()[-4]
     assert header == ("| Method (seeds) | in-domain PASCAL-S | corrupted, severity 1 | boundary, in-domain PASCAL-S |")
     assert study_report.shift_summary({}) == ""
+
+
+def test_tables_only_runs_nothing_and_says_when_nothing_has_finished(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(real_study, "PROJECT", tmp_path / "project")
+    monkeypatch.setattr(real_study, "run_child", lambda *args, **kwargs: pytest.fail("--tables-only ran a plan"))
+    for name in ("Image", "GT"):
+        (tmp_path / name).mkdir()
+    assert real_study.main([f"--source={tmp_path}", "--reduced", "--tables-only", "--experiment=partial"]) == 1
+    assert "no run of the study has probability maps" in capsys.readouterr().err
+    assert not (tmp_path / "project" / "experiments" / "partial" / "data").exists()  # nothing laid out
