@@ -64,6 +64,7 @@ from dataclasses import dataclass  # noqa: E402
 import main_ASLP  # noqa: E402
 from common.configurator import ConfigError  # noqa: E402
 from common.errors import UserFacingError  # noqa: E402
+from common.text import counted  # noqa: E402
 from common.settings import Settings  # noqa: E402
 from common.layout import EXPERIMENTS, experiment_dir  # noqa: E402
 from common.methods import POST_HOC, TRAINED, post_hoc  # noqa: E402
@@ -306,8 +307,21 @@ def study(argv: list[str]) -> int:
         for method, per_seed in run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds,
                                             done.aslp.aslp_mode).items():
             folders.setdefault(method, {}).update(per_seed)
+    # A run not finished (still training, or cut short) would put part of a training into the validation
+    # table and a run without maps into the figures: only runs that scored their sets are tabulated.
+    finished = {method: done for method, per_seed in folders.items()
+                if (done := {seed: f for seed, f in per_seed.items() if (f / "results.json").is_file()})}
+    unfinished = [f"{method} seed {seed}" for method, per_seed in folders.items() for seed in per_seed
+                  if seed not in finished.get(method, {})]
+    if not finished:
+        print(f"error: no run of the study under {study_dir} has finished (none has results.json)", file=sys.stderr)
+        return 1
+    if unfinished:
+        print(f"note: {counted(len(unfinished), 'run')} not finished, left out of the tables and figures: "
+              f"{', '.join(unfinished)}")
     protocol = get_protocol(settings[-1].evaluation.protocol)
     try:
+        folders = finished
         tables = study_tables(study_dir, folders, protocol)
         outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT", protocol)
     except StudyError as error:

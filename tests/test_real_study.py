@@ -372,5 +372,6 @@ def test_tables_only_runs_nothing_and_says_when_nothing_has_finished(tmp_path, m
     for name in ("Image", "GT"):
         (tmp_path / name).mkdir()
     assert real_study.main([f"--source={tmp_path}", "--reduced", "--tables-only", "--experiment=partial"]) == 1
-    assert "no run of the study has probability maps" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "error: no run of the study under" in err and "has finished (none has results.json)" in err
     assert not (tmp_path / "project" / "experiments" / "partial" / "data").exists()  # nothing laid out
