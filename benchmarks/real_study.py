@@ -229,6 +229,17 @@ def run_plans(args: argparse.Namespace, root: Path, extra: list[str], settings: 
             return status
     return 0
 
+
+def finished_runs(folders: dict[str, dict[int, Path]]) -> tuple[dict[str, dict[int, Path]], list[str]]:
+    """The runs of `folders` that scored their sets (results.json), and the others named ("TS seed 2").
+    A run not finished (still training, or cut short) would put part of a training into the validation
+    table and a run without maps into the figures: only the finished ones are tabulated."""
+    finished = {method: done for method, per_seed in folders.items()
+                if (done := {seed: f for seed, f in per_seed.items() if (f / "results.json").is_file()})}
+    unfinished = [f"{method} seed {seed}" for method, per_seed in folders.items() for seed in per_seed
+                  if seed not in finished.get(method, {})]
+    return finished, unfinished
+
 def main(argv: list[str]) -> int:
     """The study as a command (common/interrupts.py): one `error:` line, one Ctrl-C line (the training
     child's, when it runs), or none for a closed pipe."""
@@ -307,12 +318,7 @@ def study(argv: list[str]) -> int:
         for method, per_seed in run_folders(PROJECT, done.run.experiment, done.run.methods, done.run.seeds,
                                             done.aslp.aslp_mode).items():
             folders.setdefault(method, {}).update(per_seed)
-    # A run not finished (still training, or cut short) would put part of a training into the validation
-    # table and a run without maps into the figures: only runs that scored their sets are tabulated.
-    finished = {method: done for method, per_seed in folders.items()
-                if (done := {seed: f for seed, f in per_seed.items() if (f / "results.json").is_file()})}
-    unfinished = [f"{method} seed {seed}" for method, per_seed in folders.items() for seed in per_seed
-                  if seed not in finished.get(method, {})]
+    finished, unfinished = finished_runs(folders)
     if not finished:
         print(f"error: no run of the study under {study_dir} has finished (none has results.json)", file=sys.stderr)
         return 1

@@ -375,3 +375,14 @@ def test_tables_only_runs_nothing_and_says_when_nothing_has_finished(tmp_path, m
     err = capsys.readouterr().err
     assert "error: no run of the study under" in err and "has finished (none has results.json)" in err
     assert not (tmp_path / "project" / "experiments" / "partial" / "data").exists()  # nothing laid out
+
+
+def test_only_finished_runs_are_tabulated_and_the_others_named(tmp_path):
+    folders = real_study.run_folders(tmp_path, "exp", ["BCE", "SVLS"], [1, 2], "MC")
+    for folder in (folders["BCE"][1], folders["BCE"][2], folders["SVLS"][1]):
+        folder.mkdir(parents=True)
+    (folders["SVLS"][1] / "log.csv").write_text("epoch,val_ECE\n1,0.05\n")  # still training
+    for folder in (folders["BCE"][1], folders["BCE"][2]):
+        (folder / "results.json").write_text("{}")
+    finished, unfinished = real_study.finished_runs(folders)
+    assert finished == {"BCE": folders["BCE"]} and unfinished == ["SVLS seed 1", "SVLS seed 2"]
