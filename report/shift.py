@@ -160,7 +160,7 @@ def write_shift(runs: Runs, out_dir: Path, protocol_name: str) -> str | None:
         f"Protocol: {protocol_name}. {CALIBRATOR_NOTE}",
         "Corrupted photos: the `imagecorruptions` package (ImageNet-C), at each photo's own size before the "
         f"network's resize, seeded per photo (data/corruptions.py; {', '.join(slow)} only when named).",
-        f"Figure: {out_dir / 'shift.png'}.", "",
+        "Figure: [shift.png](shift.png), beside this table (ECE and ACC against severity).", "",
         *(source_markdown(source, by_source[source], summaries[source], keys) for source in by_source)])
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out_dir / "shift.md", markdown)

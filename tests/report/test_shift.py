@@ -50,6 +50,8 @@ def test_tables_json_csv_and_figure_are_written(tmp_path):
     assert len(rows) == (2 + 1) * 5 * 4  # runs x sets x metrics
     assert {r["family"] for r in rows} == {"", "noise", "digital"}
     assert (tmp_path / "shift.png").stat().st_size > 10_000
+    # The table links its figure by name, so that the folder can be moved or shared whole.
+    assert "[shift.png](shift.png)" in markdown and str(tmp_path) not in markdown
 
 
 def test_test_maps_are_read_where_no_probability_maps_were_scored_and_nothing_without_corruptions(tmp_path):
