@@ -202,7 +202,6 @@ def run_folders(cwd: Path, experiment: str, methods: list[str], seeds: list[int]
                      for seed in seeds} for method in methods}
 
 
-
 def run_plans(args: argparse.Namespace, root: Path, extra: list[str], settings: list[Settings]) -> int:
     """Lay out the data under `root` and run each plan not done in an earlier sitting; 0, or the status
     of the first that failed (2 for a source that lacks images of the split)."""
@@ -239,6 +238,7 @@ def finished_runs(folders: dict[str, dict[int, Path]]) -> tuple[dict[str, dict[i
     unfinished = [f"{method} seed {seed}" for method, per_seed in folders.items() for seed in per_seed
                   if seed not in finished.get(method, {})]
     return finished, unfinished
+
 
 def main(argv: list[str]) -> int:
     """The study as a command (common/interrupts.py): one `error:` line, one Ctrl-C line (the training
@@ -327,9 +327,8 @@ def study(argv: list[str]) -> int:
               f"{', '.join(unfinished)}")
     protocol = get_protocol(settings[-1].evaluation.protocol)
     try:
-        folders = finished
-        tables = study_tables(study_dir, folders, protocol)
-        outputs = report_study(study_dir, folders, root / "Test" / SET_NAME / "GT", protocol)
+        tables = study_tables(study_dir, finished, protocol)
+        outputs = report_study(study_dir, finished, root / "Test" / SET_NAME / "GT", protocol)
     except StudyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -32,8 +32,9 @@ class StudyError(RuntimeError):
 
 
 def study_tables(study_dir: Path, folders: dict[str, dict[int, Path]], protocol: Protocol) -> list[Path]:
-    """The comparison (clean sets) and the shift table and figure of every run of the study that has
-    results.json, all plans together (each main_ASLP.py run tabulated only its own); their paths."""
+    """The comparison (clean sets), its report.html, the validation plot, and the shift table, figure and
+    summary of every run of the study that has results.json, all plans together (each main_ASLP.py run
+    tabulated only its own); their paths."""
     import json
 
     from data.corruptions import parse_shifted

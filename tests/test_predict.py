@@ -210,4 +210,3 @@ def test_channels_last_inference_gives_the_contiguous_logits(tmp_path):
     assert plain.keys() == converted.keys() == {"im0", "im1"}
     for name in plain:
         torch.testing.assert_close(converted[name], plain[name], rtol=1e-4, atol=1e-4)
-

@@ -116,7 +116,6 @@ def test_a_study_of_one_run_is_refused_before_the_data_is_laid_out(tmp_path, cap
     assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
 
 
-
 def test_corrupted_methods_must_be_rows_of_the_study(tmp_path, capsys):
     for name in ("Image", "GT"):
         (tmp_path / name).mkdir()
@@ -124,6 +123,7 @@ def test_corrupted_methods_must_be_rows_of_the_study(tmp_path, capsys):
                             "--experiment=never_laid_out"]) == 2
     assert "--corrupted-methods names TSS, not among --methods" in capsys.readouterr().err
     assert not (real_study.PROJECT / "experiments" / "never_laid_out").exists()
+
 
 def test_the_studies_run_the_post_hoc_rows_and_the_full_one_every_method():
     reduced = real_study.REDUCED["methods"].split(",")
@@ -251,7 +251,7 @@ def test_the_study_scores_sod_the_textures_and_pascal_s_under_one_corruption_per
         assert settings.run.resume and settings.data.test_datasets == sets and settings.speed.channels_last
         shifted = settings.shift.sets(settings.data.test_datasets)
         if not plan.corrupted:
-            assert shifted == [] or not shifted
+            assert not shifted
             continue
         corrupted |= set(plan.methods.split(","))
         assert {s.source for s in shifted} == {SET_NAME} and {s.severity for s in shifted} == {1, 2, 3, 4, 5}
