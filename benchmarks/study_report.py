@@ -142,7 +142,8 @@ def shift_summary(runs: dict[str, dict[int, dict[str, dict]]]) -> str:
                 texts.append("n/a")
                 continue
             top = cells[leader][index]
-            text = f"{100 * summary['mean']:.2f} ± {100 * summary['std']:.2f}"
+            # One seed has no spread: its value alone, not a "± 0.00" that would claim one.
+            text = f"{100 * summary['mean']:.2f}" + (f" ± {100 * summary['std']:.2f}" if summary["n"] > 1 else "")
             if leader == method:
                 text = f"**{text}**"
             elif min(top["n"], summary["n"]) > 1 and summary["min"] <= top["max"] and top["min"] <= summary["max"]:
@@ -154,8 +155,8 @@ def shift_summary(runs: dict[str, dict[int, dict[str, dict]]]) -> str:
     return (f"{what}, mean ± std over each method's seeds. Corrupted: per seed the mean over the corruptions of "
             f"{SET_NAME}'s test images at that severity (shift.md breaks it down). Boundary: the band around the "
             f"objects' edges. **Bold**: the column's lowest mean; {TIED}: the method's range over seeds meets the "
-            "best's, so the seeds cannot tell the two apart. Post-hoc calibrators are fitted on the clean "
-            "validation split.\n\n" + "\n".join(lines) + "\n")
+            f"best's, so the seeds cannot tell the two apart (a row of one seed has no spread: no ± and no {TIED}). "
+            "Post-hoc calibrators are fitted on the clean validation split.\n\n" + "\n".join(lines) + "\n")
 
 
 def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protocol: Protocol,
