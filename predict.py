@@ -92,6 +92,7 @@ from common import atomic
 from common.digests import DIGEST, file_digest
 from data.datasets import check_photos, list_images
 from data.loaders import inference_loader
+from model import memory_format
 from common.layout import MAPS_RECORD, map_folders, weights_file_problem
 from protocol import PROBABILITY_MAPS, MapKind, Protocol, probability_map
 
@@ -116,10 +117,6 @@ class Inference:
     amp: bool = False
     channels_last: bool = False  # CHANNELS_LAST: the same logits, about twice as fast on a CPU at 64 px
 
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
-
 
 def _resized(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[None], size=size, mode="bilinear", align_corners=False)[0, 0]
@@ -138,12 +135,12 @@ def predict_maps(
     """
     was_training = network.training
     network.eval()
-    device = inference.device
+    device, layout = inference.device, memory_format(inference.channels_last)
     if inference.channels_last:  # as training leaves it under CHANNELS_LAST; never undone, to leave training's alone
         network.to(memory_format=torch.channels_last)
     try:
         for batch in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show_progress):
-            images = batch["image"].to(device, non_blocking=True, memory_format=inference.memory_format)
+            images = batch["image"].to(device, non_blocking=True, memory_format=layout)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=inference.amp):
                 logits = network(images).float()
             scale = temperature(logits, images) if temperature is not None else None

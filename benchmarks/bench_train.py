@@ -44,7 +44,7 @@ sys.path.insert(0, str(PROJECT))
 
 import main_ASLP  # noqa: E402
 from loss import build_objective  # noqa: E402
-from model import build_model  # noqa: E402
+from model import build_model, memory_format  # noqa: E402
 from model.checkpoint import check_state_dict  # noqa: E402
 from common.settings import ASLPSettings, BaselineSettings, OptimisationSettings, from_constants  # noqa: E402
 from training.step import train_step  # noqa: E402
@@ -76,14 +76,14 @@ def image_name(index: int) -> str:
 
 
 def make_batches(count: int, batch: int, size: int, num_images: int, device: torch.device,
-                 memory_format: torch.memory_format = torch.contiguous_format) -> list[Batch]:
+                 layout: torch.memory_format = torch.contiguous_format) -> list[Batch]:
     """`count` random batches of images, binary masks and image indices, placed on `device`."""
     generator = torch.Generator().manual_seed(0)
     batches = []
     for _ in range(count):
         index = torch.randint(0, num_images, (batch,), generator=generator)
         batches.append(Batch(
-            torch.randn(batch, 3, size, size, generator=generator).to(device, memory_format=memory_format),
+            torch.randn(batch, 3, size, size, generator=generator).to(device, memory_format=layout),
             (torch.rand(batch, 1, size, size, generator=generator) > 0.7).float().to(device),
             index.to(device),
             [image_name(i) for i in index.tolist()],
@@ -254,12 +254,12 @@ def median_rates(steps: dict[str, Step], batches: list[Batch], args: argparse.Na
 
 
 def compare_objectives(args: argparse.Namespace, device: torch.device) -> None:
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    batches = make_batches(4, args.batch, args.size, args.images, device, memory_format)
+    layout = memory_format(args.channels_last)
+    batches = make_batches(4, args.batch, args.size, args.images, device, layout)
 
     def step(method: str) -> Step:
         torch.manual_seed(0)
-        network = build_model(args.feat_channel, device=device).train().to(memory_format=memory_format)
+        network = build_model(args.feat_channel, device=device).train().to(memory_format=layout)
         return OurStep(method, network, args.images, device, args.amp)
 
     rates = median_rates({"BCE": step("BCE"), "ASLP": step("ASLP")}, batches, args, device)

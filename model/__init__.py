@@ -8,7 +8,7 @@ import torch
 from model.checkpoint import CheckpointError, load_weights, read_state_dict
 from model.network import SaliencyNet, load_imagenet_backbone
 
-__all__ = ["SaliencyNet", "CheckpointError", "build_model", "load_weights", "read_state_dict"]
+__all__ = ["SaliencyNet", "CheckpointError", "build_model", "load_weights", "memory_format", "read_state_dict"]
 
 
 def build_model(
@@ -23,3 +23,8 @@ def build_model(
     if pretrained_backbone:
         load_imagenet_backbone(network, None if pretrained_backbone == "imagenet" else pretrained_backbone)
     return network.to(device)
+
+
+def memory_format(channels_last: bool) -> torch.memory_format:
+    """The layout of the network's weights and input batches under CHANNELS_LAST (training and test alike)."""
+    return torch.channels_last if channels_last else torch.contiguous_format

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from common.distributed import all_reduce, is_distributed, is_main_process
 from common.settings import SpeedSettings
 from loss import Objective
+from model import memory_format
 from training.checkpoint import TrainingError
 from training.log import describe_alpha
 from training.step import EpochSums, train_step
@@ -37,15 +38,11 @@ class Trainer:
     def build(cls, network: nn.Module, objective: Objective, device: torch.device, speed: SpeedSettings,
               lr: float) -> Trainer:
         """Move `network` to `device` in training mode, wrap it under DDP (torchrun) and give it Adam at `lr`."""
-        network.to(device, memory_format=cls.memory_format_of(speed)).train()
+        network.to(device, memory_format=memory_format(speed.channels_last)).train()
         model = network
         if is_distributed():
             model = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None)
         return cls(network, model, objective, torch.optim.Adam(network.parameters(), lr), device, speed)
-
-    @staticmethod
-    def memory_format_of(speed: SpeedSettings) -> torch.memory_format:
-        return torch.channels_last if speed.channels_last else torch.contiguous_format
 
     @property
     def lr(self) -> float:
@@ -59,10 +56,10 @@ class Trainer:
         without). A non-finite loss stops it, naming the step and `checkpoint_path`, the last good one."""
         sums = EpochSums(self.device)
         first_bad_step = torch.full((), -1, dtype=torch.int64, device=self.device)
-        memory_format = self.memory_format_of(self.speed)
+        layout = memory_format(self.speed.channels_last)
         bar = tqdm(loader, desc=f"Epoch {epoch}/{epochs}", unit="batch", disable=not is_main_process())
         for step, (images, gts, index) in enumerate(bar, start=1):
-            images = images.to(self.device, non_blocking=True, memory_format=memory_format)
+            images = images.to(self.device, non_blocking=True, memory_format=layout)
             gts, index = gts.to(self.device, non_blocking=True), index.to(self.device, non_blocking=True)
             record = train_step(self.model, self.objective, self.optimizer, images, gts, index, epoch, accuracy,
                                 self.speed.amp)
