@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from common.palette import method_colour
 from common.text import counted
 from metrics.measures import F_BETA2
 from report.tables import CURVES_JSON, file_stem
@@ -103,8 +104,8 @@ def curve_figures(curves: dict[str, Sequence[dict]]) -> dict[str, tuple[Figure, 
                 continue
             mean, style = per_set[name], _LINE_STYLES[index % len(_LINE_STYLES)]
             legend = f"{label} ({counted(mean.n_runs, 'seed')})"
-            pr_axes.plot(mean.recall, mean.precision, style, label=legend)
-            f_axes.plot(mean.threshold, mean.f_measure, style, label=legend)
+            pr_axes.plot(mean.recall, mean.precision, style, color=method_colour(index), label=legend)
+            f_axes.plot(mean.threshold, mean.f_measure, style, color=method_colour(index), label=legend)
         pr_axes.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.02),
                     title=f"{name}: precision-recall ({protocol} protocol)")
         f_axes.set(xlabel="Threshold", ylabel=f"F-measure (β² = {F_BETA2:g})", xlim=(0, 1), ylim=(0, 1.02),

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from metrics.boundary import BOUNDARY_WIDTH
 from metrics.calibration import N_BINS
 from common import atomic
+from common.palette import method_colour
 from training.log import LOG_NAME
 
 CALIBRATION_PLOT_NAME = "calibration_history.png"
@@ -138,7 +139,7 @@ def plot_validation_calibration(
     for axes, (column, words) in zip(panels, CALIBRATION_COLUMNS.items()):
         drawn: dict[tuple, str] = {}  # the values of each line drawn -> its label
         for (method, seed), log in logs.items():
-            color = f"C{methods.index(method) % 10}"
+            color = method_colour(methods.index(method))
             values = [100 * value for value in log.get(column, [math.nan] * len(log["epoch"]))]
             label = f"{method} seed {seed}"
             twin = drawn.setdefault((tuple(log["epoch"]), *(tuple(log.get(c, ())) for c in CALIBRATION_COLUMNS)), label)

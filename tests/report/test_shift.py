@@ -3,7 +3,9 @@ import csv
 import json
 
 import pytest
+from matplotlib.colors import to_hex
 
+from report.shift_figure import save_shift_figure
 from report.shift import CALIBRATOR_NOTE, summarise, write_shift, shifted_by_source, metric_keys
 
 
@@ -60,3 +62,16 @@ def test_test_maps_are_read_where_no_probability_maps_were_scored_and_nothing_wi
     assert "### ECE %\n" in write_shift(runs, tmp_path / "a", "calibrated")
     assert write_shift({"BCE": {1: {"S": result(0.1)}}}, tmp_path / "b", "paper") is None
     assert not (tmp_path / "b").exists()
+
+
+def test_eleven_methods_get_eleven_colours_and_one_legend_beside_the_panels(tmp_path):
+    # Matplotlib's cycle repeats after ten: the study's eleventh row was drawn in the first's colour.
+    runs = {f"M{i}": RUNS["BCE"] for i in range(11)}
+    by_source, keys = shifted_by_source(runs), metric_keys(runs)
+    summaries = {"S": summarise(runs, "S", by_source["S"], keys)}
+    figure = save_shift_figure(summaries, by_source, keys, tmp_path / "shift.png")
+    ece_panel = figure.axes[0]
+    colours = {to_hex(box.get_facecolor()) for box in ece_panel.patches}
+    assert len(colours) == 11
+    assert not ece_panel.get_legend() and len(figure.legends) == 1
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == list(runs)

@@ -91,3 +91,12 @@ def test_identical_runs_stay_visible_and_the_legend_says_so(tmp_path):
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     assert "LS seed 1 (same values as BCE seed 1)" in lines
     assert lines["LS seed 1 (same values as BCE seed 1)"].get_marker() == "x"
+
+
+def test_eleven_methods_eleven_colours(tmp_path):
+    runs = {f"M{i}": {1: tmp_path / f"M{i}"} for i in range(11)}
+    for i, seeds in enumerate(runs.values()):
+        write_log(seeds[1], ["", ""], [0.05, 0.04 + 0.001 * i])
+    figure = plot_validation_calibration(runs, tmp_path / "validation.png")
+    assert len({line.get_color() for line in figure.axes[0].get_lines()}) == 11
+
