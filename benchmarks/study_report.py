@@ -177,10 +177,12 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
     for spare in grid[len(folders):]:
         spare.set_axis_off()
     axes = grid[:len(folders)]
+    # A seed keeps its colour in every panel, and the legends list seeds in order, whatever order they ran in.
+    seeds = sorted({seed for per_seed in folders.values() for seed in per_seed})
     missing = []
     for axis, (method, per_seed) in zip(axes, folders.items(), strict=True):
         absent = []
-        for seed, folder in per_seed.items():
+        for seed, folder in sorted(per_seed.items()):
             maps = map_folders(folder, protocol)[1] / SET_NAME
             try:
                 if not maps.is_dir():
@@ -193,7 +195,8 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
             counts = sum(level_counts(pair.pred, pair.gt) for pair in map(load_pair, pairs))
             stats = calibration_bins(counts, n_bins)
             filled = stats.count > 0
-            axis.plot(stats.confidence[filled], stats.accuracy[filled], "o-", ms=3, label=f"seed {seed}")
+            axis.plot(stats.confidence[filled], stats.accuracy[filled], "o-", ms=3, color=f"C{seeds.index(seed) % 10}",
+                      label=f"seed {seed}")
         axis.plot([0.5, 1], [0.5, 1], "k--", lw=0.8, label="calibrated")
         axis.set(title=method, xlabel="confidence", xlim=(0.5, 1), ylim=(0.3, 1))
         if absent:
@@ -203,7 +206,6 @@ def reliability_figure(folders: dict[str, dict[int, Path]], gt_dir: Path, protoc
         axis.legend(fontsize=7)
     for axis in grid[::columns]:
         axis.set_ylabel("accuracy")
-    seeds = sorted({seed for per_seed in folders.values() for seed in per_seed})
     figure.suptitle(f"{SET_NAME} test images, probability maps (random-init backbone, {len(seeds)} "
                     f"{plural('seed', len(seeds))})", fontsize=9)
     return figure, missing

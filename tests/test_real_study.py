@@ -59,6 +59,20 @@ def test_several_seeds_find_the_seed_folders(tmp_path, gt_dir):
     assert missing == [] and [line.get_label() for line in figure.axes[1].lines] == ["seed 1", "seed 2", "calibrated"]
 
 
+def test_seeds_in_order_and_in_one_colour_each_across_the_panels(tmp_path, gt_dir):
+    # The study runs seeds 4 and 5 of some methods first and 1 to 3 of others only.
+    folders = {"BCE": {seed: tmp_path / f"seed{seed}" / "BCE" for seed in (4, 5, 1, 2, 3)},
+               "LTS": {seed: tmp_path / f"seed{seed}" / "LTS" for seed in (1, 2, 3)}}
+    for per_seed in folders.values():
+        for folder in per_seed.values():
+            write_levels(folder / "probabilities" / SET_NAME)
+    figure, _ = study_report.reliability_figure(folders, gt_dir, PAPER)
+    bce, lts = ({line.get_label(): line.get_color() for line in axis.lines} for axis in figure.axes[:2])
+    assert list(bce) == ["seed 1", "seed 2", "seed 3", "seed 4", "seed 5", "calibrated"]
+    assert all(lts[seed] == bce[seed] for seed in ("seed 1", "seed 2", "seed 3"))
+    assert len(set(bce.values())) == 6
+
+
 def test_many_methods_wrap_into_rows_with_one_panel_each(tmp_path, gt_dir):
     methods = ["BCE", "ASLP", "SVLS", "NACL", "TS", "LTS"]
     folders = real_study.run_folders(tmp_path, "exp", methods, [1], "MC")

@@ -100,3 +100,13 @@ def test_eleven_methods_eleven_colours(tmp_path):
     figure = plot_validation_calibration(runs, tmp_path / "validation.png")
     assert len({line.get_color() for line in figure.axes[0].get_lines()}) == 11
 
+
+def test_five_seeds_listed_out_of_order_five_line_styles_in_seed_order(tmp_path):
+    runs = {"BCE": {seed: tmp_path / f"seed{seed}" for seed in (4, 5, 1, 2, 3)}}  # the study's order
+    for seed, folder in runs["BCE"].items():
+        write_log(folder, ["", ""], [0.05, 0.01 * seed])
+    figure = plot_validation_calibration(runs, tmp_path / "validation.png")
+    assert line_labels(figure.axes[0]) == [f"BCE seed {seed}" for seed in (1, 2, 3, 4, 5)]
+    # get_linestyle() calls every dash pattern "--"; the pattern itself tells the five apart.
+    patterns = {str(line._unscaled_dash_pattern) for line in figure.axes[0].get_lines()}
+    assert len(patterns) == 5
