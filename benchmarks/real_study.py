@@ -1,7 +1,7 @@
 """The real-image calibration study: several methods, several seeds, on PASCAL-S.
 
     python benchmarks/real_study.py             # full study: every method and post-hoc row x 3 seeds, 384 px (a GPU)
-    python benchmarks/real_study.py --reduced   # what fits 2 CPU cores in one sitting (about 2 h 30 min)
+    python benchmarks/real_study.py --reduced   # what 2 CPU cores can run (about 2 h 50 min; resumable)
     python benchmarks/real_study.py --reduced --source=PATH/TO/PASCAL-S   # PASCAL-S kept elsewhere
 
 The source folder (--source, default ../shared/data/PASCAL-S beside the repository) must hold
