@@ -1,7 +1,7 @@
 """The real-image calibration study: several methods, several seeds, on PASCAL-S.
 
     python benchmarks/real_study.py             # full study: every method and post-hoc row x 3 seeds, 384 px (a GPU)
-    python benchmarks/real_study.py --reduced   # what 2 CPU cores can run (about 2 h 50 min; resumable)
+    python benchmarks/real_study.py --reduced   # what 2 CPU cores can run (about 3 h; resumable)
     python benchmarks/real_study.py --reduced --source=PATH/TO/PASCAL-S   # PASCAL-S kept elsewhere
 
 The source folder (--source, default ../shared/data/PASCAL-S beside the repository) must hold
@@ -24,8 +24,8 @@ setting, and said so wherever the numbers are shown.
 The study asks how calibration holds up under shift (docs/shift.md). Beside the in-domain PASCAL-S
 test images it scores SOD (--sod, a cross-dataset test set: other photographs, other annotators), the
 DTD textures (--dtd, out-of-distribution: empty masks; the part of the authors' 500 the folder holds,
-`Dataset/make_texture_set.py`) and the PASCAL-S test images under one corruption per family at
-severities 1 to 5 (`SHIFT`). Either folder absent: the study runs without that set and says so.
+`Dataset/make_texture_set.py`) and the PASCAL-S test images under one corruption per family and two
+that survive the reduced study's 64-px downscale (brightness, contrast), at severities 1 to 5 (`SHIFT`). Either folder absent: the study runs without that set and says so.
 Every method runs with --seeds; the rows the question turns on (`MORE_SEEDS`: BCE, ASLP, TS, ASLP+TS)
 also with --more-seeds, and they run first (`plans`): a sitting cut short leaves them whole. Only the
 rows of --corrupted-methods are scored under the corruptions (--reduced: those four; the full study:
@@ -77,18 +77,20 @@ SOURCE_FOLDERS = {"Image": "the 850 photographs", "GT": "their binary masks, <st
 DEFAULT_SOD = PROJECT.parent / "shared" / "data" / "SOD"
 DEFAULT_DTD = PROJECT.parent / "shared" / "data" / "DTD" / "Image"
 # One corruption per family, each a few milliseconds a photo (glass_blur takes seconds: data/corruptions.py),
-# at every severity: 20 corrupted copies of the 150 test photos, scored by every run. Each stands for a
-# different way a photo degrades: sensor noise, a lens out of focus, haze over the whole scene, and the
-# blocks of web compression (contrast, the demo's, is near fog in what it does to a photo).
-# Scoring those 20 sets of 150 photos costs more than training the network (2 min against 5 on 2 cores).
-SHIFT = dict(corruptions="gaussian_noise,defocus_blur,fog,jpeg_compression", severities="1,2,3,4,5")
+# at every severity, scored by every run: sensor noise, a lens out of focus, haze over the whole scene and
+# the blocks of web compression. At the reduced study's 64 px the 7-fold downscale averages noise, blur and
+# JPEG blocks away, so two corruptions that change a photo's global statistics, and so survive the
+# downscale, stand beside them: brightness (weather) and contrast (digital). 30 corrupted copies of the
+# 150 test photos; scoring them costs about half a training per run (under 3 min against 5 on 2 cores).
+SHIFT = dict(corruptions="gaussian_noise,defocus_blur,fog,brightness,contrast,jpeg_compression",
+             severities="1,2,3,4,5")
 # The rows the question "when ASLP over TS?" turns on get two more seeds (five in all), and run first.
 MORE_SEEDS = dict(more_seeds="4,5", more_seeds_methods="BCE,ASLP,TS,ASLP+TS")
 FULL = dict(methods=",".join([*TRAINED, *POST_HOC, *(f"ASLP+{calibrator}" for calibrator in POST_HOC)]),
             seeds="1,2,3", size=384, epochs=30, feat_channel=256, corrupted_methods="all", **SHIFT, **MORE_SEEDS)
-# On 2 CPU cores the whole study must fit one sitting of about three hours (a sitting's machine keeps no
-# files for the next): 10 epochs (16 trainings of about 5 min), and only the rows the question turns on
-# scored under the corruptions (the other seven rows x 3 seeds would add about 40 min of scoring).
+# On 2 CPU cores the whole study takes about three hours: 10 epochs (16 trainings of about 5 min), and
+# only the rows the question turns on scored under the corruptions (the other seven rows x 3 seeds would
+# add about an hour: 21 runs x 3 min of scoring the corrupted sets).
 REDUCED = dict(methods="BCE,ASLP,SVLS,NACL,TS,LTS,SEL,SEL-context,ASLP+TS,ASLP+LTS,ASLP+SEL", seeds="1,2,3", size=64,
                epochs=10, feat_channel=32, corrupted_methods=MORE_SEEDS["more_seeds_methods"], **SHIFT, **MORE_SEEDS)
 
