@@ -25,7 +25,8 @@ The study asks how calibration holds up under shift (docs/shift.md). Beside the 
 test images it scores SOD (--sod, a cross-dataset test set: other photographs, other annotators), the
 DTD textures (--dtd, out-of-distribution: empty masks; the part of the authors' 500 the folder holds,
 `Dataset/make_texture_set.py`) and the PASCAL-S test images under one corruption per family and two
-that survive the reduced study's 64-px downscale (brightness, contrast), at severities 1 to 5 (`SHIFT`). Either folder absent: the study runs without that set and says so.
+that survive the reduced study's 64-px downscale (brightness, contrast), at severities 1 to 5
+(`SHIFT`). Either folder absent: the study runs without that set and says so.
 Every method runs with --seeds; the rows the question turns on (`MORE_SEEDS`: BCE, ASLP, TS, ASLP+TS)
 also with --more-seeds, and they run first (`plans`): a sitting cut short leaves them whole. Only the
 rows of --corrupted-methods are scored under the corruptions (--reduced: those four; the full study:

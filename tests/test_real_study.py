@@ -372,12 +372,12 @@ def test_the_shift_summary_has_a_column_per_kind_of_test_and_marks_what_the_spre
     assert "(probabilities)" in table.splitlines()[0]
 
 
-
 def test_a_row_of_one_seed_shows_its_value_without_a_spread():
     runs = summary_runs({"BCE": [0.05, 0.07, 0.06], "LTS": [0.01]})
     lts = next(line for line in study_report.shift_summary(runs).splitlines() if line.startswith("| LTS"))
     # Not "1.00 ± 0.00": one seed says nothing of the spread; nor can it tie with the best (BCE has 3).
     assert lts.startswith("| LTS (1) | **1.00** |") and "±" not in lts
+
 
 def test_the_shift_summary_leaves_out_the_kinds_of_test_no_run_scored():
     runs = summary_runs({"BCE": [0.05], "TS": [0.04]})
